@@ -1,0 +1,32 @@
+/* The op family files. Each src/ops/<family>.c defines
+ *   const kn_op kn_ops_<family>[];  const size_t kn_ops_<family>_count;
+ * Adding a family: add it to this list and create the file. */
+#ifndef KN_FAMILIES_H
+#define KN_FAMILIES_H
+
+#include "ops/op.h"
+
+#define KN_OP_FAMILIES(X) \
+    X(unary)              \
+    X(binary)             \
+    X(conv)               \
+    X(pool)               \
+    X(gemm)               \
+    X(norm)               \
+    X(softmax)            \
+    X(reduce)             \
+    X(shape)              \
+    X(index)              \
+    X(tensor)             \
+    X(resize)
+
+#define KN_DECLARE_FAMILY(x)          \
+    extern const kn_op kn_ops_##x[]; \
+    extern const size_t kn_ops_##x##_count;
+KN_OP_FAMILIES(KN_DECLARE_FAMILY)
+#undef KN_DECLARE_FAMILY
+
+/* Use at the end of a family file: KN_FAMILY_COUNT(unary); */
+#define KN_FAMILY_COUNT(x) const size_t kn_ops_##x##_count = sizeof kn_ops_##x / sizeof kn_ops_##x[0]
+
+#endif

@@ -1,0 +1,126 @@
+/* The operator interface. Each op family lives in one file of src/ops and
+ * exports descriptors that registry.c lists in one table.
+ *
+ * Life of a node:
+ *   load    -> upgrade(): optional; rewrites an old opset form into the
+ *              current one (attributes turned into constant inputs, ...) so
+ *              the other hooks see one semantics.
+ *           -> parse():   validates attributes once, fills node->params.
+ *   plan    -> infer():   given input dtypes/shapes (and values of inputs
+ *              known at plan time), sets output dtypes/shapes. Returns
+ *              KN_NEED_VALUE when an output shape depends on an input value
+ *              that is only known at run time; the planner then calls infer
+ *              again at run time with real data.
+ *           -> prepare(): optional; choose a kernel for the shapes and ISA,
+ *              request scratch memory, build per-step state.
+ *   run     -> run():     compute outputs into preallocated buffers.
+ */
+#ifndef KN_OP_H
+#define KN_OP_H
+
+#include "core/core.h"
+#include "graph/graph.h"
+
+#include <pthreadpool.h>
+
+/* Internal status (never returned through the public API): infer needs the
+ * value of an input that is not known at plan time. */
+#define KN_NEED_VALUE ((kiln_status)1000)
+
+typedef enum kn_isa_level {
+    KN_ISA_GENERIC = 0,
+    KN_ISA_AVX2 = 1,
+    KN_ISA_AVX512 = 2
+} kn_isa_level;
+
+typedef struct kn_op_ctx {
+    const kn_graph *graph;
+    const kn_node *node;
+    const void *params;  /* node->params */
+    int n_in;
+    const kiln_tensor *const *in; /* NULL entries for omitted optional inputs;
+                                     in infer(), data is NULL unless known */
+    int n_out;
+    kiln_tensor *const *out; /* NULL entries for omitted optional outputs.
+                                infer() sets dtype/rank/dims via
+                                kn_tensor_set_shape; run() gets allocated data */
+    void *state;         /* from prepare(), freed by op->free_state */
+    void *scratch;       /* scratch_size bytes, 64-byte aligned, valid in run() */
+    size_t scratch_size; /* prepare() sets how much it needs */
+    pthreadpool_t pool;  /* may be NULL: run single-threaded */
+    kn_isa_level isa;
+} kn_op_ctx;
+
+typedef struct kn_op {
+    const char *domain; /* "" = default ONNX domain */
+    const char *name;
+    int since_min;      /* lowest opset of this domain the descriptor handles */
+    int since_max;      /* highest; 0 = no upper bound known */
+    kiln_status (*upgrade)(kn_graph *g, int node);            /* optional */
+    kiln_status (*parse)(kn_node *node);                      /* optional */
+    void (*free_params)(void *params);                        /* optional, default kn_free */
+    kiln_status (*infer)(kn_op_ctx *c);                       /* required */
+    kiln_status (*prepare)(kn_op_ctx *c);                     /* optional */
+    void (*free_state)(void *state);                          /* optional, default kn_free */
+    kiln_status (*run)(kn_op_ctx *c);                         /* required */
+    unsigned flags;
+} kn_op;
+
+/* flags */
+#define KN_OP_NO_FOLD 1u        /* never evaluate at plan time (random ops) */
+#define KN_OP_OUTPUT_ALIASES 2u /* reserved */
+
+/* Registry (registry.c). NULL if kiln lacks the op at that opset. */
+const kn_op *kn_op_find(const char *domain, const char *name, int64_t opset);
+/* Whether any version of the op exists (to say "unsupported version"). */
+bool kn_op_known(const char *domain, const char *name);
+size_t kn_op_count(void);
+const kn_op *kn_op_at(size_t i);
+
+/* ---- attribute helpers (used from parse) --------------------------------
+ * Each fails with a message naming node and attribute when the attribute has
+ * the wrong type; missing optional attributes yield the default. */
+kiln_status kn_attr_get_int(const kn_node *n, const char *name, int64_t def, int64_t *out);
+kiln_status kn_attr_get_float(const kn_node *n, const char *name, float def, float *out);
+/* *out points into the node (not copied); *count 0 and *out NULL if absent. */
+kiln_status kn_attr_get_ints(const kn_node *n, const char *name, const int64_t **out, size_t *count);
+kiln_status kn_attr_get_floats(const kn_node *n, const char *name, const float **out, size_t *count);
+/* *out points into the node, or def if absent. */
+kiln_status kn_attr_get_string(const kn_node *n, const char *name, const char *def, const char **out);
+kiln_status kn_attr_get_tensor(const kn_node *n, const char *name, const kiln_tensor **out);
+/* Required variants: missing -> KILN_ERROR_MODEL "node: missing attribute x". */
+kiln_status kn_attr_require_int(const kn_node *n, const char *name, int64_t *out);
+
+/* ---- infer helpers ------------------------------------------------------ */
+/* Fail with KILN_ERROR_MODEL unless min_in <= present inputs <= max_in
+ * (counting trailing omitted ones as absent). */
+kiln_status kn_check_arity(const kn_op_ctx *c, int min_in, int max_in, int min_out, int max_out);
+/* Fail with KILN_ERROR_DTYPE naming the input unless its dtype is one of the
+ * list (terminated by KILN_DTYPE_UNDEFINED). */
+kiln_status kn_check_dtype(const kn_op_ctx *c, int input, const kiln_dtype *allowed);
+/* Normalize axis in [-rank, rank) to [0, rank); error names the node. */
+kiln_status kn_norm_axis(const kn_op_ctx *c, int64_t axis, int rank, int *out);
+/* Numpy broadcast of shapes a and b into out (rank/dims). */
+kiln_status kn_broadcast_shape(const kn_op_ctx *c, int ra, const int64_t *da, int rb,
+                               const int64_t *db, int *rout, int64_t *dout);
+/* Input i's values as int64 (from an INT32/INT64 tensor whose data is known).
+ * Returns KN_NEED_VALUE if the data is not known yet. vals must hold
+ * max_count entries. */
+kiln_status kn_input_ints(const kn_op_ctx *c, int i, int64_t *vals, size_t max_count, size_t *count);
+/* Set output i's shape (dtype, rank, dims). */
+kiln_status kn_set_output(kn_op_ctx *c, int i, kiln_dtype dtype, int rank, const int64_t *dims);
+
+/* ---- broadcasting iteration ---------------------------------------------
+ * Strides (in elements) of a tensor broadcast to an output shape: 0 along
+ * broadcast dimensions. rank_out >= rank_in; dims are right-aligned. */
+void kn_broadcast_strides(int rank_in, const int64_t *dims_in, int rank_out,
+                          const int64_t *dims_out, int64_t *strides);
+/* Contiguous strides for a shape. */
+void kn_contiguous_strides(int rank, const int64_t *dims, int64_t *strides);
+
+/* Float kernels commonly need thread-pool style parallel loops; this runs
+ * fn(ctx, i) for i in [0, n) on the pool (or inline if pool is NULL). */
+typedef void (*kn_parallel_fn)(void *ctx, size_t i);
+void kn_parallel_for(pthreadpool_t pool, size_t n, kn_parallel_fn fn, void *ctx);
+
+#endif

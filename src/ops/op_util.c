@@ -1,0 +1,222 @@
+/* Helpers every op family shares: attribute access with type checks,
+ * arity/dtype checks, axis normalization, broadcasting, parallel loops. */
+#include "ops/op.h"
+
+#include <string.h>
+
+static kiln_status attr_typed(const kn_node *n, const char *name, kn_attr_type type, const kn_attr **out)
+{
+    const kn_attr *a = kn_node_attr(n, name);
+    if (a && a->type != type) {
+        static const char *names[] = {"undefined", "float", "int", "string", "tensor", "graph", "floats", "ints",
+                                      "strings", "tensors", "graphs", "sparse_tensor", "sparse_tensors",
+                                      "type_proto", "type_protos"};
+        const char *have = (unsigned)a->type < sizeof names / sizeof names[0] ? names[a->type] : "unknown";
+        return kn_error(KILN_ERROR_MODEL, "node '%s' (%s): attribute '%s' is %s, expected %s", n->name, n->op_type,
+                        name, have, names[type]);
+    }
+    *out = a;
+    return KILN_OK;
+}
+
+kiln_status kn_attr_get_int(const kn_node *n, const char *name, int64_t def, int64_t *out)
+{
+    const kn_attr *a = NULL;
+    KN_TRY(attr_typed(n, name, KN_ATTR_INT, &a));
+    *out = a ? a->i : def;
+    return KILN_OK;
+}
+
+kiln_status kn_attr_require_int(const kn_node *n, const char *name, int64_t *out)
+{
+    const kn_attr *a = NULL;
+    KN_TRY(attr_typed(n, name, KN_ATTR_INT, &a));
+    if (!a)
+        return kn_error(KILN_ERROR_MODEL, "node '%s' (%s): missing required attribute '%s'", n->name, n->op_type, name);
+    *out = a->i;
+    return KILN_OK;
+}
+
+kiln_status kn_attr_get_float(const kn_node *n, const char *name, float def, float *out)
+{
+    const kn_attr *a = NULL;
+    KN_TRY(attr_typed(n, name, KN_ATTR_FLOAT, &a));
+    *out = a ? a->f : def;
+    return KILN_OK;
+}
+
+kiln_status kn_attr_get_ints(const kn_node *n, const char *name, const int64_t **out, size_t *count)
+{
+    const kn_attr *a = NULL;
+    KN_TRY(attr_typed(n, name, KN_ATTR_INTS, &a));
+    *out = a ? a->ints : NULL;
+    *count = a ? a->count : 0;
+    return KILN_OK;
+}
+
+kiln_status kn_attr_get_floats(const kn_node *n, const char *name, const float **out, size_t *count)
+{
+    const kn_attr *a = NULL;
+    KN_TRY(attr_typed(n, name, KN_ATTR_FLOATS, &a));
+    *out = a ? a->floats : NULL;
+    *count = a ? a->count : 0;
+    return KILN_OK;
+}
+
+kiln_status kn_attr_get_string(const kn_node *n, const char *name, const char *def, const char **out)
+{
+    const kn_attr *a = NULL;
+    KN_TRY(attr_typed(n, name, KN_ATTR_STRING, &a));
+    *out = a ? a->s : def;
+    return KILN_OK;
+}
+
+kiln_status kn_attr_get_tensor(const kn_node *n, const char *name, const kiln_tensor **out)
+{
+    const kn_attr *a = NULL;
+    KN_TRY(attr_typed(n, name, KN_ATTR_TENSOR, &a));
+    *out = a ? a->t : NULL;
+    return KILN_OK;
+}
+
+kiln_status kn_check_arity(const kn_op_ctx *c, int min_in, int max_in, int min_out, int max_out)
+{
+    int n_in = c->n_in;
+    while (n_in > 0 && c->in[n_in - 1] == NULL)
+        n_in--;
+    int n_out = c->n_out;
+    while (n_out > 0 && c->out[n_out - 1] == NULL)
+        n_out--;
+    const kn_node *n = c->node;
+    if (n_in < min_in || n_in > max_in)
+        return kn_error(KILN_ERROR_MODEL, "node '%s' (%s): has %d inputs, expected %d to %d", n->name, n->op_type,
+                        n_in, min_in, max_in);
+    for (int i = 0; i < min_in; i++)
+        if (!c->in[i])
+            return kn_error(KILN_ERROR_MODEL, "node '%s' (%s): required input %d is missing", n->name,
+                            n->op_type, i);
+    if (n_out < min_out || c->n_out > max_out)
+        return kn_error(KILN_ERROR_MODEL, "node '%s' (%s): has %d outputs, expected %d to %d", n->name,
+                        n->op_type, c->n_out, min_out, max_out);
+    return KILN_OK;
+}
+
+kiln_status kn_check_dtype(const kn_op_ctx *c, int input, const kiln_dtype *allowed)
+{
+    const kiln_tensor *t = c->in[input];
+    if (!t)
+        return KILN_OK;
+    for (const kiln_dtype *a = allowed; *a != KILN_DTYPE_UNDEFINED; a++)
+        if (*a == t->dtype)
+            return KILN_OK;
+    return kn_error(KILN_ERROR_DTYPE, "node '%s' (%s): input %d has dtype %s, which this op does not support",
+                    c->node->name, c->node->op_type, input, kiln_dtype_name(t->dtype));
+}
+
+kiln_status kn_norm_axis(const kn_op_ctx *c, int64_t axis, int rank, int *out)
+{
+    if (axis < -(int64_t)rank || axis >= rank)
+        return kn_error(KILN_ERROR_MODEL, "node '%s' (%s): axis %lld out of range for rank %d", c->node->name,
+                        c->node->op_type, (long long)axis, rank);
+    *out = (int)(axis < 0 ? axis + rank : axis);
+    return KILN_OK;
+}
+
+kiln_status kn_broadcast_shape(const kn_op_ctx *c, int ra, const int64_t *da, int rb, const int64_t *db,
+                               int *rout, int64_t *dout)
+{
+    int r = KN_MAX(ra, rb);
+    int64_t tmp[KN_MAX_RANK];
+    for (int i = 0; i < r; i++) {
+        int ia = i - (r - ra), ib = i - (r - rb);
+        int64_t a = ia >= 0 ? da[ia] : 1;
+        int64_t b = ib >= 0 ? db[ib] : 1;
+        if (a == b || b == 1)
+            tmp[i] = a;
+        else if (a == 1)
+            tmp[i] = b;
+        else
+            return kn_error(KILN_ERROR_SHAPE, "node '%s' (%s): shapes cannot broadcast: dim %d is %lld vs %lld",
+                            c->node->name, c->node->op_type, i, (long long)a, (long long)b);
+    }
+    for (int i = 0; i < r; i++)
+        dout[i] = tmp[i];
+    *rout = r;
+    return KILN_OK;
+}
+
+kiln_status kn_input_ints(const kn_op_ctx *c, int i, int64_t *vals, size_t max_count, size_t *count)
+{
+    const kiln_tensor *t = c->in[i];
+    if (!t)
+        return kn_error(KILN_ERROR_MODEL, "node '%s' (%s): input %d is missing", c->node->name, c->node->op_type, i);
+    if (t->dtype != KILN_DTYPE_INT64 && t->dtype != KILN_DTYPE_INT32)
+        return kn_error(KILN_ERROR_DTYPE, "node '%s' (%s): input %d must be int64 or int32, got %s",
+                        c->node->name, c->node->op_type, i, kiln_dtype_name(t->dtype));
+    if (!t->data)
+        return KN_NEED_VALUE;
+    int64_t n = kn_tensor_count(t);
+    if (n < 0 || (size_t)n > max_count)
+        return kn_error(KILN_ERROR_SHAPE, "node '%s' (%s): input %d has %lld values, at most %zu allowed",
+                        c->node->name, c->node->op_type, i, (long long)n, max_count);
+    for (int64_t k = 0; k < n; k++)
+        vals[k] = kn_tensor_get_i64(t, k);
+    *count = (size_t)n;
+    return KILN_OK;
+}
+
+kiln_status kn_set_output(kn_op_ctx *c, int i, kiln_dtype dtype, int rank, const int64_t *dims)
+{
+    if (i >= c->n_out || !c->out[i])
+        return KILN_OK; /* omitted optional output */
+    kiln_status s = kn_tensor_set_shape(c->out[i], dtype, rank, dims);
+    if (s != KILN_OK)
+        return kn_error_prefix(s, "node '%s' (%s): output %d", c->node->name, c->node->op_type, i);
+    return KILN_OK;
+}
+
+void kn_broadcast_strides(int rank_in, const int64_t *dims_in, int rank_out, const int64_t *dims_out,
+                          int64_t *strides)
+{
+    int64_t s = 1;
+    for (int o = rank_out - 1; o >= 0; o--) {
+        int i = o - (rank_out - rank_in);
+        if (i < 0) {
+            strides[o] = 0;
+            continue;
+        }
+        strides[o] = (dims_in[i] == 1 && dims_out[o] != 1) ? 0 : s;
+        s *= dims_in[i];
+    }
+}
+
+void kn_contiguous_strides(int rank, const int64_t *dims, int64_t *strides)
+{
+    int64_t s = 1;
+    for (int i = rank - 1; i >= 0; i--) {
+        strides[i] = s;
+        s *= dims[i];
+    }
+}
+
+typedef struct pf_ctx {
+    kn_parallel_fn fn;
+    void *ctx;
+} pf_ctx;
+
+static void pf_trampoline(void *arg, size_t i)
+{
+    pf_ctx *p = arg;
+    p->fn(p->ctx, i);
+}
+
+void kn_parallel_for(pthreadpool_t pool, size_t n, kn_parallel_fn fn, void *ctx)
+{
+    if (!pool || n <= 1) {
+        for (size_t i = 0; i < n; i++)
+            fn(ctx, i);
+        return;
+    }
+    pf_ctx p = {fn, ctx};
+    pthreadpool_parallelize_1d(pool, pf_trampoline, &p, n, 0);
+}
