@@ -4,7 +4,11 @@
  * Life of a node:
  *   load    -> upgrade(): optional; rewrites an old opset form into the
  *              current one (attributes turned into constant inputs, ...) so
- *              the other hooks see one semantics.
+ *              the other hooks see one semantics. It sets node->opset to the
+ *              version whose form the node now has (and may change op_type,
+ *              e.g. Upsample -> Resize); the loader then looks the op up
+ *              again. A descriptor covering only old versions may therefore
+ *              have just upgrade() (infer/run NULL).
  *           -> parse():   validates attributes once, fills node->params.
  *   plan    -> infer():   given input dtypes/shapes (and values of inputs
  *              known at plan time), sets output dtypes/shapes. Returns
@@ -59,10 +63,10 @@ typedef struct kn_op {
     kiln_status (*upgrade)(kn_graph *g, int node);            /* optional */
     kiln_status (*parse)(kn_node *node);                      /* optional */
     void (*free_params)(void *params);                        /* optional, default kn_free */
-    kiln_status (*infer)(kn_op_ctx *c);                       /* required */
+    kiln_status (*infer)(kn_op_ctx *c);                       /* required unless upgrade-only */
     kiln_status (*prepare)(kn_op_ctx *c);                     /* optional */
     void (*free_state)(void *state);                          /* optional, default kn_free */
-    kiln_status (*run)(kn_op_ctx *c);                         /* required */
+    kiln_status (*run)(kn_op_ctx *c);                         /* required unless upgrade-only */
     unsigned flags;
 } kn_op;
 

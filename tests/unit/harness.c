@@ -129,13 +129,18 @@ kiln_status kt_run_ex(kt_node *tn, kn_isa_level isa, int threads, int n_in, kiln
     const kn_op *op = kn_op_find(node->domain, node->op_type, node->opset);
     if (!op)
         return kn_error(KILN_ERROR_UNSUPPORTED, "no kernel for %s at opset %d", node->op_type, node->opset);
-    if (op->upgrade) {
+    for (int round = 0; op->upgrade && round < 4; round++) {
         KN_TRY(op->upgrade(g, tn->node));
         node = kt_node_get(tn);
-        op = kn_op_find(node->domain, node->op_type, node->opset);
-        if (!op)
+        const kn_op *next = kn_op_find(node->domain, node->op_type, node->opset);
+        if (!next)
             return kn_error(KILN_ERROR_UNSUPPORTED, "no kernel for upgraded %s", node->op_type);
+        if (next == op)
+            break;
+        op = next;
     }
+    if (!op->infer || !op->run)
+        return kn_error(KILN_ERROR_INTERNAL, "%s: descriptor has no kernel after upgrade", node->op_type);
     node->op = op;
     if (node->params) {
         if (op->free_params)
