@@ -135,6 +135,10 @@ KILN_API kiln_status kiln_options_set_threads(kiln_options *options, int threads
 KILN_API kiln_status kiln_options_set_opt_level(kiln_options *options, int level);
 KILN_API kiln_status kiln_options_disable_pass(kiln_options *options, const char *pass_name);
 KILN_API kiln_status kiln_options_set_isa(kiln_options *options, kiln_isa isa);
+/* Let kiln_model_load succeed on models with ops kiln lacks, so they can be
+ * described (kiln_model_op_stats reports supported = 0); creating a context
+ * for such a model then fails with KILN_ERROR_UNSUPPORTED. Default 0. */
+KILN_API kiln_status kiln_options_set_allow_unsupported(kiln_options *options, int allow);
 
 /* ---- models ----------------------------------------------------------- */
 

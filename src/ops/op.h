@@ -10,6 +10,8 @@
  *              again. A descriptor covering only old versions may therefore
  *              have just upgrade() (infer/run NULL).
  *           -> parse():   validates attributes once, fills node->params.
+ *           -> finalize(): optional; after graph passes, precomputes from
+ *              constant inputs (packed weights) into node->params.
  *   plan    -> infer():   given input dtypes/shapes (and values of inputs
  *              known at plan time), sets output dtypes/shapes. Returns
  *              KN_NEED_VALUE when an output shape depends on an input value
@@ -68,11 +70,19 @@ typedef struct kn_op {
     void (*free_state)(void *state);                          /* optional, default kn_free */
     kiln_status (*run)(kn_op_ctx *c);                         /* required unless upgrade-only */
     unsigned flags;
+    /* optional: once, at the end of load (after graph passes), precompute
+     * from constant inputs (g->values[node->in[i]].constant), e.g. pack
+     * weights for the ISA, into node->params. The model is immutable and
+     * shared by contexts afterwards, so this is the place for per-model
+     * work; prepare() is per plan. */
+    kiln_status (*finalize)(const kn_graph *g, kn_node *node, kn_isa_level isa);
 } kn_op;
 
 /* flags */
 #define KN_OP_NO_FOLD 1u        /* never evaluate at plan time (random ops) */
-#define KN_OP_OUTPUT_ALIASES 2u /* reserved */
+#define KN_OP_SHAPE_ONLY 2u     /* run() reads only input shapes, never input
+                                   data (Shape, Size): the planner evaluates
+                                   it at plan time once shapes are known */
 
 /* Registry (registry.c). NULL if kiln lacks the op at that opset. */
 const kn_op *kn_op_find(const char *domain, const char *name, int64_t opset);

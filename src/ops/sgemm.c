@@ -1,0 +1,313 @@
+/* GEMM driver: cache blocking (K in KC slices; M and N in tiles spread over
+ * the thread pool), packing of A and B, epilogue. The inner loops are the
+ * per-ISA micro-kernels. Each output tile is computed by one task with a
+ * fixed order of operations, so results do not depend on thread count. */
+#include "ops/sgemm.h"
+
+#include <math.h>
+#include <string.h>
+
+#define KC 256
+#define MC_PANELS_ROWS 96   /* rows of A per task (rounded to MR) */
+#define NC_COLS 256         /* columns of B per task (rounded to NR) */
+
+int kn_sgemm_mr(kn_isa_level isa)
+{
+    return isa == KN_ISA_AVX512 ? KN_SGEMM_MR_AVX512 : isa == KN_ISA_AVX2 ? KN_SGEMM_MR_AVX2 : KN_SGEMM_MR_GENERIC;
+}
+
+int kn_sgemm_nr(kn_isa_level isa)
+{
+    return isa == KN_ISA_AVX512 ? KN_SGEMM_NR_AVX512 : isa == KN_ISA_AVX2 ? KN_SGEMM_NR_AVX2 : KN_SGEMM_NR_GENERIC;
+}
+
+static kn_sgemm_kernel_fn kernel_for(kn_isa_level isa)
+{
+    return isa == KN_ISA_AVX512 ? kn_sgemm_kernel_avx512
+           : isa == KN_ISA_AVX2 ? kn_sgemm_kernel_avx2
+                                : kn_sgemm_kernel_generic;
+}
+
+float kn_act_scalar(const kn_epilogue *ep, float x)
+{
+    switch (ep->act) {
+    case KN_ACT_NONE: return x;
+    case KN_ACT_RELU: return x > 0.0f ? x : 0.0f;
+    case KN_ACT_CLIP: return x < ep->alpha ? ep->alpha : (x > ep->beta ? ep->beta : x);
+    case KN_ACT_LEAKY_RELU: return x < 0.0f ? ep->alpha * x : x;
+    case KN_ACT_SIGMOID: return 1.0f / (1.0f + expf(-x));
+    case KN_ACT_HARD_SIGMOID: {
+        float v = ep->alpha * x + ep->beta;
+        return v < 0.0f ? 0.0f : (v > 1.0f ? 1.0f : v);
+    }
+    case KN_ACT_HARD_SWISH: {
+        float v = x / 6.0f + 0.5f;
+        return x * (v < 0.0f ? 0.0f : (v > 1.0f ? 1.0f : v));
+    }
+    case KN_ACT_SILU: return x / (1.0f + expf(-x));
+    }
+    return x;
+}
+
+void kn_act_apply(const kn_epilogue *ep, float *x, int64_t n)
+{
+    switch (ep->act) {
+    case KN_ACT_NONE: return;
+    case KN_ACT_RELU:
+        for (int64_t i = 0; i < n; i++)
+            x[i] = x[i] > 0.0f ? x[i] : 0.0f;
+        return;
+    case KN_ACT_CLIP:
+        for (int64_t i = 0; i < n; i++)
+            x[i] = x[i] < ep->alpha ? ep->alpha : (x[i] > ep->beta ? ep->beta : x[i]);
+        return;
+    default:
+        for (int64_t i = 0; i < n; i++)
+            x[i] = kn_act_scalar(ep, x[i]);
+    }
+}
+
+static void epilogue_tile(const kn_epilogue *ep, float *C, int64_t ldc, int64_t row0, int64_t col0, int m, int n)
+{
+    for (int i = 0; i < m; i++) {
+        float *c = C + (int64_t)i * ldc;
+        if (ep->bias) {
+            float b = ep->bias[row0 + i];
+            for (int j = 0; j < n; j++)
+                c[j] += b;
+        }
+        if (ep->residual) {
+            const float *r = ep->residual + (row0 + i) * ep->ldr + col0;
+            for (int j = 0; j < n; j++)
+                c[j] += r[j];
+        }
+        kn_act_apply(ep, c, n);
+    }
+}
+
+kiln_status kn_sgemm_pack_a(kn_isa_level isa, int64_t M, int64_t K, const float *A, int64_t lda, bool trans_a,
+                            kn_packed_a *out)
+{
+    int mr = kn_sgemm_mr(isa);
+    int64_t panels = (M + mr - 1) / mr;
+    size_t bytes;
+    if (!kn_mul_size((size_t)panels * (size_t)mr, (size_t)(K ? K : 1) * sizeof(float), &bytes))
+        return kn_error(KILN_ERROR_LIMIT, "weight matrix %lldx%lld is too large to pack", (long long)M, (long long)K);
+    float *d = kn_aligned_alloc(bytes);
+    if (!d)
+        return KN_NOMEM();
+    for (int64_t p = 0; p < panels; p++) {
+        float *dst = d + p * mr * K;
+        for (int64_t k = 0; k < K; k++)
+            for (int i = 0; i < mr; i++) {
+                int64_t r = p * mr + i;
+                dst[k * mr + i] = r < M ? (trans_a ? A[k * lda + r] : A[r * lda + k]) : 0.0f;
+            }
+    }
+    out->data = d;
+    out->M = M;
+    out->K = K;
+    out->mr = mr;
+    out->isa = isa;
+    return KILN_OK;
+}
+
+void kn_packed_a_free(kn_packed_a *p)
+{
+    if (p) {
+        kn_aligned_free(p->data);
+        p->data = NULL;
+    }
+}
+
+size_t kn_sgemm_scratch_bytes(kn_isa_level isa, int64_t N, int64_t K)
+{
+    int nr = kn_sgemm_nr(isa);
+    int64_t kc = K < KC ? K : KC;
+    int64_t panels = (N + nr - 1) / nr;
+    return (size_t)(panels * nr * (kc ? kc : 1)) * sizeof(float);
+}
+
+/* ---- packing B ---------------------------------------------------------- */
+
+typedef struct pack_ctx {
+    const kn_bsrc *B;
+    float *Bp;
+    int64_t N, k0, kc;
+    int nr;
+} pack_ctx;
+
+static void pack_b_matrix(const pack_ctx *p, int64_t panel)
+{
+    const kn_bsrc *B = p->B;
+    int nr = p->nr;
+    int64_t n0 = panel * nr;
+    int nn = (int)KN_MIN((int64_t)nr, p->N - n0);
+    float *dst = p->Bp + panel * nr * p->kc;
+    for (int64_t k = 0; k < p->kc; k++, dst += nr) {
+        int64_t kk = p->k0 + k;
+        if (!B->trans) {
+            const float *src = B->data + kk * B->ld + n0;
+            memcpy(dst, src, (size_t)nn * sizeof(float));
+        } else {
+            for (int j = 0; j < nn; j++)
+                dst[j] = B->data[(n0 + j) * B->ld + kk];
+        }
+        for (int j = nn; j < nr; j++)
+            dst[j] = 0.0f;
+    }
+}
+
+/* Implicit im2col: row k = (c, kh, kw) of the virtual matrix, columns are
+ * output pixels. */
+static void pack_b_conv(const pack_ctx *p, int64_t panel)
+{
+    const kn_bsrc *B = p->B;
+    int nr = p->nr;
+    int64_t n0 = panel * nr;
+    int nn = (int)KN_MIN((int64_t)nr, p->N - n0);
+    float *dst = p->Bp + panel * nr * p->kc;
+    int64_t khw = B->KH * B->KW;
+    for (int64_t k = 0; k < p->kc; k++, dst += nr) {
+        int64_t kk = p->k0 + k;
+        int64_t c = kk / khw, r = kk % khw;
+        int64_t kh = r / B->KW, kw = r % B->KW;
+        const float *plane = B->data + c * B->H * B->W;
+        int64_t oh = n0 / B->OW, ow = n0 % B->OW;
+        for (int j = 0; j < nn; j++) {
+            int64_t ih = oh * B->SH - B->PH + kh * B->DH;
+            int64_t iw = ow * B->SW - B->PW + kw * B->DW;
+            dst[j] = (ih >= 0 && ih < B->H && iw >= 0 && iw < B->W) ? plane[ih * B->W + iw] : 0.0f;
+            if (++ow == B->OW) {
+                ow = 0;
+                oh++;
+            }
+        }
+        for (int j = nn; j < nr; j++)
+            dst[j] = 0.0f;
+    }
+}
+
+static void pack_task(void *arg, size_t panel)
+{
+    const pack_ctx *p = arg;
+    if (p->B->kind == KN_BSRC_CONV2D)
+        pack_b_conv(p, (int64_t)panel);
+    else
+        pack_b_matrix(p, (int64_t)panel);
+}
+
+/* ---- compute ----------------------------------------------------------- */
+
+typedef struct compute_ctx {
+    const kn_packed_a *A;
+    const float *Bp;
+    float *C;
+    int64_t ldc, N, k0, kc;
+    bool last;
+    const kn_epilogue *ep;
+    kn_sgemm_kernel_fn kernel;
+    int mr, nr;
+    int64_t m_panels_per_task, n_panels_per_task;
+} compute_ctx;
+
+static void compute_task(void *arg, size_t nb, size_t mb)
+{
+    const compute_ctx *c = arg;
+    const kn_packed_a *A = c->A;
+    int64_t m_panels = (A->M + c->mr - 1) / c->mr, n_panels = (c->N + c->nr - 1) / c->nr;
+    int64_t ip0 = (int64_t)mb * c->m_panels_per_task, ip1 = KN_MIN(ip0 + c->m_panels_per_task, m_panels);
+    int64_t jp0 = (int64_t)nb * c->n_panels_per_task, jp1 = KN_MIN(jp0 + c->n_panels_per_task, n_panels);
+    for (int64_t jp = jp0; jp < jp1; jp++) {
+        const float *bp = c->Bp + jp * c->nr * c->kc;
+        int64_t col = jp * c->nr;
+        int n = (int)KN_MIN((int64_t)c->nr, c->N - col);
+        for (int64_t ip = ip0; ip < ip1; ip++) {
+            int64_t row = ip * c->mr;
+            int m = (int)KN_MIN((int64_t)c->mr, A->M - row);
+            const float *ap = A->data + ip * c->mr * A->K + c->k0 * c->mr;
+            float *ct = c->C + row * c->ldc + col;
+            c->kernel(c->kc, ap, bp, ct, c->ldc, m, n, c->k0 > 0);
+            if (c->last && c->ep)
+                epilogue_tile(c->ep, ct, c->ldc, row, col, m, n);
+        }
+    }
+}
+
+void kn_sgemm_run(const kn_packed_a *A, int64_t N, const kn_bsrc *B, float *C, int64_t ldc, const kn_epilogue *ep,
+                  void *scratch, pthreadpool_t pool)
+{
+    int mr = A->mr, nr = kn_sgemm_nr(A->isa);
+    int64_t M = A->M, K = A->K;
+    if (M == 0 || N == 0)
+        return;
+    if (K == 0) {
+        for (int64_t i = 0; i < M; i++) {
+            memset(C + i * ldc, 0, (size_t)N * sizeof(float));
+            if (ep)
+                epilogue_tile(ep, C + i * ldc, ldc, i, 0, 1, (int)N);
+        }
+        return;
+    }
+    int64_t m_panels = (M + mr - 1) / mr, n_panels = (N + nr - 1) / nr;
+    int64_t mpt = KN_MAX((int64_t)1, MC_PANELS_ROWS / mr), npt = KN_MAX((int64_t)1, NC_COLS / nr);
+    size_t threads = pool ? pthreadpool_get_threads_count(pool) : 1;
+    /* Enough tasks to keep every thread busy on small problems. */
+    while (threads > 1 && ((m_panels + mpt - 1) / mpt) * ((n_panels + npt - 1) / npt) < (int64_t)threads * 4) {
+        if (npt > 1)
+            npt = (npt + 1) / 2;
+        else if (mpt > 1)
+            mpt = (mpt + 1) / 2;
+        else
+            break;
+    }
+    int64_t mtasks = (m_panels + mpt - 1) / mpt, ntasks = (n_panels + npt - 1) / npt;
+    for (int64_t k0 = 0; k0 < K; k0 += KC) {
+        int64_t kc = KN_MIN((int64_t)KC, K - k0);
+        pack_ctx pc = {B, scratch, N, k0, kc, nr};
+        if (pool && threads > 1)
+            pthreadpool_parallelize_1d(pool, pack_task, &pc, (size_t)n_panels, 0);
+        else
+            for (int64_t j = 0; j < n_panels; j++)
+                pack_task(&pc, (size_t)j);
+        compute_ctx cc = {A, scratch, C, ldc, N, k0, kc, k0 + kc >= K, ep, kernel_for(A->isa), mr, nr, mpt, npt};
+        if (pool && threads > 1)
+            pthreadpool_parallelize_2d(pool, compute_task, &cc, (size_t)ntasks, (size_t)mtasks, 0);
+        else
+            for (int64_t nb = 0; nb < ntasks; nb++)
+                for (int64_t mb = 0; mb < mtasks; mb++)
+                    compute_task(&cc, (size_t)nb, (size_t)mb);
+    }
+}
+
+void kn_sgemm_kernel_generic(int64_t K, const float *Ap, const float *Bp, float *C, int64_t ldc, int m, int n,
+                             bool accumulate)
+{
+    enum { MR = KN_SGEMM_MR_GENERIC, NR = KN_SGEMM_NR_GENERIC };
+    float acc[MR][NR];
+    memset(acc, 0, sizeof acc);
+    for (int64_t k = 0; k < K; k++) {
+        const float *a = Ap + k * MR, *b = Bp + k * NR;
+        for (int i = 0; i < MR; i++)
+            for (int j = 0; j < NR; j++)
+                acc[i][j] += a[i] * b[j];
+    }
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++)
+            C[i * ldc + j] = accumulate ? C[i * ldc + j] + acc[i][j] : acc[i][j];
+}
+
+void kn_sgemm_naive(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B, int64_t ldb,
+                    float *C, int64_t ldc, const kn_epilogue *ep)
+{
+    for (int64_t i = 0; i < M; i++) {
+        for (int64_t j = 0; j < N; j++) {
+            double s = 0.0;
+            for (int64_t k = 0; k < K; k++)
+                s += (double)A[i * lda + k] * B[k * ldb + j];
+            C[i * ldc + j] = (float)s;
+        }
+        if (ep)
+            epilogue_tile(ep, C + i * ldc, ldc, i, 0, 1, (int)N);
+    }
+}

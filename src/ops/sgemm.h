@@ -1,0 +1,101 @@
+/* Single-precision GEMM for the conv and matmul kernels:
+ *     C[M,N] = A[M,K] * B[K,N]   (+ per-row bias, + residual, activation)
+ * A is usually the weights, packed once at prepare time into MR-row panels;
+ * B is packed per call into NR-column panels, either from a row-major matrix
+ * or straight from a convolution input (implicit im2col), so no im2col
+ * buffer is needed. Micro-kernels exist per ISA (generic C, AVX2+FMA,
+ * AVX-512F); the generic one is the reference the others are tested against. */
+#ifndef KN_SGEMM_H
+#define KN_SGEMM_H
+
+#include "core/core.h"
+#include "ops/op.h"
+
+typedef enum kn_act {
+    KN_ACT_NONE = 0,
+    KN_ACT_RELU,
+    KN_ACT_CLIP,        /* min(max(x, alpha), beta) */
+    KN_ACT_LEAKY_RELU,  /* x < 0 ? alpha * x : x */
+    KN_ACT_SIGMOID,
+    KN_ACT_HARD_SIGMOID, /* max(0, min(1, alpha * x + beta)) */
+    KN_ACT_HARD_SWISH,   /* x * max(0, min(1, x / 6 + 1/2)) */
+    KN_ACT_SILU          /* x * sigmoid(x) */
+} kn_act;
+
+/* Applied to each output element in order: + bias[row], + residual, act. */
+typedef struct kn_epilogue {
+    const float *bias;     /* [M] or NULL */
+    const float *residual; /* [M, N] with leading dimension ldr, or NULL */
+    int64_t ldr;
+    kn_act act;
+    float alpha, beta;
+} kn_epilogue;
+
+/* Apply the activation of ep to n contiguous values (reference; kernels may
+ * inline a vector version). */
+void kn_act_apply(const kn_epilogue *ep, float *x, int64_t n);
+float kn_act_scalar(const kn_epilogue *ep, float x);
+
+/* Micro-kernel geometry for an ISA. */
+int kn_sgemm_mr(kn_isa_level isa);
+int kn_sgemm_nr(kn_isa_level isa);
+
+/* A packed into MR-row panels: panel p holds rows [p*MR, p*MR+MR) as K
+ * groups of MR floats (zero-padded past M). */
+typedef struct kn_packed_a {
+    float *data;
+    int64_t M, K;
+    int mr;
+    kn_isa_level isa;
+} kn_packed_a;
+
+kiln_status kn_sgemm_pack_a(kn_isa_level isa, int64_t M, int64_t K, const float *A, int64_t lda, bool trans_a,
+                            kn_packed_a *out);
+void kn_packed_a_free(kn_packed_a *p);
+
+/* Where B comes from. */
+typedef enum kn_bsrc_kind {
+    KN_BSRC_MATRIX = 0, /* B[k][n] = data[k * ld + n] (or data[n * ld + k] if trans) */
+    KN_BSRC_CONV2D      /* B[(c, kh, kw)][(oh, ow)] = x[c][oh*sh - ph + kh*dh][ow*sw - pw + kw*dw] */
+} kn_bsrc_kind;
+
+typedef struct kn_bsrc {
+    kn_bsrc_kind kind;
+    const float *data;
+    int64_t ld;
+    bool trans;
+    /* conv2d geometry (one image, one group) */
+    int64_t C, H, W, KH, KW, OH, OW, SH, SW, PH, PW, DH, DW;
+} kn_bsrc;
+
+/* Scratch bytes kn_sgemm_run needs for this N and K. */
+size_t kn_sgemm_scratch_bytes(kn_isa_level isa, int64_t N, int64_t K);
+
+/* C = A * B with epilogue ep (may be NULL). scratch: kn_sgemm_scratch_bytes,
+ * 64-byte aligned. Results do not depend on the pool's thread count. */
+void kn_sgemm_run(const kn_packed_a *A, int64_t N, const kn_bsrc *B, float *C, int64_t ldc, const kn_epilogue *ep,
+                  void *scratch, pthreadpool_t pool);
+
+/* Plain triple-loop reference (for tests): C = A*B (+ep), row-major. */
+void kn_sgemm_naive(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B, int64_t ldb,
+                    float *C, int64_t ldc, const kn_epilogue *ep);
+
+/* Micro-kernels: C[mr x nr] (leading dim ldc) = or += Ap[K x MR] * Bp[K x NR].
+ * m, n <= MR, NR are the valid rows/cols; accumulate adds to C. */
+typedef void (*kn_sgemm_kernel_fn)(int64_t K, const float *Ap, const float *Bp, float *C, int64_t ldc, int m, int n,
+                                   bool accumulate);
+void kn_sgemm_kernel_generic(int64_t K, const float *Ap, const float *Bp, float *C, int64_t ldc, int m, int n,
+                             bool accumulate);
+void kn_sgemm_kernel_avx2(int64_t K, const float *Ap, const float *Bp, float *C, int64_t ldc, int m, int n,
+                          bool accumulate);
+void kn_sgemm_kernel_avx512(int64_t K, const float *Ap, const float *Bp, float *C, int64_t ldc, int m, int n,
+                            bool accumulate);
+
+#define KN_SGEMM_MR_GENERIC 4
+#define KN_SGEMM_NR_GENERIC 8
+#define KN_SGEMM_MR_AVX2 6
+#define KN_SGEMM_NR_AVX2 16
+#define KN_SGEMM_MR_AVX512 12
+#define KN_SGEMM_NR_AVX512 32
+
+#endif

@@ -1,0 +1,158 @@
+/* kiln_context: per-request state (plan, arena, thread pool) over a shared
+ * immutable model. Re-plans when input shapes change. */
+#include "runtime/runtime.h"
+
+#include <string.h>
+
+KILN_API kiln_status kiln_context_create(const kiln_model *m, kiln_context **out)
+{
+    if (!m || !out)
+        return kn_error(KILN_ERROR_ARGUMENT, "kiln_context_create: NULL argument");
+    if (m->unsupported)
+        return kn_error(KILN_ERROR_UNSUPPORTED, "model cannot run: unsupported: %s", m->unsupported);
+    kiln_context *c = kn_calloc(1, sizeof *c);
+    if (!c)
+        return KN_NOMEM();
+    c->model = m;
+    if (m->threads > 1) {
+        c->pool = pthreadpool_create((size_t)m->threads);
+        if (!c->pool) {
+            kn_free(c);
+            return kn_error(KILN_ERROR_NOMEM, "cannot create a pool of %d threads", m->threads);
+        }
+    }
+    atomic_init(&c->interrupt, 0);
+    *out = c;
+    return KILN_OK;
+}
+
+KILN_API void kiln_context_release(kiln_context *c)
+{
+    if (!c)
+        return;
+    kn_plan_free(c->plan, c->model->graph);
+    if (c->pool)
+        pthreadpool_destroy(c->pool);
+    kn_free(c);
+}
+
+KILN_API void kiln_context_interrupt(kiln_context *c)
+{
+    if (c)
+        atomic_store(&c->interrupt, 1);
+}
+
+KILN_API size_t kiln_context_arena_bytes(const kiln_context *c)
+{
+    return c && c->plan ? c->plan->arena_size : 0;
+}
+
+static int find_output(const kiln_model *m, const char *name)
+{
+    for (size_t i = 0; i < m->n_outputs; i++)
+        if (strcmp(m->outputs[i].info.name, name) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* Order the caller's inputs as the model declares them. */
+static kiln_status bind_inputs(const kiln_model *m, size_t n, const char *const *names,
+                               const kiln_tensor *const *inputs, const kiln_tensor **ordered)
+{
+    for (size_t i = 0; i < m->n_inputs; i++)
+        ordered[i] = NULL;
+    for (size_t k = 0; k < n; k++) {
+        if (!names || !names[k] || !inputs || !inputs[k])
+            return kn_error(KILN_ERROR_ARGUMENT, "kiln_context_run: input %zu has a NULL name or tensor", k);
+        size_t i = 0;
+        while (i < m->n_inputs && strcmp(m->inputs[i].info.name, names[k]) != 0)
+            i++;
+        if (i == m->n_inputs)
+            return kn_error(KILN_ERROR_ARGUMENT, "unknown input '%s' (model inputs: %s%s)", names[k],
+                            m->n_inputs ? m->inputs[0].info.name : "none", m->n_inputs > 1 ? ", ..." : "");
+        if (ordered[i])
+            return kn_error(KILN_ERROR_ARGUMENT, "input '%s' given twice", names[k]);
+        ordered[i] = inputs[k];
+    }
+    for (size_t i = 0; i < m->n_inputs; i++)
+        if (!ordered[i])
+            return kn_error(KILN_ERROR_ARGUMENT, "input '%s' was not given", m->inputs[i].info.name);
+    return KILN_OK;
+}
+
+static kiln_status copy_out(const kiln_tensor *src, const char *name, kiln_tensor **dst)
+{
+    char a[128], b[128];
+    if (*dst) {
+        kiln_tensor *d = *dst;
+        if (d->dtype != src->dtype)
+            return kn_error(KILN_ERROR_DTYPE, "output '%s': caller tensor is %s, output is %s", name,
+                            kiln_dtype_name(d->dtype), kiln_dtype_name(src->dtype));
+        if (!kn_same_shape(d, src))
+            return kn_error(KILN_ERROR_SHAPE, "output '%s': caller tensor has shape %s, output has %s", name,
+                            kn_shape_str(d, a, sizeof a), kn_shape_str(src, b, sizeof b));
+        if (src->dtype == KILN_DTYPE_STRING)
+            return kn_error(KILN_ERROR_UNSUPPORTED, "output '%s': string outputs need a kiln-owned tensor", name);
+        if (src->nbytes)
+            memcpy(d->data, src->data, src->nbytes);
+        return KILN_OK;
+    }
+    return kn_tensor_clone(src, dst);
+}
+
+KILN_API kiln_status kiln_context_run(kiln_context *c, size_t n_inputs, const char *const *input_names,
+                                      const kiln_tensor *const *inputs, size_t n_outputs,
+                                      const char *const *output_names, kiln_tensor **outputs)
+{
+    if (!c || (n_outputs && !outputs))
+        return kn_error(KILN_ERROR_ARGUMENT, "kiln_context_run: NULL argument");
+    const kiln_model *m = c->model;
+    if (!output_names && n_outputs != m->n_outputs)
+        return kn_error(KILN_ERROR_ARGUMENT,
+                        "kiln_context_run: without output names, ask for all %zu outputs (got %zu)", m->n_outputs,
+                        n_outputs);
+    int out_index[64];
+    if (n_outputs > 64)
+        return kn_error(KILN_ERROR_ARGUMENT, "kiln_context_run: at most 64 outputs per call");
+    for (size_t i = 0; i < n_outputs; i++) {
+        if (!output_names) {
+            out_index[i] = (int)i;
+            continue;
+        }
+        if (!output_names[i])
+            return kn_error(KILN_ERROR_ARGUMENT, "kiln_context_run: output name %zu is NULL", i);
+        out_index[i] = find_output(m, output_names[i]);
+        if (out_index[i] < 0)
+            return kn_error(KILN_ERROR_ARGUMENT, "unknown output '%s'", output_names[i]);
+    }
+    const kiln_tensor *ordered[256];
+    if (m->n_inputs > 256)
+        return kn_error(KILN_ERROR_UNSUPPORTED, "model has more than 256 inputs");
+    KN_TRY(bind_inputs(m, n_inputs, input_names, inputs, ordered));
+
+    atomic_store(&c->interrupt, 0);
+    if (!c->plan || !kn_plan_matches(c->plan, ordered)) {
+        kn_plan_free(c->plan, m->graph);
+        c->plan = NULL;
+        KN_TRY(kn_plan_build(m, ordered, c->pool, &c->plan));
+    }
+    kiln_status s = kn_plan_run(c->plan, m, ordered, c->pool, &c->interrupt);
+    /* Hand back fresh tensors only if every output succeeds: on error the
+     * caller's out-parameters stay untouched. */
+    kiln_tensor *made[64] = {0};
+    for (size_t i = 0; s == KILN_OK && i < n_outputs; i++) {
+        const kn_slot *slot = &c->plan->slots[m->outputs[out_index[i]].value];
+        made[i] = outputs[i];
+        s = copy_out(&slot->t, m->outputs[out_index[i]].info.name, &made[i]);
+    }
+    if (s == KILN_OK) {
+        for (size_t i = 0; i < n_outputs; i++)
+            outputs[i] = made[i];
+    } else {
+        for (size_t i = 0; i < n_outputs; i++)
+            if (made[i] && made[i] != outputs[i])
+                kn_tensor_free(made[i]);
+    }
+    kn_plan_release_dynamic(c->plan);
+    return s;
+}

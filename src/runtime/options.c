@@ -1,0 +1,86 @@
+/* Load options (kiln_options_*). */
+#include "runtime/runtime.h"
+
+#include <string.h>
+
+void kn_options_defaults(struct kiln_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->opt_level = 2;
+    o->isa = KILN_ISA_AUTO;
+}
+
+bool kn_options_pass_enabled(const struct kiln_options *o, const char *pass)
+{
+    for (int i = 0; i < o->n_disabled; i++)
+        if (strcmp(o->disabled[i], pass) == 0)
+            return false;
+    return true;
+}
+
+KILN_API kiln_status kiln_options_create(kiln_options **out)
+{
+    if (!out)
+        return kn_error(KILN_ERROR_ARGUMENT, "kiln_options_create: out is NULL");
+    kiln_options *o = kn_malloc(sizeof *o);
+    if (!o)
+        return KN_NOMEM();
+    kn_options_defaults(o);
+    *out = o;
+    return KILN_OK;
+}
+
+KILN_API void kiln_options_release(kiln_options *o)
+{
+    if (!o)
+        return;
+    for (int i = 0; i < o->n_disabled; i++)
+        kn_free(o->disabled[i]);
+    kn_free(o);
+}
+
+KILN_API kiln_status kiln_options_set_threads(kiln_options *o, int threads)
+{
+    if (!o || threads < 0 || threads > 1024)
+        return kn_error(KILN_ERROR_ARGUMENT, "kiln_options_set_threads: threads must be 0..1024, got %d", threads);
+    o->threads = threads;
+    return KILN_OK;
+}
+
+KILN_API kiln_status kiln_options_set_opt_level(kiln_options *o, int level)
+{
+    if (!o || level < 0 || level > 2)
+        return kn_error(KILN_ERROR_ARGUMENT, "kiln_options_set_opt_level: level must be 0, 1 or 2, got %d", level);
+    o->opt_level = level;
+    return KILN_OK;
+}
+
+KILN_API kiln_status kiln_options_disable_pass(kiln_options *o, const char *pass)
+{
+    if (!o || !pass)
+        return kn_error(KILN_ERROR_ARGUMENT, "kiln_options_disable_pass: NULL argument");
+    if (o->n_disabled == KN_MAX_DISABLED_PASSES)
+        return kn_error(KILN_ERROR_LIMIT, "kiln_options_disable_pass: at most %d passes can be disabled",
+                        KN_MAX_DISABLED_PASSES);
+    char *p = kn_strdup(pass);
+    if (!p)
+        return KN_NOMEM();
+    o->disabled[o->n_disabled++] = p;
+    return KILN_OK;
+}
+
+KILN_API kiln_status kiln_options_set_isa(kiln_options *o, kiln_isa isa)
+{
+    if (!o || isa < KILN_ISA_AUTO || isa > KILN_ISA_AVX512)
+        return kn_error(KILN_ERROR_ARGUMENT, "kiln_options_set_isa: unknown ISA %d", (int)isa);
+    o->isa = isa;
+    return KILN_OK;
+}
+
+KILN_API kiln_status kiln_options_set_allow_unsupported(kiln_options *o, int allow)
+{
+    if (!o)
+        return kn_error(KILN_ERROR_ARGUMENT, "kiln_options_set_allow_unsupported: options is NULL");
+    o->allow_unsupported = allow != 0;
+    return KILN_OK;
+}

@@ -1,0 +1,137 @@
+/* Runtime internals: options, the immutable model, the per-request context
+ * and the plan a context compiles for its current input shapes. */
+#ifndef KN_RUNTIME_H
+#define KN_RUNTIME_H
+
+#include "core/core.h"
+#include "graph/graph.h"
+#include "ops/op.h"
+
+#include <stdatomic.h>
+
+#define KN_MAX_DISABLED_PASSES 16
+
+struct kiln_options {
+    int threads;   /* 0 = CPUs available */
+    int opt_level; /* 0..2 */
+    kiln_isa isa;
+    int allow_unsupported;
+    int n_disabled;
+    char *disabled[KN_MAX_DISABLED_PASSES];
+};
+
+/* Defaults used when the caller passes NULL options. */
+void kn_options_defaults(struct kiln_options *o);
+bool kn_options_pass_enabled(const struct kiln_options *o, const char *pass);
+
+typedef struct kn_op_tally {
+    char *domain;
+    char *op_type;
+    size_t count;
+    int supported;
+} kn_op_tally;
+
+typedef struct kn_io_info {
+    kiln_value_info info;
+    int64_t dims[KN_MAX_RANK];
+    const char *dim_names[KN_MAX_RANK];
+    int value; /* value index in the graph */
+} kn_io_info;
+
+struct kiln_model {
+    kn_graph *graph; /* after passes; immutable once loaded */
+    struct kiln_options options;
+    kn_isa_level isa;
+    int threads;
+    /* metadata */
+    int64_t ir_version, model_version;
+    char *producer_name, *producer_version, *domain, *doc_string;
+    int64_t param_count, param_bytes;
+    size_t node_count;
+    const char **opset_domains;
+    int64_t *opset_versions;
+    size_t opset_count;
+    kn_io_info *inputs, *outputs;
+    size_t n_inputs, n_outputs;
+    kn_op_tally *stats[2]; /* [0] as loaded, [1] optimized */
+    size_t n_stats[2];
+    char *unsupported; /* "Foo (opset 13), Bar" or NULL */
+};
+
+/* ---- plans -------------------------------------------------------------- */
+
+typedef enum kn_slot_kind {
+    KN_SLOT_UNUSED = 0,
+    KN_SLOT_CONST,   /* model constant (shared, read-only) */
+    KN_SLOT_FOLDED,  /* evaluated at plan time; owned by the plan */
+    KN_SLOT_INPUT,   /* bound to the caller's tensor at run time */
+    KN_SLOT_ARENA,   /* planned buffer in the arena */
+    KN_SLOT_DYNAMIC  /* shape known only at run time; allocated per run */
+} kn_slot_kind;
+
+typedef struct kn_slot {
+    kn_slot_kind kind;
+    kiln_tensor t;       /* descriptor; t.data points at the storage */
+    kiln_tensor *folded; /* KN_SLOT_FOLDED: owned tensor */
+    size_t offset;       /* KN_SLOT_ARENA */
+    int def_step, last_step;
+} kn_slot;
+
+typedef struct kn_step {
+    int node;
+    const kn_op *op;
+    void *state;
+    size_t scratch_size;
+    size_t scratch_offset; /* in the arena */
+    bool dynamic;
+} kn_step;
+
+typedef struct kn_plan {
+    kn_slot *slots; /* one per graph value */
+    int n_slots;
+    kn_step *steps;
+    int n_steps;
+    size_t arena_size;
+    void *arena;
+    /* shapes the plan was made for, per model input */
+    kiln_tensor *input_shapes;
+    size_t n_inputs;
+} kn_plan;
+
+struct kiln_context {
+    const struct kiln_model *model;
+    kn_plan *plan;
+    pthreadpool_t pool;
+    atomic_int interrupt;
+};
+
+/* Evaluate one node on tensors whose data is all available. Outputs are
+ * newly allocated (caller frees with kn_tensor_free). Used for constant
+ * folding and for dynamic-shape steps. */
+kiln_status kn_eval_node(const kn_graph *g, const kn_node *node, const kiln_tensor *const *in, kiln_tensor **out,
+                         pthreadpool_t pool, kn_isa_level isa);
+
+/* Build a plan for the inputs' shapes (inputs in model input order). */
+kiln_status kn_plan_build(const struct kiln_model *m, const kiln_tensor *const *inputs, pthreadpool_t pool,
+                          kn_plan **out);
+void kn_plan_free(kn_plan *p, const kn_graph *g);
+/* Whether the plan fits these inputs' dtypes and shapes. */
+bool kn_plan_matches(const kn_plan *p, const kiln_tensor *const *inputs);
+/* Execute. Output tensors of the graph are then readable in their slots. */
+kiln_status kn_plan_run(kn_plan *p, const struct kiln_model *m, const kiln_tensor *const *inputs,
+                        pthreadpool_t pool, atomic_int *interrupt);
+/* Free per-run allocations of dynamic slots. */
+void kn_plan_release_dynamic(kn_plan *p);
+
+/* ---- cpu ------------------------------------------------------------------ */
+kn_isa_level kn_cpu_isa(kiln_isa requested);
+/* CPUs this process may use (affinity mask and cgroup CPU quota). */
+int kn_cpu_available(void);
+
+/* ---- load pipeline (model.c) --------------------------------------------- */
+/* Resolve ops, upgrade old forms, parse attributes; list unsupported ops. */
+kiln_status kn_graph_resolve_ops(kn_graph *g, bool allow_unsupported, char **unsupported);
+/* Graph passes by optimization level. */
+kiln_status kn_graph_optimize(kn_graph *g, const struct kiln_options *o);
+
+#endif
