@@ -51,6 +51,7 @@ kiln_status kn_pass_const_fold(kn_graph *g, bool *changed)
             val->producer = -1;
         }
         if (small) {
+            kn_graph_log(g, "constant-folding: %s '%s' evaluated at load", n->op_type, n->name);
             n->dead = true;
             *changed = true;
         }

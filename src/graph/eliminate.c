@@ -43,6 +43,7 @@ kiln_status kn_pass_eliminate(kn_graph *g, bool *changed)
         if (is_graph_output(g, out))
             continue;
         kn_graph_replace_uses(g, out, in);
+        kn_graph_log(g, "eliminate: %s '%s' removed", n->op_type, n->name);
         n->dead = true;
         *changed = true;
     }
@@ -62,6 +63,7 @@ kiln_status kn_pass_eliminate(kn_graph *g, bool *changed)
             if (used)
                 continue;
             n->dead = true;
+            kn_graph_log(g, "eliminate: %s '%s' removed (its outputs are unused)", n->op_type, n->name);
             for (int k = 0; k < n->n_in; k++)
                 if (n->in[k] >= 0)
                     g->values[n->in[k]].n_consumers--;

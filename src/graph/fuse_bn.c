@@ -355,6 +355,8 @@ kiln_status kn_pass_fuse_bn(kn_graph *g, bool *changed)
                 if (mm >= 0 && is_op(&g->nodes[mm], "MatMul") && single_use(g, mv))
                     KN_TRY(fold_matmul(g, mm, p, &c, &done));
                 if (done) {
+                    kn_graph_log(g, "fuse-bn: %s and bias Add '%s' folded into MatMul '%s' (now Gemm)",
+                                 g->nodes[i].name, g->nodes[p].name, g->nodes[mm].name);
                     /* the MatMul (now Gemm) takes over the BN output */
                     g->nodes[mm].out[0] = g->nodes[i].out[0];
                     g->nodes[i].dead = true;
@@ -367,6 +369,8 @@ kiln_status kn_pass_fuse_bn(kn_graph *g, bool *changed)
             continue;
         }
         if (done) {
+            kn_graph_log(g, "fuse-bn: %s folded into %s '%s'", g->nodes[i].name, g->nodes[p].op_type,
+                         g->nodes[p].name);
             take_bn_output(g, p, i);
             *changed = true;
             kn_graph_build_uses(g);

@@ -2,6 +2,7 @@
 #include "graph/graph.h"
 #include "ops/op.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -86,7 +87,25 @@ void kn_graph_free(kn_graph *g)
     kn_free(g->opsets);
     kn_free(g->hash);
     kn_free(g->name);
+    for (int i = 0; i < g->n_log; i++)
+        kn_free(g->log[i]);
+    kn_free(g->log);
     kn_free(g);
+}
+
+void kn_graph_log(kn_graph *g, const char *fmt, ...)
+{
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    char **log = kn_realloc(g->log, (size_t)(g->n_log + 1) * sizeof *log);
+    if (!log)
+        return;
+    g->log = log;
+    if ((g->log[g->n_log] = kn_strdup(line)) != NULL)
+        g->n_log++;
 }
 
 int kn_graph_find(const kn_graph *g, const char *name)

@@ -102,6 +102,10 @@ typedef struct kn_graph {
     int *hash;
     int hash_cap;
     int name_counter; /* for generated unique names */
+    /* What the passes did, one line per rewrite ("fuse-bn: bn1 into conv1"),
+     * for `kiln info --optimized --verbose`. */
+    char **log;
+    int n_log;
 } kn_graph;
 
 kiln_status kn_graph_new(kn_graph **out);
@@ -148,6 +152,8 @@ kiln_status kn_graph_compact(kn_graph *g);
 void kn_graph_replace_uses(kn_graph *g, int from, int to);
 /* Free a node's contents (params, attributes, names). */
 void kn_node_clear(kn_node *n);
+/* Append a line to g->log (best effort: dropped if memory is short). */
+void kn_graph_log(kn_graph *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Mark a node dead (freeing nothing yet). */
 void kn_node_kill(kn_graph *g, int node);
 

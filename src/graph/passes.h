@@ -1,7 +1,7 @@
 /* Graph passes. Each takes a resolved graph (ops looked up, attributes
  * parsed), rewrites it in place and reports whether it changed anything.
  * Pass names (for kiln_options_disable_pass): "eliminate", "constant-folding",
- * "fuse-bn". */
+ * "fuse-bn", "fuse-epilogue". */
 #ifndef KN_PASSES_H
 #define KN_PASSES_H
 
@@ -16,5 +16,9 @@ kiln_status kn_pass_const_fold(kn_graph *g, bool *changed);
  * Gemm or 2-D MatMul(+Add). Nodes it rewrites get node->op = NULL and must be
  * re-resolved (kn_graph_resolve_ops) before planning. */
 kiln_status kn_pass_fuse_bn(kn_graph *g, bool *changed);
+
+/* Fuse residual Add and activations into the producing Conv as
+ * kiln.FusedConv (re-resolve afterwards, as for fuse-bn). */
+kiln_status kn_pass_fuse_epilogue(kn_graph *g, bool *changed);
 
 #endif

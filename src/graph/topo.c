@@ -4,6 +4,15 @@
 
 #include <string.h>
 
+/* Subgraphs (If/Loop bodies) may read names of any enclosing graph. */
+static bool in_outer_scope(const kn_graph *g, const char *name)
+{
+    for (const kn_graph *p = g->parent; p; p = p->parent)
+        if (kn_graph_find(p, name) >= 0)
+            return true;
+    return false;
+}
+
 kiln_status kn_graph_topo_order(const kn_graph *g, int *order, int *count)
 {
     int nv = g->n_values, nn = g->n_nodes;
@@ -57,7 +66,7 @@ kiln_status kn_graph_topo_order(const kn_graph *g, int *order, int *count)
                 continue;
             if (producer[v] < 0) {
                 const kn_value *val = &g->values[v];
-                if (!val->constant && !val->is_graph_input && !(g->parent && kn_graph_find(g->parent, val->name) >= 0)) {
+                if (!val->constant && !val->is_graph_input && !in_outer_scope(g, val->name)) {
                     st = kn_error(KILN_ERROR_MODEL, "node '%s' (%s) reads '%s', which no node, input or initializer provides",
                                   node->name, node->op_type, val->name);
                     goto done;
@@ -105,7 +114,7 @@ kiln_status kn_graph_topo_order(const kn_graph *g, int *order, int *count)
         int v = g->outputs[i];
         const kn_value *val = &g->values[v];
         if (producer[v] < 0 && !val->constant && !val->is_graph_input &&
-            !(g->parent && kn_graph_find(g->parent, val->name) >= 0)) {
+            !in_outer_scope(g, val->name)) {
             st = kn_error(KILN_ERROR_MODEL, "graph output '%s' is not produced by any node", val->name);
             goto done;
         }

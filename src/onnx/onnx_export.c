@@ -4,6 +4,7 @@
 #include "onnx/onnx_export.h"
 #include "onnx/onnx.pb-c.h"
 
+#include <stdio.h>
 #include <string.h>
 
 typedef struct exporter {
@@ -204,6 +205,161 @@ static Onnx__NodeProto *node_proto(exporter *ex, const kn_graph *g, const kn_nod
     return p;
 }
 
+/* ---- kiln.FusedConv -> Conv [+ Add] [+ activation] ---------------------- */
+
+typedef struct node_list {
+    Onnx__NodeProto **nodes;
+    size_t n;
+    Onnx__TensorProto **inits;
+    size_t n_inits;
+} node_list;
+
+static char *ex_name(exporter *ex, const char *base, const char *suffix)
+{
+    size_t n = strlen(base) + strlen(suffix) + 1;
+    char *s = ex_alloc(ex, n);
+    if (s)
+        snprintf(s, n, "%s%s", base, suffix);
+    return s;
+}
+
+static Onnx__NodeProto *simple_node(exporter *ex, const char *op, const char *name, int n_in, const char **in,
+                                    const char *out)
+{
+    EX_NEW(p, ex, Onnx__NodeProto, onnx__node_proto__init);
+    if (!p)
+        return NULL;
+    p->op_type = (char *)op;
+    p->name = (char *)name;
+    p->n_input = (size_t)n_in;
+    p->input = ex_alloc(ex, sizeof(char *) * (size_t)n_in);
+    p->n_output = 1;
+    p->output = ex_alloc(ex, sizeof(char *));
+    if (!p->input || !p->output)
+        return NULL;
+    for (int i = 0; i < n_in; i++)
+        p->input[i] = (char *)in[i];
+    p->output[0] = (char *)out;
+    return p;
+}
+
+static Onnx__AttributeProto *float_attr(exporter *ex, const char *name, float v)
+{
+    EX_NEW(a, ex, Onnx__AttributeProto, onnx__attribute_proto__init);
+    if (!a)
+        return NULL;
+    a->name = (char *)name;
+    a->has_type = 1;
+    a->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT;
+    a->has_f = 1;
+    a->f = v;
+    return a;
+}
+
+static Onnx__TensorProto *scalar_f32(exporter *ex, const char *name, float v)
+{
+    EX_NEW(t, ex, Onnx__TensorProto, onnx__tensor_proto__init);
+    float *d = ex_alloc(ex, sizeof(float));
+    if (!t || !d)
+        return NULL;
+    *d = v;
+    t->name = (char *)name;
+    t->has_data_type = 1;
+    t->data_type = KILN_DTYPE_FLOAT;
+    t->has_raw_data = 1;
+    t->raw_data.data = (uint8_t *)d;
+    t->raw_data.len = sizeof(float);
+    return t;
+}
+
+static kiln_status expand_fused_conv(exporter *ex, const kn_graph *g, const kn_node *n, node_list *out)
+{
+    kiln_status st = KILN_OK;
+    const kn_attr *act_a = kn_node_attr(n, "activation");
+    const kn_attr *al = kn_node_attr(n, "activation_alpha"), *be = kn_node_attr(n, "activation_beta");
+    const char *act = act_a && act_a->s ? act_a->s : "";
+    float alpha = al ? al->f : 0.0f, beta = be ? be->f : 0.0f;
+    bool residual = n->n_in > 3 && n->in[3] >= 0;
+    const char *final = g->values[n->out[0]].name;
+    const char *cur = (residual || act[0]) ? ex_name(ex, final, "__conv") : final;
+    /* the Conv, with Conv's own attributes only */
+    kn_node conv = *n;
+    conv.op_type = "Conv";
+    conv.domain = "";
+    conv.n_in = n->n_in > 3 ? 3 : n->n_in;
+    kn_attr attrs[64];
+    int na = 0;
+    for (int i = 0; i < n->n_attrs && na < 64; i++)
+        if (strncmp(n->attrs[i].name, "activation", 10) != 0)
+            attrs[na++] = n->attrs[i];
+    conv.attrs = attrs;
+    conv.n_attrs = na;
+    Onnx__NodeProto *cp = node_proto(ex, g, &conv, &st);
+    if (!cp)
+        return st != KILN_OK ? st : KN_NOMEM();
+    cp->output[0] = (char *)cur;
+    out->nodes[out->n++] = cp;
+    if (residual) {
+        const char *next = act[0] ? ex_name(ex, final, "__add") : final;
+        const char *in[2] = {cur, g->values[n->in[3]].name};
+        Onnx__NodeProto *p = simple_node(ex, "Add", ex_name(ex, n->name, "__add"), 2, in, next);
+        if (!p)
+            return KN_NOMEM();
+        out->nodes[out->n++] = p;
+        cur = next;
+    }
+    if (!act[0])
+        return ex->failed ? KN_NOMEM() : KILN_OK;
+    const char *in1[1] = {cur};
+    Onnx__NodeProto *p = NULL;
+    if (strcmp(act, "SiLU") == 0) {
+        const char *sig = ex_name(ex, final, "__sigmoid");
+        Onnx__NodeProto *s = simple_node(ex, "Sigmoid", ex_name(ex, n->name, "__sigmoid"), 1, in1, sig);
+        const char *in2[2] = {cur, sig};
+        p = simple_node(ex, "Mul", ex_name(ex, n->name, "__mul"), 2, in2, final);
+        if (!s || !p)
+            return KN_NOMEM();
+        out->nodes[out->n++] = s;
+    } else if (strcmp(act, "Clip") == 0) {
+        if (kn_graph_opset(g, "") >= 11) {
+            const char *mn = ex_name(ex, final, "__clip_min"), *mx = ex_name(ex, final, "__clip_max");
+            const char *in3[3] = {cur, mn, mx};
+            p = simple_node(ex, "Clip", ex_name(ex, n->name, "__clip"), 3, in3, final);
+            Onnx__TensorProto *t1 = scalar_f32(ex, mn, alpha), *t2 = scalar_f32(ex, mx, beta);
+            if (!p || !t1 || !t2)
+                return KN_NOMEM();
+            out->inits[out->n_inits++] = t1;
+            out->inits[out->n_inits++] = t2;
+        } else {
+            p = simple_node(ex, "Clip", ex_name(ex, n->name, "__clip"), 1, in1, final);
+            if (!p)
+                return KN_NOMEM();
+            p->n_attribute = 2;
+            p->attribute = ex_alloc(ex, 2 * sizeof(void *));
+            if (!p->attribute)
+                return KN_NOMEM();
+            p->attribute[0] = float_attr(ex, "min", alpha);
+            p->attribute[1] = float_attr(ex, "max", beta);
+        }
+    } else {
+        p = simple_node(ex, act, ex_name(ex, n->name, "__act"), 1, in1, final);
+        if (!p)
+            return KN_NOMEM();
+        int nattr = strcmp(act, "LeakyRelu") == 0 ? 1 : strcmp(act, "HardSigmoid") == 0 ? 2 : 0;
+        if (nattr) {
+            p->n_attribute = (size_t)nattr;
+            p->attribute = ex_alloc(ex, (size_t)nattr * sizeof(void *));
+            if (!p->attribute)
+                return KN_NOMEM();
+            p->attribute[0] = float_attr(ex, "alpha", alpha);
+            if (nattr == 2)
+                p->attribute[1] = float_attr(ex, "beta", beta);
+        }
+    }
+    out->nodes[out->n++] = p;
+    return ex->failed ? KN_NOMEM() : KILN_OK;
+}
+
 static Onnx__GraphProto *graph_proto(exporter *ex, const kn_graph *g)
 {
     EX_NEW(p, ex, Onnx__GraphProto, onnx__graph_proto__init);
@@ -230,8 +386,9 @@ static Onnx__GraphProto *graph_proto(exporter *ex, const kn_graph *g)
     for (int v = 0; v < g->n_values; v++)
         if (used[v] && g->values[v].constant)
             n_init++;
-    p->initializer = ex_alloc(ex, sizeof(void *) * (n_init ? n_init : 1));
-    p->node = ex_alloc(ex, sizeof(void *) * (size_t)(n_nodes ? n_nodes : 1));
+    /* a fused node expands to at most 4 nodes and 2 constants */
+    p->initializer = ex_alloc(ex, sizeof(void *) * (n_init + 2 * (size_t)n_nodes + 1));
+    p->node = ex_alloc(ex, sizeof(void *) * (size_t)(4 * n_nodes + 1));
     p->input = ex_alloc(ex, sizeof(void *) * (size_t)(g->n_inputs ? g->n_inputs : 1));
     p->output = ex_alloc(ex, sizeof(void *) * (size_t)(g->n_outputs ? g->n_outputs : 1));
     if (!p->initializer || !p->node || !p->input || !p->output)
@@ -247,6 +404,23 @@ static Onnx__GraphProto *graph_proto(exporter *ex, const kn_graph *g)
     for (int i = 0; i < g->n_nodes; i++) {
         if (g->nodes[i].dead)
             continue;
+        if (strcmp(g->nodes[i].domain, "kiln") == 0 && strcmp(g->nodes[i].op_type, "FusedConv") == 0) {
+            node_list nl = {p->node, p->n_node, p->initializer, p->n_initializer};
+            st = expand_fused_conv(ex, g, &g->nodes[i], &nl);
+            if (st != KILN_OK) {
+                ex->failed = true;
+                return NULL;
+            }
+            p->n_node = nl.n;
+            p->n_initializer = nl.n_inits;
+            continue;
+        }
+        if (strcmp(g->nodes[i].domain, "kiln") == 0) {
+            kn_error(KILN_ERROR_INTERNAL, "node '%s': kiln-internal op %s has no ONNX form", g->nodes[i].name,
+                     g->nodes[i].op_type);
+            ex->failed = true;
+            return NULL;
+        }
         Onnx__NodeProto *np = node_proto(ex, g, &g->nodes[i], &st);
         if (!np) {
             if (st != KILN_OK)
@@ -260,10 +434,6 @@ static Onnx__GraphProto *graph_proto(exporter *ex, const kn_graph *g)
 
 kiln_status kn_onnx_export(const kn_graph *g, const kn_export_meta *meta, void **data, size_t *size)
 {
-    for (int i = 0; i < g->n_nodes; i++)
-        if (!g->nodes[i].dead && strcmp(g->nodes[i].domain, "kiln") == 0)
-            return kn_error(KILN_ERROR_INTERNAL, "node '%s': kiln-internal op %s cannot be written to ONNX",
-                            g->nodes[i].name, g->nodes[i].op_type);
     exporter ex = {0};
     kiln_status st = KILN_OK;
     kn_error_clear();
