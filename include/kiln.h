@@ -201,6 +201,16 @@ KILN_API kiln_status kiln_model_op_stats(const kiln_model *model, int optimized,
 KILN_API kiln_status kiln_model_op_stat(const kiln_model *model, int optimized, size_t index,
                                         kiln_op_stat *out);
 
+/* What the optimizer did while loading: one line per rewrite
+ * ("fuse-bn: bn1 folded into Conv 'conv1'"). Lines stay valid while the model
+ * lives; NULL past the end. */
+KILN_API size_t kiln_model_pass_log_count(const kiln_model *model);
+KILN_API const char *kiln_model_pass_log_line(const kiln_model *model, size_t index);
+
+/* Write the model as kiln runs it (after optimization) as an ONNX file of
+ * standard ops, atomically (temporary file + rename). */
+KILN_API kiln_status kiln_model_save(const kiln_model *model, const char *path);
+
 /* ---- contexts (per-request state) -------------------------------------- */
 
 /* A context runs a model. Many contexts can run one model at once from

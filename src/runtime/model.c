@@ -1,6 +1,7 @@
 /* kiln_model: load bytes, build the IR, resolve ops, optimize; then the
  * model is immutable and any number of contexts may run it. */
 #include "graph/passes.h"
+#include "onnx/onnx_export.h"
 #include "onnx/onnx_import.h"
 #include "runtime/runtime.h"
 
@@ -121,6 +122,15 @@ kiln_status kn_graph_optimize(kn_graph *g, const struct kiln_options *o)
         }
         if (!any)
             break;
+    }
+    if (o->opt_level >= 2 && kn_options_pass_enabled(o, "fuse-epilogue")) {
+        bool changed = false;
+        KN_TRY(kn_pass_fuse_epilogue(g, &changed));
+        if (changed) {
+            char *unsupported = NULL;
+            KN_TRY(kn_graph_resolve_ops(g, true, &unsupported));
+            kn_free(unsupported);
+        }
     }
     return KILN_OK;
 }
@@ -323,4 +333,29 @@ KILN_API kiln_status kiln_model_op_stat(const kiln_model *m, int optimized, size
     out->count = s->count;
     out->supported = s->supported;
     return KILN_OK;
+}
+
+KILN_API size_t kiln_model_pass_log_count(const kiln_model *m)
+{
+    return m ? (size_t)m->graph->n_log : 0;
+}
+
+KILN_API const char *kiln_model_pass_log_line(const kiln_model *m, size_t index)
+{
+    return m && index < (size_t)m->graph->n_log ? m->graph->log[index] : NULL;
+}
+
+KILN_API kiln_status kiln_model_save(const kiln_model *m, const char *path)
+{
+    if (!m || !path)
+        return kn_error(KILN_ERROR_ARGUMENT, "kiln_model_save: NULL argument");
+    kn_export_meta meta = {m->ir_version, m->model_version, m->producer_name, m->producer_version, m->domain,
+                           m->doc_string};
+    void *data = NULL;
+    size_t size = 0;
+    KN_TRY(kn_onnx_export(m->graph, &meta, &data, &size));
+    kn_chunk chunk = {data, size};
+    kiln_status s = kn_write_file_atomic(path, &chunk, 1);
+    kn_free(data);
+    return s;
 }
