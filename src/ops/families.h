@@ -18,7 +18,10 @@
     X(shape)              \
     X(index)              \
     X(tensor)             \
-    X(resize)
+    X(resize)             \
+    X(rnn)                \
+    X(quant)              \
+    X(misc)
 
 #define KN_DECLARE_FAMILY(x)          \
     extern const kn_op kn_ops_##x[]; \
