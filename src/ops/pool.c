@@ -1,5 +1,240 @@
-/* Placeholder until the pool family lands. */
+/* MaxPool (with optional Indices), AveragePool, LpPool and their Global
+ * forms, 1-D to 3-D spatial (Global: any rank). The kernel is the reference
+ * kn_pool_ref in conv_ref.c; Global pools are one window over the flattened
+ * spatial plane. */
+#include "ops/conv_ref.h"
 #include "ops/families.h"
 
-const kn_op kn_ops_pool[1] = {{0}};
-const size_t kn_ops_pool_count = 0;
+#include <math.h>
+#include <string.h>
+
+typedef struct pool_attrs {
+    kn_pool_kind kind;
+    bool global;
+    kn_auto_pad auto_pad;
+    int64_t ceil_mode, count_include_pad, storage_order, p;
+    size_t n_kernel, n_strides, n_dil, n_pads;
+    int64_t kernel[KN_CONV_MAX_SPATIAL], strides[KN_CONV_MAX_SPATIAL], dil[KN_CONV_MAX_SPATIAL];
+    int64_t pads[2 * KN_CONV_MAX_SPATIAL];
+} pool_attrs;
+
+static kiln_status get_ints(const kn_node *n, const char *name, size_t max, int64_t min_value, int64_t *dst,
+                            size_t *count)
+{
+    const int64_t *v;
+    KN_TRY(kn_attr_get_ints(n, name, &v, count));
+    if (*count > max)
+        return kn_error(KILN_ERROR_UNSUPPORTED, "node '%s' (%s): %s has %zu entries; at most %d spatial dimensions are supported",
+                        n->name, n->op_type, name, *count, KN_CONV_MAX_SPATIAL);
+    for (size_t i = 0; i < *count; i++) {
+        if (v[i] < min_value)
+            return kn_error(KILN_ERROR_MODEL, "node '%s' (%s): %s[%zu] is %lld, must be at least %lld", n->name,
+                            n->op_type, name, i, (long long)v[i], (long long)min_value);
+        dst[i] = v[i];
+    }
+    return KILN_OK;
+}
+
+static kiln_status check_flag(const kn_node *n, const char *name, int64_t v)
+{
+    if (v != 0 && v != 1)
+        return kn_error(KILN_ERROR_MODEL, "node '%s' (%s): %s is %lld, expected 0 or 1", n->name, n->op_type, name,
+                        (long long)v);
+    return KILN_OK;
+}
+
+/* LpPool-1 declares p as a float; later versions as an int. */
+static kiln_status parse_p(const kn_node *n, int64_t *p)
+{
+    const kn_attr *a = kn_node_attr(n, "p");
+    if (a && a->type == KN_ATTR_FLOAT) {
+        if (a->f != floorf(a->f) || a->f < 1.0f || a->f > 64.0f)
+            return kn_error(KILN_ERROR_UNSUPPORTED, "node '%s' (%s): p = %g is not a supported integer exponent",
+                            n->name, n->op_type, (double)a->f);
+        *p = (int64_t)a->f;
+        return KILN_OK;
+    }
+    KN_TRY(kn_attr_get_int(n, "p", 2, p));
+    if (*p < 1)
+        return kn_error(KILN_ERROR_MODEL, "node '%s' (%s): p is %lld, must be at least 1", n->name, n->op_type,
+                        (long long)*p);
+    return KILN_OK;
+}
+
+static kiln_status parse_attrs(const kn_node *n, pool_attrs *a)
+{
+    const char *op = n->op_type;
+    a->global = !strncmp(op, "Global", 6);
+    const char *base = a->global ? op + 6 : op;
+    a->kind = !strcmp(base, "MaxPool") ? KN_POOL_MAX : !strcmp(base, "LpPool") ? KN_POOL_LP : KN_POOL_AVG;
+    a->p = 2;
+    if (a->kind == KN_POOL_LP)
+        KN_TRY(parse_p(n, &a->p));
+    if (a->global)
+        return KILN_OK;
+    KN_TRY(kn_parse_auto_pad(n, &a->auto_pad));
+    KN_TRY(get_ints(n, "kernel_shape", KN_CONV_MAX_SPATIAL, 1, a->kernel, &a->n_kernel));
+    if (a->n_kernel == 0)
+        return kn_error(KILN_ERROR_MODEL, "node '%s' (%s): missing attribute kernel_shape", n->name, op);
+    KN_TRY(get_ints(n, "strides", KN_CONV_MAX_SPATIAL, 1, a->strides, &a->n_strides));
+    KN_TRY(get_ints(n, "dilations", KN_CONV_MAX_SPATIAL, 1, a->dil, &a->n_dil));
+    KN_TRY(get_ints(n, "pads", 2 * KN_CONV_MAX_SPATIAL, 0, a->pads, &a->n_pads));
+    KN_TRY(kn_attr_get_int(n, "ceil_mode", 0, &a->ceil_mode));
+    KN_TRY(check_flag(n, "ceil_mode", a->ceil_mode));
+    KN_TRY(kn_attr_get_int(n, "count_include_pad", 0, &a->count_include_pad));
+    KN_TRY(check_flag(n, "count_include_pad", a->count_include_pad));
+    KN_TRY(kn_attr_get_int(n, "storage_order", 0, &a->storage_order));
+    KN_TRY(check_flag(n, "storage_order", a->storage_order));
+    return KILN_OK;
+}
+
+static kiln_status pool_parse(kn_node *n)
+{
+    pool_attrs *a = kn_calloc(1, sizeof *a);
+    if (!a)
+        return KN_NOMEM();
+    kiln_status s = parse_attrs(n, a);
+    if (s != KILN_OK) {
+        kn_free(a);
+        return s;
+    }
+    n->params = a;
+    return KILN_OK;
+}
+
+static kiln_status check_len(const kn_node *n, const char *name, size_t got, size_t want)
+{
+    if (got != 0 && got != want)
+        return kn_error(KILN_ERROR_MODEL, "node '%s' (%s): %s has %zu entries, expected %zu", n->name, n->op_type,
+                        name, got, want);
+    return KILN_OK;
+}
+
+/* A global pool is one window covering the whole plane, flattened to 1-D. */
+static void global_geometry(const kiln_tensor *x, kn_pool_params *p)
+{
+    int64_t plane = 1;
+    for (int i = 2; i < x->rank; i++)
+        plane *= x->dims[i];
+    p->nsp = 1;
+    p->in[0] = p->k[0] = plane;
+    p->out[0] = 1;
+    p->stride[0] = p->dil[0] = 1;
+}
+
+/* Output extent along one dim for explicit pads: floor, or ceil with the
+ * last window required to start inside the input or its leading pad. */
+static int64_t explicit_out(int64_t in, int64_t pb, int64_t span, int64_t s, bool ceil_mode)
+{
+    if (!ceil_mode)
+        return span / s + 1;
+    int64_t out = kn_ceil_div(span, s) + 1;
+    if ((out - 1) * s >= in + pb)
+        out--;
+    return out;
+}
+
+static kiln_status pool_geometry(const kn_op_ctx *c, kn_pool_params *p)
+{
+    const pool_attrs *a = c->params;
+    const kn_node *n = c->node;
+    const kiln_tensor *x = c->in[0];
+    memset(p, 0, sizeof *p);
+    p->kind = a->kind;
+    p->p = a->p;
+    p->count_include_pad = a->count_include_pad != 0;
+    p->indices_col_major = a->storage_order != 0;
+    if (x->rank < (a->global ? 2 : 3))
+        return kn_error(KILN_ERROR_SHAPE, "node '%s' (%s): input has %d dims, expected at least %d", n->name,
+                        n->op_type, x->rank, a->global ? 2 : 3);
+    p->N = x->dims[0];
+    p->C = x->dims[1];
+    if (a->global) {
+        global_geometry(x, p);
+        return KILN_OK;
+    }
+    int nsp = x->rank - 2;
+    if (nsp > KN_CONV_MAX_SPATIAL)
+        return kn_error(KILN_ERROR_UNSUPPORTED, "node '%s' (%s): %d spatial dimensions (at most %d supported)",
+                        n->name, n->op_type, nsp, KN_CONV_MAX_SPATIAL);
+    p->nsp = nsp;
+    if (a->n_kernel != (size_t)nsp)
+        return kn_error(KILN_ERROR_SHAPE, "node '%s' (%s): kernel_shape has %zu entries but the input has %d spatial dims",
+                        n->name, n->op_type, a->n_kernel, nsp);
+    KN_TRY(check_len(n, "strides", a->n_strides, (size_t)nsp));
+    KN_TRY(check_len(n, "dilations", a->n_dil, (size_t)nsp));
+    KN_TRY(check_len(n, "pads", a->n_pads, 2 * (size_t)nsp));
+    for (int i = 0; i < nsp; i++) {
+        int64_t in = x->dims[2 + i], k = a->kernel[i];
+        int64_t s = a->n_strides ? a->strides[i] : 1, d = a->n_dil ? a->dil[i] : 1;
+        int64_t eff = (k - 1) * d + 1;
+        p->in[i] = in;
+        p->k[i] = k;
+        p->stride[i] = s;
+        p->dil[i] = d;
+        if (a->auto_pad == KN_AUTO_PAD_SAME_UPPER || a->auto_pad == KN_AUTO_PAD_SAME_LOWER) {
+            p->out[i] = kn_ceil_div(in, s);
+            int64_t total = KN_MAX(0, (p->out[i] - 1) * s + eff - in);
+            p->pad[i] = a->auto_pad == KN_AUTO_PAD_SAME_UPPER ? total / 2 : total - total / 2;
+            p->pad_end[i] = total - p->pad[i];
+            continue;
+        }
+        int64_t pb = 0, pe = 0;
+        if (a->auto_pad == KN_AUTO_PAD_NOTSET && a->n_pads) {
+            pb = a->pads[i];
+            pe = a->pads[i + nsp];
+        }
+        int64_t span = in + pb + pe - eff;
+        if (span < 0)
+            return kn_error(KILN_ERROR_SHAPE,
+                            "node '%s' (%s): spatial dim %d is %lld (padded %lld), smaller than the kernel extent %lld",
+                            n->name, n->op_type, i, (long long)in, (long long)(in + pb + pe), (long long)eff);
+        p->out[i] = a->auto_pad == KN_AUTO_PAD_VALID ? span / s + 1 : explicit_out(in, pb, span, s, a->ceil_mode);
+        p->pad[i] = pb;
+        p->pad_end[i] = pe;
+    }
+    return KILN_OK;
+}
+
+static kiln_status pool_infer(kn_op_ctx *c)
+{
+    static const kiln_dtype float_types[] = {KILN_DTYPE_FLOAT, KILN_DTYPE_DOUBLE, KILN_DTYPE_FLOAT16,
+                                             KILN_DTYPE_UNDEFINED};
+    static const kiln_dtype max_types[] = {KILN_DTYPE_FLOAT, KILN_DTYPE_DOUBLE, KILN_DTYPE_FLOAT16,
+                                           KILN_DTYPE_INT8,  KILN_DTYPE_UINT8,  KILN_DTYPE_UNDEFINED};
+    const pool_attrs *a = c->params;
+    bool with_indices = a->kind == KN_POOL_MAX && !a->global;
+    KN_TRY(kn_check_arity(c, 1, 1, 1, with_indices ? 2 : 1));
+    KN_TRY(kn_check_dtype(c, 0, a->kind == KN_POOL_MAX ? max_types : float_types));
+    kn_pool_params p;
+    KN_TRY(pool_geometry(c, &p));
+    const kiln_tensor *x = c->in[0];
+    int64_t dims[KN_MAX_RANK];
+    dims[0] = x->dims[0];
+    dims[1] = x->dims[1];
+    for (int i = 2; i < x->rank; i++)
+        dims[i] = a->global ? 1 : p.out[i - 2];
+    KN_TRY(kn_set_output(c, 0, x->dtype, x->rank, dims));
+    if (c->n_out > 1 && c->out[1])
+        KN_TRY(kn_set_output(c, 1, KILN_DTYPE_INT64, x->rank, dims));
+    return KILN_OK;
+}
+
+static kiln_status pool_run(kn_op_ctx *c)
+{
+    kn_pool_params p;
+    KN_TRY(pool_geometry(c, &p));
+    int64_t *indices = c->n_out > 1 && c->out[1] ? c->out[1]->data : NULL;
+    kn_pool_ref(&p, c->in[0]->dtype, c->in[0]->data, c->out[0]->data, indices, c->pool);
+    return KILN_OK;
+}
+
+#define POOL_OP(op_name, since)                                                                          \
+    {.domain = "", .name = op_name, .since_min = since, .since_max = 0, .parse = pool_parse,            \
+     .infer = pool_infer, .run = pool_run}
+
+const kn_op kn_ops_pool[] = {
+    POOL_OP("MaxPool", 1),       POOL_OP("AveragePool", 1),       POOL_OP("LpPool", 1),
+    POOL_OP("GlobalMaxPool", 1), POOL_OP("GlobalAveragePool", 1), POOL_OP("GlobalLpPool", 1),
+};
+KN_FAMILY_COUNT(pool);
