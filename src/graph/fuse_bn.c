@@ -110,6 +110,20 @@ static kiln_status set_const_input(kn_graph *g, int node, int i, kiln_tensor *t,
     return KILN_OK;
 }
 
+/* Attributes or op type changed: drop the parsed params so the caller's
+ * re-resolve parses the node again. */
+static void reparse(kn_node *n)
+{
+    if (n->params) {
+        if (n->op && n->op->free_params)
+            n->op->free_params(n->params);
+        else
+            kn_free(n->params);
+        n->params = NULL;
+    }
+    n->op = NULL;
+}
+
 static void take_bn_output(kn_graph *g, int producer, int bn)
 {
     g->nodes[producer].out[0] = g->nodes[bn].out[0];
@@ -246,6 +260,7 @@ static kiln_status fold_gemm(kn_graph *g, int gi, const bn_consts *c, bool *done
     if (st == KILN_OK) {
         n = &g->nodes[gi];
         st = kn_node_add_attr_float(n, "beta", 1.0f);
+        reparse(n);
     }
     *done = st == KILN_OK;
     return st;
@@ -304,14 +319,7 @@ static kiln_status fold_matmul(kn_graph *g, int mm, int add, const bn_consts *c,
     n = &g->nodes[mm];
     kn_free(n->op_type);
     n->op_type = gemm;
-    if (n->params) {
-        if (n->op && n->op->free_params)
-            n->op->free_params(n->params);
-        else
-            kn_free(n->params);
-        n->params = NULL;
-    }
-    n->op = NULL; /* re-resolved by the caller */
+    reparse(n);
     st = set_const_input(g, mm, 1, w2, "bn_folded_w");
     if (st == KILN_OK)
         st = set_const_input(g, mm, 2, b2, "bn_folded_b");

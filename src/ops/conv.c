@@ -1,7 +1,14 @@
 /* Conv and ConvTranspose (1-D to 3-D spatial, groups, dilations, strides,
  * pads / auto_pad, optional bias; ConvTranspose output_padding and
- * output_shape). float32, and float16 computed in float32. The kernels are
- * the references in conv_ref.c. */
+ * output_shape). float32, and float16 computed in float32. 2-D float32 Conv
+ * with constant weights runs on the packed GEMM (conv_fast.c), weights
+ * packed once per model in finalize(); everything else on the references in
+ * conv_ref.c.
+ *
+ * kiln.FusedConv (made by the fuse-epilogue pass) is a Conv with inputs
+ * (X, W, [B], [R]) whose output is act(conv(X, W) + B + R): the residual R
+ * and the activation are applied in the GEMM epilogue. */
+#include "ops/conv_fast.h"
 #include "ops/conv_ref.h"
 #include "ops/families.h"
 
@@ -14,7 +21,40 @@ typedef struct conv_attrs {
     int64_t kernel[KN_CONV_MAX_SPATIAL], strides[KN_CONV_MAX_SPATIAL], dil[KN_CONV_MAX_SPATIAL];
     int64_t pads[2 * KN_CONV_MAX_SPATIAL], out_pad[KN_CONV_MAX_SPATIAL];
     int64_t out_shape[KN_CONV_MAX_SPATIAL + 2];
+    bool fused;                 /* kiln.FusedConv */
+    kn_epilogue act;            /* its activation (bias/residual unused) */
+    kn_conv2d_packed *packed;   /* from finalize, or NULL */
 } conv_attrs;
+
+static void conv_free_params(void *params)
+{
+    conv_attrs *a = params;
+    if (a)
+        kn_conv2d_packed_free(a->packed);
+    kn_free(a);
+}
+
+/* The activation a FusedConv applies, from the attributes the pass set. */
+static kiln_status parse_activation(const kn_node *n, conv_attrs *a)
+{
+    const char *act = "";
+    KN_TRY(kn_attr_get_string(n, "activation", "", &act));
+    KN_TRY(kn_attr_get_float(n, "activation_alpha", 0.0f, &a->act.alpha));
+    KN_TRY(kn_attr_get_float(n, "activation_beta", 0.0f, &a->act.beta));
+    static const struct {
+        const char *name;
+        kn_act act;
+    } table[] = {{"", KN_ACT_NONE},           {"Relu", KN_ACT_RELU},       {"Clip", KN_ACT_CLIP},
+                 {"LeakyRelu", KN_ACT_LEAKY_RELU}, {"Sigmoid", KN_ACT_SIGMOID}, {"HardSigmoid", KN_ACT_HARD_SIGMOID},
+                 {"HardSwish", KN_ACT_HARD_SWISH}, {"SiLU", KN_ACT_SILU}};
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
+        if (!strcmp(act, table[i].name)) {
+            a->act.act = table[i].act;
+            return KILN_OK;
+        }
+    return kn_error(KILN_ERROR_UNSUPPORTED, "node '%s' (%s): activation '%s' is not supported", n->name, n->op_type,
+                    act);
+}
 
 /* Copy an INTS attribute of at most max entries, each >= min_value. */
 static kiln_status get_ints(const kn_node *n, const char *name, size_t max, int64_t min_value, int64_t *dst,
@@ -60,6 +100,9 @@ static kiln_status conv_parse(kn_node *n)
         s = get_ints(n, "output_padding", KN_CONV_MAX_SPATIAL, 0, a->out_pad, &a->n_out_pad);
     if (s == KILN_OK && transpose)
         s = get_ints(n, "output_shape", KN_CONV_MAX_SPATIAL + 2, 0, a->out_shape, &a->n_out_shape);
+    a->fused = !strcmp(n->op_type, "FusedConv");
+    if (s == KILN_OK && a->fused)
+        s = parse_activation(n, a);
     if (s != KILN_OK) {
         kn_free(a);
         return s;
@@ -233,8 +276,12 @@ static kiln_status geometry(const kn_op_ctx *c, kn_conv_params *p)
 static kiln_status conv_infer(kn_op_ctx *c)
 {
     static const kiln_dtype types[] = {KILN_DTYPE_FLOAT, KILN_DTYPE_FLOAT16, KILN_DTYPE_UNDEFINED};
-    KN_TRY(kn_check_arity(c, 2, 3, 1, 1));
+    const conv_attrs *a = c->params;
+    KN_TRY(kn_check_arity(c, 2, a->fused ? 4 : 3, 1, 1));
     KN_TRY(kn_check_dtype(c, 0, types));
+    if (a->fused && c->in[0]->dtype != KILN_DTYPE_FLOAT)
+        return kn_error(KILN_ERROR_DTYPE, "node '%s' (%s): fused convolution runs on float32 only", c->node->name,
+                        c->node->op_type);
     for (int i = 1; i < c->n_in; i++)
         if (c->in[i] && c->in[i]->dtype != c->in[0]->dtype)
             return kn_error(KILN_ERROR_DTYPE, "node '%s' (%s): %s is %s but the input is %s", c->node->name,
@@ -285,11 +332,24 @@ static bool plan_scratch(const kn_op_ctx *c, const kn_conv_params *p, scratch_la
     return true;
 }
 
+/* The packed-GEMM path: 2-D float32 Conv whose weights finalize() packed. */
+static bool use_fast(const kn_op_ctx *c, const kn_conv_params *p)
+{
+    const conv_attrs *a = c->params;
+    return a->packed && p->nsp == 2 && c->in[0]->dtype == KILN_DTYPE_FLOAT && a->packed->isa == c->isa &&
+           strcmp(c->node->op_type, "ConvTranspose") != 0;
+}
+
 static kiln_status conv_prepare(kn_op_ctx *c)
 {
     kn_conv_params p;
     scratch_layout l;
     KN_TRY(geometry(c, &p));
+    if (use_fast(c, &p)) {
+        const conv_attrs *a = c->params;
+        c->scratch_size = kn_conv2d_scratch(a->packed, p.out[0], p.out[1]);
+        return KILN_OK;
+    }
     if (!plan_scratch(c, &p, &l))
         return kn_error(KILN_ERROR_LIMIT, "node '%s' (%s): scratch size overflows", c->node->name, c->node->op_type);
     c->scratch_size = l.total;
@@ -313,11 +373,51 @@ static void run_f32(const kn_op_ctx *c, const kn_conv_params *p, const float *x,
         kn_conv_ref_f32(p, x, w, b, y, scratch, c->pool);
 }
 
+/* FusedConv outside the epilogue: y += R (broadcast), then the activation. */
+static void fused_post_ops(const kn_op_ctx *c, float *y, bool residual_done)
+{
+    const conv_attrs *a = c->params;
+    const kiln_tensor *out = c->out[0];
+    const kiln_tensor *r = c->n_in > 3 ? c->in[3] : NULL;
+    int64_t n = kn_tensor_count(out);
+    if (r && !residual_done) {
+        int64_t strides[KN_MAX_RANK], idx[KN_MAX_RANK] = {0};
+        kn_broadcast_strides(r->rank, r->dims, out->rank, out->dims, strides);
+        const float *rd = r->data;
+        int64_t off = 0;
+        for (int64_t i = 0; i < n; i++) {
+            y[i] += rd[off];
+            for (int d = out->rank - 1; d >= 0; d--) {
+                off += strides[d];
+                if (++idx[d] < out->dims[d])
+                    break;
+                off -= strides[d] * out->dims[d];
+                idx[d] = 0;
+            }
+        }
+    }
+    kn_act_apply(&a->act, y, n);
+}
+
 static kiln_status conv_run(kn_op_ctx *c)
 {
     kn_conv_params p;
     scratch_layout l;
+    const conv_attrs *a = c->params;
     KN_TRY(geometry(c, &p));
+    if (use_fast(c, &p)) {
+        if (kn_tensor_count(c->out[0]) == 0)
+            return KILN_OK;
+        const kiln_tensor *r = a->fused && c->n_in > 3 ? c->in[3] : NULL;
+        bool in_epilogue = r && kn_same_shape(r, c->out[0]);
+        kn_conv2d_geom g = {p.stride[0], p.stride[1], p.dil[0], p.dil[1], p.pad[0], p.pad[1]};
+        kn_conv2d_run(a->packed, &g, p.N, p.in[0], p.in[1], p.out[0], p.out[1], c->in[0]->data, c->out[0]->data,
+                      in_epilogue ? r->data : NULL, (a->fused && (!r || in_epilogue)) ? &a->act : NULL, c->scratch,
+                      c->pool);
+        if (a->fused && r && !in_epilogue)
+            fused_post_ops(c, c->out[0]->data, false);
+        return KILN_OK;
+    }
     if (!plan_scratch(c, &p, &l) || l.total > c->scratch_size)
         return kn_error(KILN_ERROR_INTERNAL, "node '%s' (%s): scratch smaller than prepared", c->node->name,
                         c->node->op_type);
@@ -327,6 +427,8 @@ static kiln_status conv_run(kn_op_ctx *c)
     char *scratch = c->scratch;
     if (c->in[0]->dtype == KILN_DTYPE_FLOAT) {
         run_f32(c, &p, c->in[0]->data, c->in[1]->data, bt ? bt->data : NULL, c->out[0]->data, scratch);
+        if (a->fused)
+            fused_post_ops(c, c->out[0]->data, false);
         return KILN_OK;
     }
     float *x = (float *)(scratch + l.x), *w = (float *)(scratch + l.w), *y = (float *)(scratch + l.y);
@@ -343,10 +445,32 @@ static kiln_status conv_run(kn_op_ctx *c)
     return KILN_OK;
 }
 
+/* Pack constant 2-D float32 weights once per model for the GEMM path. */
+static kiln_status conv_finalize(const kn_graph *g, kn_node *n, kn_isa_level isa)
+{
+    conv_attrs *a = n->params;
+    if (!a || strcmp(n->op_type, "ConvTranspose") == 0 || n->n_in < 2 || n->in[1] < 0)
+        return KILN_OK;
+    const kiln_tensor *w = g->values[n->in[1]].constant;
+    const kiln_tensor *b = n->n_in > 2 && n->in[2] >= 0 ? g->values[n->in[2]].constant : NULL;
+    if (!w || w->dtype != KILN_DTYPE_FLOAT || w->rank != 4 || (n->n_in > 2 && n->in[2] >= 0 && !b) ||
+        (b && (b->dtype != KILN_DTYPE_FLOAT || b->rank != 1 || b->dims[0] != w->dims[0])))
+        return KILN_OK;
+    if (w->dims[0] % a->group != 0 || kn_tensor_count(w) == 0)
+        return KILN_OK; /* infer reports it with context */
+    kn_conv2d_packed_free(a->packed);
+    a->packed = NULL;
+    return kn_conv2d_pack(w->dims[0], w->dims[1] * a->group, a->group, w->dims[2], w->dims[3], w->data,
+                          b ? b->data : NULL, isa, &a->packed);
+}
+
 const kn_op kn_ops_conv[] = {
     {.domain = "", .name = "Conv", .since_min = 1, .since_max = 0, .parse = conv_parse, .infer = conv_infer,
-     .prepare = conv_prepare, .run = conv_run},
+     .prepare = conv_prepare, .run = conv_run, .free_params = conv_free_params, .finalize = conv_finalize},
     {.domain = "", .name = "ConvTranspose", .since_min = 1, .since_max = 0, .parse = conv_parse,
-     .infer = conv_infer, .prepare = conv_prepare, .run = conv_run},
+     .infer = conv_infer, .prepare = conv_prepare, .run = conv_run, .free_params = conv_free_params},
+    {.domain = "kiln", .name = "FusedConv", .since_min = 1, .since_max = 0, .parse = conv_parse,
+     .infer = conv_infer, .prepare = conv_prepare, .run = conv_run, .free_params = conv_free_params,
+     .finalize = conv_finalize},
 };
 KN_FAMILY_COUNT(conv);

@@ -7,22 +7,23 @@
 
 #include "ops/sgemm.h"
 
+/* Per-call geometry: strides, dilations, top/left padding (bottom/right
+ * follow from the output size). */
 typedef struct kn_conv2d_geom {
-    int64_t C, M, group;   /* input channels, output channels, groups */
-    int64_t KH, KW, SH, SW, DH, DW;
-    int64_t PT, PL;        /* top / left padding (bottom/right follow from the output size) */
+    int64_t SH, SW, DH, DW, PT, PL;
 } kn_conv2d_geom;
 
+/* Weights packed once per model: depend only on the weight tensor. */
 typedef struct kn_conv2d_packed {
-    kn_conv2d_geom geom;
+    int64_t C, M, group, KH, KW;
     kn_isa_level isa;
     kn_packed_a *w; /* one per group */
     float *bias;    /* [M] or NULL (owned copy) */
 } kn_conv2d_packed;
 
 /* Pack weights [M, C/group, KH, KW] (and copy bias [M], may be NULL). */
-kiln_status kn_conv2d_pack(const kn_conv2d_geom *g, const float *weights, const float *bias, kn_isa_level isa,
-                           kn_conv2d_packed **out);
+kiln_status kn_conv2d_pack(int64_t M, int64_t C, int64_t group, int64_t KH, int64_t KW, const float *weights,
+                           const float *bias, kn_isa_level isa, kn_conv2d_packed **out);
 void kn_conv2d_packed_free(kn_conv2d_packed *p);
 
 /* Scratch bytes for one call on an input of H x W giving OH x OW. */
@@ -31,7 +32,8 @@ size_t kn_conv2d_scratch(const kn_conv2d_packed *p, int64_t OH, int64_t OW);
 /* y[N, M, OH, OW] = conv(x[N, C, H, W]) + bias (+ residual[N, M, OH, OW]),
  * then the activation of ep (ep may be NULL; its bias/residual fields are
  * ignored: pass residual here). */
-void kn_conv2d_run(const kn_conv2d_packed *p, int64_t N, int64_t H, int64_t W, int64_t OH, int64_t OW,
+void kn_conv2d_run(const kn_conv2d_packed *p, const kn_conv2d_geom *g, int64_t N, int64_t H, int64_t W,
+                   int64_t OH, int64_t OW,
                    const float *x, float *y, const float *residual, const kn_epilogue *act, void *scratch,
                    pthreadpool_t pool);
 

@@ -69,6 +69,7 @@ static void run_model(const kiln_model *m, kiln_tensor **outs)
 /* Outputs at levels 1 and 2 (and after a save/reload) match level 0. */
 static void check_equivalent(const char *name)
 {
+    print_message("model %s\n", name);
     kiln_model *ref = load_level(path_of(name), 0);
     kiln_tensor *want[MAX_IO], *got[MAX_IO];
     run_model(ref, want);
