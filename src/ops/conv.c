@@ -340,11 +340,20 @@ static bool use_fast(const kn_op_ctx *c, const kn_conv_params *p)
            strcmp(c->node->op_type, "ConvTranspose") != 0;
 }
 
+/* Depthwise 2-D float32 Conv (one filter per channel): the direct kernel. */
+static bool use_depthwise(const kn_op_ctx *c, const kn_conv_params *p)
+{
+    return p->nsp == 2 && c->in[0]->dtype == KILN_DTYPE_FLOAT && p->group == p->C && p->M == p->C &&
+           strcmp(c->node->op_type, "ConvTranspose") != 0;
+}
+
 static kiln_status conv_prepare(kn_op_ctx *c)
 {
     kn_conv_params p;
     scratch_layout l;
     KN_TRY(geometry(c, &p));
+    if (use_depthwise(c, &p))
+        return KILN_OK;
     if (use_fast(c, &p)) {
         const conv_attrs *a = c->params;
         c->scratch_size = kn_conv2d_scratch(a->packed, p.out[0], p.out[1]);
@@ -405,12 +414,21 @@ static kiln_status conv_run(kn_op_ctx *c)
     scratch_layout l;
     const conv_attrs *a = c->params;
     KN_TRY(geometry(c, &p));
-    if (use_fast(c, &p)) {
+    if (use_depthwise(c, &p) || use_fast(c, &p)) {
         if (kn_tensor_count(c->out[0]) == 0)
             return KILN_OK;
         const kiln_tensor *r = a->fused && c->n_in > 3 ? c->in[3] : NULL;
         bool in_epilogue = r && kn_same_shape(r, c->out[0]);
         kn_conv2d_geom g = {p.stride[0], p.stride[1], p.dil[0], p.dil[1], p.pad[0], p.pad[1]};
+        if (use_depthwise(c, &p)) {
+            const kiln_tensor *bt = c->n_in > 2 ? c->in[2] : NULL;
+            kn_depthwise2d_run(p.N, p.C, p.in[0], p.in[1], p.k[0], p.k[1], &g, p.out[0], p.out[1], c->in[0]->data,
+                               c->in[1]->data, bt ? bt->data : NULL, c->out[0]->data, in_epilogue ? r->data : NULL,
+                               (a->fused && (!r || in_epilogue)) ? &a->act : NULL, c->pool);
+            if (a->fused && r && !in_epilogue)
+                fused_post_ops(c, c->out[0]->data, false);
+            return KILN_OK;
+        }
         kn_conv2d_run(a->packed, &g, p.N, p.in[0], p.in[1], p.out[0], p.out[1], c->in[0]->data, c->out[0]->data,
                       in_epilogue ? r->data : NULL, (a->fused && (!r || in_epilogue)) ? &a->act : NULL, c->scratch,
                       c->pool);

@@ -19,6 +19,7 @@ static const conv_case cases[] = {
     {1, 5, 12, 9, 5, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},     {1, 6, 15, 15, 6, 6, 5, 5, 2, 2, 2, 2, 2, 2, 1, 1},
     {1, 4, 13, 14, 7, 1, 3, 2, 1, 2, 2, 0, 1, 1, 2, 3},    {3, 32, 7, 7, 40, 1, 1, 1, 2, 2, 0, 0, 0, 0, 1, 1},
     {1, 64, 14, 14, 33, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},  {1, 3, 31, 29, 16, 1, 7, 7, 2, 2, 3, 3, 3, 3, 1, 1},
+    {2, 17, 9, 8, 17, 17, 3, 3, 2, 2, 1, 0, 1, 1, 1, 1},    {1, 3, 11, 17, 3, 3, 5, 3, 1, 3, 0, 2, 2, 1, 2, 1},
 };
 
 static void run_reference(const conv_case *k, const float *x, const float *w, const float *b, float *y, int64_t OH,
@@ -65,6 +66,13 @@ static void check_case(const conv_case *k, kn_isa_level isa, kn_act act)
     pthreadpool_destroy(pool);
     kt_assert_tensors_close(got, want, 1e-4, 1e-4);
     assert_memory_equal(got->data, got2->data, got->nbytes);
+    if (k->group == k->C && k->M == k->C) {
+        /* the direct depthwise kernel, same contract */
+        memset(got->data, 0, got->nbytes);
+        kn_depthwise2d_run(k->N, k->C, k->H, k->W, k->KH, k->KW, &g, OH, OW, x->data, w->data, b->data, got->data,
+                           with_residual ? rd : NULL, &ep, NULL);
+        kt_assert_tensors_close(got, want, 1e-4, 1e-4);
+    }
     kn_aligned_free(scratch);
     kn_conv2d_packed_free(p);
     kn_tensor_free(x);
