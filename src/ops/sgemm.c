@@ -67,7 +67,7 @@ void kn_act_apply(const kn_epilogue *ep, float *x, int64_t n)
     }
 }
 
-static void epilogue_tile(const kn_epilogue *ep, float *C, int64_t ldc, int64_t row0, int64_t col0, int m, int n)
+void kn_epilogue_tile(const kn_epilogue *ep, float *C, int64_t ldc, int64_t row0, int64_t col0, int m, int n)
 {
     for (int i = 0; i < m; i++) {
         float *c = C + (int64_t)i * ldc;
@@ -227,9 +227,7 @@ static void compute_task(void *arg, size_t nb, size_t mb)
             int m = (int)KN_MIN((int64_t)c->mr, A->M - row);
             const float *ap = A->data + ip * c->mr * A->K + c->k0 * c->mr;
             float *ct = c->C + row * c->ldc + col;
-            c->kernel(c->kc, ap, bp, ct, c->ldc, m, n, c->k0 > 0);
-            if (c->last && c->ep)
-                epilogue_tile(c->ep, ct, c->ldc, row, col, m, n);
+            c->kernel(c->kc, ap, bp, ct, c->ldc, m, n, c->k0 > 0, c->last ? c->ep : NULL, row, col);
         }
     }
 }
@@ -245,7 +243,7 @@ void kn_sgemm_run(const kn_packed_a *A, int64_t N, const kn_bsrc *B, float *C, i
         for (int64_t i = 0; i < M; i++) {
             memset(C + i * ldc, 0, (size_t)N * sizeof(float));
             if (ep)
-                epilogue_tile(ep, C + i * ldc, ldc, i, 0, 1, (int)N);
+                kn_epilogue_tile(ep, C + i * ldc, ldc, i, 0, 1, (int)N);
         }
         return;
     }
@@ -281,7 +279,7 @@ void kn_sgemm_run(const kn_packed_a *A, int64_t N, const kn_bsrc *B, float *C, i
 }
 
 void kn_sgemm_kernel_generic(int64_t K, const float *Ap, const float *Bp, float *C, int64_t ldc, int m, int n,
-                             bool accumulate)
+                             bool accumulate, const kn_epilogue *ep, int64_t row0, int64_t col0)
 {
     enum { MR = KN_SGEMM_MR_GENERIC, NR = KN_SGEMM_NR_GENERIC };
     float acc[MR][NR];
@@ -295,6 +293,8 @@ void kn_sgemm_kernel_generic(int64_t K, const float *Ap, const float *Bp, float 
     for (int i = 0; i < m; i++)
         for (int j = 0; j < n; j++)
             C[i * ldc + j] = accumulate ? C[i * ldc + j] + acc[i][j] : acc[i][j];
+    if (ep)
+        kn_epilogue_tile(ep, C, ldc, row0, col0, m, n);
 }
 
 void kn_sgemm_naive(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B, int64_t ldb,
@@ -308,6 +308,6 @@ void kn_sgemm_naive(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda
             C[i * ldc + j] = (float)s;
         }
         if (ep)
-            epilogue_tile(ep, C + i * ldc, ldc, i, 0, 1, (int)N);
+            kn_epilogue_tile(ep, C + i * ldc, ldc, i, 0, 1, (int)N);
     }
 }

@@ -81,15 +81,20 @@ void kn_sgemm_naive(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda
                     float *C, int64_t ldc, const kn_epilogue *ep);
 
 /* Micro-kernels: C[mr x nr] (leading dim ldc) = or += Ap[K x MR] * Bp[K x NR].
- * m, n <= MR, NR are the valid rows/cols; accumulate adds to C. */
+ * m, n <= MR, NR are the valid rows/cols; accumulate adds to C. When ep is
+ * not NULL the epilogue is applied to the tile (rows from row0, columns
+ * from col0 of the whole output) before it is stored. */
 typedef void (*kn_sgemm_kernel_fn)(int64_t K, const float *Ap, const float *Bp, float *C, int64_t ldc, int m, int n,
-                                   bool accumulate);
+                                   bool accumulate, const kn_epilogue *ep, int64_t row0, int64_t col0);
 void kn_sgemm_kernel_generic(int64_t K, const float *Ap, const float *Bp, float *C, int64_t ldc, int m, int n,
-                             bool accumulate);
+                             bool accumulate, const kn_epilogue *ep, int64_t row0, int64_t col0);
 void kn_sgemm_kernel_avx2(int64_t K, const float *Ap, const float *Bp, float *C, int64_t ldc, int m, int n,
-                          bool accumulate);
+                          bool accumulate, const kn_epilogue *ep, int64_t row0, int64_t col0);
 void kn_sgemm_kernel_avx512(int64_t K, const float *Ap, const float *Bp, float *C, int64_t ldc, int m, int n,
-                            bool accumulate);
+                            bool accumulate, const kn_epilogue *ep, int64_t row0, int64_t col0);
+/* The epilogue on an m x n tile already stored in C (reference; kernels use
+ * it for activations they do not vectorize). */
+void kn_epilogue_tile(const kn_epilogue *ep, float *C, int64_t ldc, int64_t row0, int64_t col0, int m, int n);
 
 #define KN_SGEMM_MR_GENERIC 4
 #define KN_SGEMM_NR_GENERIC 8

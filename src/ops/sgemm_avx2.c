@@ -5,7 +5,7 @@
 #include <string.h>
 
 void kn_sgemm_kernel_avx2(int64_t K, const float *Ap, const float *Bp, float *C, int64_t ldc, int m, int n,
-                          bool accumulate)
+                          bool accumulate, const kn_epilogue *ep, int64_t row0, int64_t col0)
 {
     __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
     __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
@@ -45,9 +45,32 @@ void kn_sgemm_kernel_avx2(int64_t K, const float *Ap, const float *Bp, float *C,
                 acc[i][0] = _mm256_add_ps(acc[i][0], _mm256_loadu_ps(c));
                 acc[i][1] = _mm256_add_ps(acc[i][1], _mm256_loadu_ps(c + 8));
             }
+            if (ep) {
+                if (ep->bias) {
+                    __m256 b = _mm256_set1_ps(ep->bias[row0 + i]);
+                    acc[i][0] = _mm256_add_ps(acc[i][0], b);
+                    acc[i][1] = _mm256_add_ps(acc[i][1], b);
+                }
+                if (ep->residual) {
+                    const float *r = ep->residual + (row0 + i) * ep->ldr + col0;
+                    acc[i][0] = _mm256_add_ps(acc[i][0], _mm256_loadu_ps(r));
+                    acc[i][1] = _mm256_add_ps(acc[i][1], _mm256_loadu_ps(r + 8));
+                }
+                if (ep->act == KN_ACT_RELU) {
+                    acc[i][0] = _mm256_max_ps(acc[i][0], _mm256_setzero_ps());
+                    acc[i][1] = _mm256_max_ps(acc[i][1], _mm256_setzero_ps());
+                } else if (ep->act == KN_ACT_CLIP) {
+                    __m256 lo = _mm256_set1_ps(ep->alpha), hi = _mm256_set1_ps(ep->beta);
+                    acc[i][0] = _mm256_min_ps(_mm256_max_ps(acc[i][0], lo), hi);
+                    acc[i][1] = _mm256_min_ps(_mm256_max_ps(acc[i][1], lo), hi);
+                }
+            }
             _mm256_storeu_ps(c, acc[i][0]);
             _mm256_storeu_ps(c + 8, acc[i][1]);
         }
+        if (ep && ep->act != KN_ACT_NONE && ep->act != KN_ACT_RELU && ep->act != KN_ACT_CLIP)
+            for (int i = 0; i < 6; i++)
+                kn_act_apply(ep, C + i * ldc, 16);
         return;
     }
     float tile[6][16];
@@ -58,4 +81,6 @@ void kn_sgemm_kernel_avx2(int64_t K, const float *Ap, const float *Bp, float *C,
     for (int i = 0; i < m; i++)
         for (int j = 0; j < n; j++)
             C[i * ldc + j] = accumulate ? C[i * ldc + j] + tile[i][j] : tile[i][j];
+    if (ep)
+        kn_epilogue_tile(ep, C, ldc, row0, col0, m, n);
 }
