@@ -8,7 +8,7 @@
 #include <string.h>
 
 static const char info_help[] =
-    "Usage: kiln info MODEL [--json]\n"
+    "Usage: kiln info MODEL [--json] [--optimized [--verbose]]\n"
     "\n"
     "Describe an ONNX model: IR version, producer, opset imports, inputs and\n"
     "outputs with dtypes and shapes (open dimensions by their symbolic name,\n"
@@ -16,7 +16,10 @@ static const char info_help[] =
     "count and size, and every op kiln cannot run.\n"
     "\n"
     "Options:\n"
-    "  --json     print one JSON object instead of text\n"
+    "  --json       print one JSON object instead of text\n"
+    "  --optimized  also show the graph as kiln runs it (optimization level 2):\n"
+    "               node count and op histogram after the passes\n"
+    "  --verbose    with --optimized: every rewrite the passes made\n"
     "  -h, --help show this help\n";
 
 typedef struct model_facts {
@@ -232,12 +235,51 @@ static int print_json(const char *path, const kiln_model *model, const model_fac
     return CLI_EXIT_OK;
 }
 
+/* The graph after optimization: node count, op histogram, and with verbose
+ * the pass log (which fusion fired where). */
+static int print_optimized(const kiln_model *model, const model_facts *f, bool verbose)
+{
+    size_t n = 0, nodes = 0;
+    if (kiln_model_op_stats(model, 1, &n) != KILN_OK)
+        return cli_fail("optimized op statistics");
+    kiln_op_stat *st = calloc(n ? n : 1, sizeof *st);
+    if (!st)
+        return cli_error("out of memory");
+    for (size_t i = 0; i < n; i++) {
+        if (kiln_model_op_stat(model, 1, i, &st[i]) != KILN_OK) {
+            free(st);
+            return cli_fail("optimized op statistics");
+        }
+        if (!st[i].domain)
+            st[i].domain = "";
+        nodes += st[i].count;
+    }
+    qsort(st, n, sizeof *st, by_count_then_name);
+    printf("optimized: %zu nodes -> %zu nodes\n", f->meta.node_count, nodes);
+    for (size_t i = 0; i < n; i++) {
+        printf("  %6zu  ", st[i].count);
+        print_op_name(stdout, &st[i]);
+        putchar('\n');
+    }
+    free(st);
+    size_t lines = kiln_model_pass_log_count(model), fused = 0;
+    for (size_t i = 0; i < lines; i++) {
+        const char *l = kiln_model_pass_log_line(model, i);
+        if (strncmp(l, "fuse-", 5) == 0)
+            fused++;
+        if (verbose)
+            printf("  %s\n", l);
+    }
+    printf("rewrites: %zu (%zu fusions)\n", lines, fused);
+    return CLI_EXIT_OK;
+}
+
 int cmd_info(int argc, char **argv)
 {
     cli_parser p;
     cli_parser_init(&p, "info", argc, argv);
     const char *model_path = NULL, *arg;
-    bool json = false;
+    bool json = false, optimized = false, verbose = false;
     cli_arg_kind kind;
     while ((kind = cli_next(&p, &arg)) != CLI_ARG_END) {
         if (kind == CLI_ARG_POSITIONAL) {
@@ -251,12 +293,24 @@ int cmd_info(int argc, char **argv)
             if (!cli_option_no_value(&p, arg))
                 return CLI_EXIT_USAGE;
             json = true;
+        } else if (strcmp(arg, "--optimized") == 0) {
+            if (!cli_option_no_value(&p, arg))
+                return CLI_EXIT_USAGE;
+            optimized = true;
+        } else if (strcmp(arg, "--verbose") == 0) {
+            if (!cli_option_no_value(&p, arg))
+                return CLI_EXIT_USAGE;
+            verbose = true;
         } else {
             return cli_usage_error("info", "unknown option '%s'", arg);
         }
     }
     if (!model_path)
         return cli_usage_error("info", "missing MODEL");
+    if (json && optimized)
+        return cli_usage_error("info", "--optimized is text only (not with --json)");
+    if (verbose && !optimized)
+        return cli_usage_error("info", "--verbose goes with --optimized");
 
     kiln_options *opts = NULL;
     if (kiln_options_create(&opts) != KILN_OK)
@@ -275,6 +329,8 @@ int cmd_info(int argc, char **argv)
     int rc = gather_facts(model, &facts);
     if (rc == CLI_EXIT_OK)
         rc = json ? print_json(model_path, model, &facts) : print_text(model_path, model, &facts);
+    if (rc == CLI_EXIT_OK && optimized)
+        rc = print_optimized(model, &facts, verbose);
     free(facts.stats);
     kiln_model_release(model);
     return rc;

@@ -16,6 +16,7 @@ static const command commands[] = {
     {"info", cmd_info, "describe a model: inputs, outputs, opsets, ops, parameters"},
     {"run", cmd_run, "run a model on inputs from files or random data"},
     {"conformance", cmd_conformance, "run ONNX backend-style test folders and compare outputs"},
+    {"optimize", cmd_optimize, "fold BatchNormalization and simplify; write a standard ONNX model"},
 };
 
 static void print_usage(FILE *f)

@@ -449,6 +449,8 @@ kiln_status kn_onnx_export(const kn_graph *g, const kn_export_meta *meta, void *
         m->doc_string = meta->doc_string && meta->doc_string[0] ? (char *)meta->doc_string : NULL;
         m->opset_import = ex_alloc(&ex, sizeof(void *) * (size_t)(g->n_opsets ? g->n_opsets : 1));
         for (int i = 0; m->opset_import && i < g->n_opsets; i++) {
+            if (strcmp(g->opsets[i].domain, "kiln") == 0)
+                continue; /* kiln's fused nodes are written as standard ops */
             EX_NEW(o, &ex, Onnx__OperatorSetIdProto, onnx__operator_set_id_proto__init);
             if (!o)
                 break;

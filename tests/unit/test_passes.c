@@ -178,6 +178,84 @@ static void test_disable_pass(void **state)
     kiln_options_release(o);
 }
 
+/* Worst relative difference between level-0 and level-2 outputs of a model
+ * folder (model.onnx + test_data_set_0/input_0.pb). */
+static double opt_worst_rel(const char *dir, size_t *bn_after, size_t *relu_after)
+{
+    char path[4096], in_path[4096];
+    snprintf(path, sizeof path, "%s/model.onnx", dir);
+    snprintf(in_path, sizeof in_path, "%s/test_data_set_0/input_0.pb", dir);
+    kiln_tensor *x = NULL;
+    if (kiln_tensor_read_file(in_path, &x) != KILN_OK)
+        fail_msg("%s: %s", in_path, kiln_last_error());
+    kiln_tensor *outs[2][MAX_IO];
+    kiln_model *models[2] = {load_level(path, 0), load_level(path, 2)};
+    for (int k = 0; k < 2; k++) {
+        kiln_context *c;
+        assert_int_equal(kiln_context_create(models[k], &c), KILN_OK);
+        kiln_value_info vi;
+        assert_int_equal(kiln_model_input_info(models[k], 0, &vi), KILN_OK);
+        const char *name = vi.name;
+        size_t no = kiln_model_output_count(models[k]);
+        for (size_t i = 0; i < no; i++)
+            outs[k][i] = NULL;
+        if (kiln_context_run(c, 1, &name, (const kiln_tensor *const *)&x, no, NULL, outs[k]) != KILN_OK)
+            fail_msg("%s: %s", path, kiln_last_error());
+        kiln_context_release(c);
+    }
+    double worst = 0.0, scale = 0.0;
+    size_t no = kiln_model_output_count(models[0]);
+    for (size_t i = 0; i < no; i++) {
+        const float *a = outs[0][i]->data, *b = outs[1][i]->data;
+        int64_t n = kn_tensor_count(outs[0][i]);
+        for (int64_t j = 0; j < n; j++)
+            scale = fmax(scale, fabs(a[j]));
+        for (int64_t j = 0; j < n; j++)
+            worst = fmax(worst, fabs((double)a[j] - b[j]));
+        kiln_tensor_release(outs[0][i]);
+        kiln_tensor_release(outs[1][i]);
+    }
+    *bn_after = count_op(models[1], "BatchNormalization");
+    *relu_after = count_op(models[1], "Relu");
+    kiln_model_release(models[0]);
+    kiln_model_release(models[1]);
+    kiln_tensor_release(x);
+    /* relative to the output's magnitude: outputs of random-weight models
+     * are small and cross zero, so element-wise relative error is noise */
+    return scale > 0 ? worst / scale : worst;
+}
+
+/* Bundled models (and, with KILN_BENCH_MODELS=dir, the exported benchmark
+ * models): level 2 agrees with level 0 to 1e-4 relative. */
+static void test_models_agree(void **state)
+{
+    (void)state;
+    const char *src = getenv("KILN_SOURCE_DIR");
+    const char *bundled[] = {"tiny_cnn", "tiny_mobilenet", "tiny_mlp_ln", "reshape_chain"};
+    char dir[4096];
+    size_t bn, relu;
+    for (size_t i = 0; i < sizeof bundled / sizeof bundled[0]; i++) {
+        snprintf(dir, sizeof dir, "%s/models/%s", src ? src : KILN_TEST_SOURCE_DIR, bundled[i]);
+        double w = opt_worst_rel(dir, &bn, &relu);
+        print_message("%s: worst |opt2 - opt0| / max|opt0| = %.3g\n", bundled[i], w);
+        assert_true(w < 1e-4);
+        assert_int_equal(bn, 0);
+    }
+    const char *bench = getenv("KILN_BENCH_MODELS");
+    if (!bench)
+        return;
+    const char *big[] = {"resnet18", "resnet50", "mobilenet_v2", "efficientnet_b0", "squeezenet1_1"};
+    for (size_t i = 0; i < sizeof big / sizeof big[0]; i++) {
+        snprintf(dir, sizeof dir, "%s/%s", bench, big[i]);
+        double w = opt_worst_rel(dir, &bn, &relu);
+        print_message("%s: worst |opt2 - opt0| / max|opt0| = %.3g\n", big[i], w);
+        assert_true(w < 1e-4);
+        assert_int_equal(bn, 0);
+        if (!strcmp(big[i], "resnet50"))
+            assert_int_equal(relu, 0);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -185,6 +263,7 @@ int main(void)
         cmocka_unit_test(test_blocked),
         cmocka_unit_test(test_epilogues),
         cmocka_unit_test(test_disable_pass),
+        cmocka_unit_test(test_models_agree),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
