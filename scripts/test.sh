@@ -105,7 +105,7 @@ run_suite bundled-models models/
 
 for suite in node pytorch-converted pytorch-operator simple; do
     if [ -d "$TESTDATA/$suite" ]; then
-        run_suite "debian-$suite" "$TESTDATA/$suite" --allow-skip
+        run_suite "debian-$suite" "$TESTDATA/$suite" --allow-skip --known tests/conformance/known_deviations.txt
     else
         problems+=("missing $TESTDATA/$suite (package libonnx-testdata)")
     fi
@@ -124,6 +124,15 @@ if [ "$long" = 1 ]; then
         # Deep networks accumulate float rounding differently from PyTorch;
         # outputs are O(0.1), so 1e-4 absolute is still a tight check.
         run_suite benchmark-models "$bench_dir" --atol 1e-4
+        step "optimizer on the benchmark models (level 0 vs 2; kiln optimize + onnx.checker)"
+        if ! KILN_BENCH_MODELS="$bench_dir" "$BUILD/tests/test_passes" >"$LOGS/passes-bench.log" 2>&1; then
+            tail -n 20 "$LOGS/passes-bench.log"
+            problems+=("optimizer on the benchmark models")
+        fi
+        grep "worst" "$LOGS/passes-bench.log" || true
+        if ! bash tests/optimize/check_optimize.sh "$BUILD" "$bench_dir" --atol 1e-4; then
+            problems+=("kiln optimize on the benchmark models")
+        fi
     else
         tail -n 20 "$LOGS/export-benchmarks.stderr"
         problems+=("exporting the benchmark models")

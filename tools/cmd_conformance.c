@@ -51,6 +51,8 @@ static const char conformance_help[] =
     "  --rtol R        relative tolerance (default 1e-3, as ONNX's runner)\n"
     "  --atol A        absolute tolerance (default 1e-7, as ONNX's runner)\n"
     "  --allow-skip    exit 0 even if tests were skipped\n"
+    "  --known FILE    tests listed in FILE ('test_name reason' per line) that\n"
+    "                  fail are reported as SKIP 'known deviation: reason'\n"
     "  --verbose       print tolerances, errors and times for every test\n"
     "  --threads N     worker threads (0 = all CPUs available, the default)\n"
     "  -h, --help      show this help\n"
@@ -69,7 +71,31 @@ typedef struct conf_args {
     double rtol, atol;
     bool allow_skip, verbose;
     int64_t threads;
+    const char *known; /* --known FILE: documented deviations */
 } conf_args;
+
+/* The reason a test is a documented deviation ("test_x  why" lines of the
+ * --known file; '#' starts a comment), or NULL. */
+static char *known_reason(const char *file, const char *test)
+{
+    FILE *f = file ? fopen(file, "r") : NULL;
+    if (!f)
+        return NULL;
+    char line[1024];
+    char *found = NULL;
+    size_t n = strlen(test);
+    while (!found && fgets(line, sizeof line, f)) {
+        if (line[0] == '#' || strncmp(line, test, n) != 0 || (line[n] != ' ' && line[n] != '\t'))
+            continue;
+        char *why = line + n;
+        while (*why == ' ' || *why == '\t')
+            why++;
+        why[strcspn(why, "\n")] = 0;
+        found = strdup(why);
+    }
+    fclose(f);
+    return found;
+}
 
 typedef struct test_dir {
     char *dir;
@@ -113,6 +139,12 @@ static int parse_args(int argc, char **argv, conf_args *a, bool *help)
         } else if (strcmp(arg, "--threads") == 0) {
             if (!cli_option_value(&p, arg, &val) || !cli_parse_int("conformance", arg, val, 0, 4096, &a->threads))
                 return CLI_EXIT_USAGE;
+        } else if (strcmp(arg, "--known") == 0) {
+            if (!cli_option_value(&p, arg, &val))
+                return CLI_EXIT_USAGE;
+            if (!cli_is_file(val))
+                return cli_usage_error("conformance", "--known: no such file '%s'", val);
+            a->known = val;
         } else if (strcmp(arg, "--allow-skip") == 0) {
             if (!cli_option_no_value(&p, arg))
                 return CLI_EXIT_USAGE;
@@ -386,7 +418,24 @@ typedef struct model_io {
     size_t n_in, n_out;
     const char **in_names;
     const char **out_names;
+    kiln_dtype *in_dtypes;
 } model_io;
+
+/* ONNX's older test data (Debian's 1.12 suites) stores bfloat16 tensors as
+ * uint16, since numpy has no bfloat16: read such bits as bfloat16 where the
+ * model says bfloat16. Returns false only when out of memory. */
+static bool retag_bfloat16(kiln_tensor **t, kiln_dtype want)
+{
+    if (!*t || want != KILN_DTYPE_BFLOAT16 || kiln_tensor_dtype(*t) != KILN_DTYPE_UINT16)
+        return true;
+    kiln_tensor *b = NULL;
+    if (kiln_tensor_create(KILN_DTYPE_BFLOAT16, kiln_tensor_rank(*t), kiln_tensor_dims(*t), &b) != KILN_OK)
+        return false;
+    memcpy(kiln_tensor_data(b), kiln_tensor_const_data(*t), kiln_tensor_byte_size(*t));
+    kiln_tensor_release(*t);
+    *t = b;
+    return true;
+}
 
 static bool run_data_set(kiln_context *ctx, const model_io *io, const char *set_dir,
                          const char *set_label, double rtol, double atol, test_report *r)
@@ -411,6 +460,11 @@ static bool run_data_set(kiln_context *ctx, const model_io *io, const char *set_
                io->n_out);
         goto done;
     }
+    for (size_t i = 0; i < n_in; i++)
+        if (!retag_bfloat16(&in[i], io->in_dtypes[i])) {
+            report(r, OUTCOME_FAIL, "out of memory");
+            goto done;
+        }
     double t0 = cli_now_ms();
     kiln_status s = kiln_context_run(ctx, n_in, io->in_names, (const kiln_tensor *const *)in, io->n_out, NULL, got);
     double elapsed = cli_now_ms() - t0;
@@ -421,6 +475,10 @@ static bool run_data_set(kiln_context *ctx, const model_io *io, const char *set_
     }
     for (size_t j = 0; j < io->n_out; j++) {
         cli_compare_result c;
+        if (!retag_bfloat16(&exp[j], kiln_tensor_dtype(got[j]))) {
+            report(r, OUTCOME_FAIL, "out of memory");
+            goto done;
+        }
         cli_compare(got[j], exp[j], rtol, atol, &c);
         if (!c.ok) {
             report(r, OUTCOME_FAIL, "%soutput '%s' %s", set_label, io->out_names[j], c.message);
@@ -444,7 +502,8 @@ static bool model_io_names(const kiln_model *model, model_io *io, test_report *r
     io->n_out = kiln_model_output_count(model);
     io->in_names = calloc(io->n_in ? io->n_in : 1, sizeof *io->in_names);
     io->out_names = calloc(io->n_out ? io->n_out : 1, sizeof *io->out_names);
-    if (!io->in_names || !io->out_names) {
+    io->in_dtypes = calloc(io->n_in ? io->n_in : 1, sizeof *io->in_dtypes);
+    if (!io->in_names || !io->out_names || !io->in_dtypes) {
         report(r, OUTCOME_FAIL, "out of memory");
         return false;
     }
@@ -455,6 +514,7 @@ static bool model_io_names(const kiln_model *model, model_io *io, test_report *r
             return false;
         }
         io->in_names[i] = vi.name;
+        io->in_dtypes[i] = vi.dtype;
     }
     for (size_t i = 0; i < io->n_out; i++) {
         if (kiln_model_output_info(model, i, &vi) != KILN_OK) {
@@ -512,6 +572,7 @@ static void run_test_with_model(kiln_model *model, const test_dir *t, const conf
 done:
     free_names(sets, n_sets);
     free(io.in_names);
+    free(io.in_dtypes);
     free(io.out_names);
     kiln_context_release(ctx);
 }
@@ -563,6 +624,14 @@ int cmd_conformance(int argc, char **argv)
     for (size_t i = 0; rc == CLI_EXIT_OK && i < tests.n; i++) {
         test_report r;
         run_test(&tests.items[i], &a, &r);
+        char *why = r.result == OUTCOME_FAIL ? known_reason(a.known, tests.items[i].name) : NULL;
+        if (why) {
+            /* a documented deviation: reported, not counted as a failure */
+            printf("SKIP %s: known deviation: %s (%s)\n", tests.items[i].name, why, r.reason);
+            free(why);
+            skipped++;
+            continue;
+        }
         const char *word = r.result == OUTCOME_PASS ? "PASS" : r.result == OUTCOME_FAIL ? "FAIL" : "SKIP";
         if (r.result == OUTCOME_PASS)
             printf("PASS %s\n", tests.items[i].name);
