@@ -239,6 +239,24 @@ KILN_API void kiln_context_interrupt(kiln_context *context);
 /* Peak bytes of the activation arena of the current plan (0 before a run). */
 KILN_API size_t kiln_context_arena_bytes(const kiln_context *context);
 
+/* Per-node profiling. While enabled, each run adds every executed node's
+ * wall time; entries follow execution order and are reset when the context
+ * re-plans or profiling is enabled again. flops is the node's arithmetic
+ * per run (multiply-adds count 2) where kiln knows it (Conv, Gemm, MatMul),
+ * else 0. */
+typedef struct kiln_profile_entry {
+    const char *node_name;
+    const char *op_type;
+    uint64_t calls;
+    double total_ms;
+    double flops;
+} kiln_profile_entry;
+
+KILN_API kiln_status kiln_context_enable_profiling(kiln_context *context, int enable);
+KILN_API size_t kiln_context_profile_count(const kiln_context *context);
+KILN_API kiln_status kiln_context_profile_entry(const kiln_context *context, size_t index,
+                                               kiln_profile_entry *out);
+
 #ifdef __cplusplus
 }
 #endif

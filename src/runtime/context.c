@@ -135,8 +135,9 @@ KILN_API kiln_status kiln_context_run(kiln_context *c, size_t n_inputs, const ch
         kn_plan_free(c->plan, m->graph);
         c->plan = NULL;
         KN_TRY(kn_plan_build(m, ordered, c->pool, &c->plan));
+        kn_plan_reset_profile(c->plan, m->graph);
     }
-    kiln_status s = kn_plan_run(c->plan, m, ordered, c->pool, &c->interrupt);
+    kiln_status s = kn_plan_run_ex(c->plan, m, ordered, c->pool, &c->interrupt, c->profiling);
     /* Hand back fresh tensors only if every output succeeds: on error the
      * caller's out-parameters stay untouched. */
     kiln_tensor *made[64] = {0};
@@ -155,4 +156,35 @@ KILN_API kiln_status kiln_context_run(kiln_context *c, size_t n_inputs, const ch
     }
     kn_plan_release_dynamic(c->plan);
     return s;
+}
+
+KILN_API kiln_status kiln_context_enable_profiling(kiln_context *c, int enable)
+{
+    if (!c)
+        return kn_error(KILN_ERROR_ARGUMENT, "kiln_context_enable_profiling: context is NULL");
+    c->profiling = enable != 0;
+    if (c->plan)
+        kn_plan_reset_profile(c->plan, c->model->graph);
+    return KILN_OK;
+}
+
+KILN_API size_t kiln_context_profile_count(const kiln_context *c)
+{
+    return c && c->plan ? (size_t)c->plan->n_steps : 0;
+}
+
+KILN_API kiln_status kiln_context_profile_entry(const kiln_context *c, size_t index, kiln_profile_entry *out)
+{
+    if (!c || !out)
+        return kn_error(KILN_ERROR_ARGUMENT, "kiln_context_profile_entry: NULL argument");
+    if (!c->plan || index >= (size_t)c->plan->n_steps)
+        return kn_error(KILN_ERROR_ARGUMENT, "kiln_context_profile_entry: index %zu out of range", index);
+    const kn_step *st = &c->plan->steps[index];
+    const kn_node *n = &c->model->graph->nodes[st->node];
+    out->node_name = n->name;
+    out->op_type = n->op_type;
+    out->calls = st->calls;
+    out->total_ms = st->total_ms;
+    out->flops = st->flops;
+    return KILN_OK;
 }

@@ -7,6 +7,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define KN_ALIGN 64
 
@@ -348,8 +349,54 @@ kiln_status kn_plan_build(const struct kiln_model *m, const kiln_tensor *const *
     return KILN_OK;
 }
 
+static double now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
+}
+
+/* Arithmetic of a planned Conv / Gemm / MatMul step (2 per multiply-add). */
+static double step_flops(const kn_graph *g, const kn_node *n, const kn_plan *p)
+{
+    const kn_slot *out = n->n_out > 0 && n->out[0] >= 0 ? &p->slots[n->out[0]] : NULL;
+    const kn_slot *w = n->n_in > 1 && n->in[1] >= 0 ? &p->slots[n->in[1]] : NULL;
+    const kn_slot *a = n->n_in > 0 && n->in[0] >= 0 ? &p->slots[n->in[0]] : NULL;
+    if (!out || !w || !a)
+        return 0.0;
+    double outputs = (double)kn_tensor_count(&out->t);
+    (void)g;
+    if (strcmp(n->op_type, "Conv") == 0 || strcmp(n->op_type, "FusedConv") == 0) {
+        double per = 1.0; /* weight elements per output channel = Cin/group * k */
+        for (int i = 1; i < w->t.rank; i++)
+            per *= (double)w->t.dims[i];
+        return 2.0 * outputs * per;
+    }
+    if (strcmp(n->op_type, "Gemm") == 0 || strcmp(n->op_type, "MatMul") == 0) {
+        /* K is A's last dim (Gemm with transA reads dim 0: close enough) */
+        int64_t k = a->t.rank ? a->t.dims[a->t.rank - 1] : 1;
+        return 2.0 * outputs * (double)k;
+    }
+    return 0.0;
+}
+
+void kn_plan_reset_profile(kn_plan *p, const kn_graph *g)
+{
+    for (int i = 0; i < p->n_steps; i++) {
+        p->steps[i].calls = 0;
+        p->steps[i].total_ms = 0.0;
+        p->steps[i].flops = step_flops(g, &g->nodes[p->steps[i].node], p);
+    }
+}
+
 kiln_status kn_plan_run(kn_plan *p, const struct kiln_model *m, const kiln_tensor *const *inputs,
                         pthreadpool_t pool, atomic_int *interrupt)
+{
+    return kn_plan_run_ex(p, m, inputs, pool, interrupt, false);
+}
+
+kiln_status kn_plan_run_ex(kn_plan *p, const struct kiln_model *m, const kiln_tensor *const *inputs,
+                           pthreadpool_t pool, atomic_int *interrupt, bool profile)
 {
     const kn_graph *g = m->graph;
     const kiln_tensor *ins[256];
@@ -363,6 +410,7 @@ kiln_status kn_plan_run(kn_plan *p, const struct kiln_model *m, const kiln_tenso
         const kn_node *node = &g->nodes[step->node];
         for (int i = 0; i < node->n_in; i++)
             ins[i] = node->in[i] >= 0 ? &p->slots[node->in[i]].t : NULL;
+        double t0 = profile ? now_ms() : 0.0;
         if (step->dynamic) {
             kiln_tensor *res[64] = {0};
             kiln_status st = kn_eval_node(g, node, ins, res, pool, m->isa);
@@ -379,6 +427,10 @@ kiln_status kn_plan_run(kn_plan *p, const struct kiln_model *m, const kiln_tenso
                 s->folded = res[i];
                 slot_set_desc(s, res[i]);
             }
+            if (profile) {
+                step->calls++;
+                step->total_ms += now_ms() - t0;
+            }
             continue;
         }
         for (int i = 0; i < node->n_out; i++)
@@ -390,6 +442,10 @@ kiln_status kn_plan_run(kn_plan *p, const struct kiln_model *m, const kiln_tenso
         kiln_status st = step->op->run(&c);
         if (st != KILN_OK)
             return st;
+        if (profile) {
+            step->calls++;
+            step->total_ms += now_ms() - t0;
+        }
     }
     return KILN_OK;
 }

@@ -84,6 +84,10 @@ typedef struct kn_step {
     size_t scratch_size;
     size_t scratch_offset; /* in the arena */
     bool dynamic;
+    /* profiling */
+    uint64_t calls;
+    double total_ms;
+    double flops;
 } kn_step;
 
 typedef struct kn_plan {
@@ -103,6 +107,7 @@ struct kiln_context {
     kn_plan *plan;
     pthreadpool_t pool;
     atomic_int interrupt;
+    bool profiling;
 };
 
 /* Evaluate one node on tensors whose data is all available. Outputs are
@@ -120,6 +125,11 @@ bool kn_plan_matches(const kn_plan *p, const kiln_tensor *const *inputs);
 /* Execute. Output tensors of the graph are then readable in their slots. */
 kiln_status kn_plan_run(kn_plan *p, const struct kiln_model *m, const kiln_tensor *const *inputs,
                         pthreadpool_t pool, atomic_int *interrupt);
+/* Same, adding each step's wall time to its profile counters when profile. */
+kiln_status kn_plan_run_ex(kn_plan *p, const struct kiln_model *m, const kiln_tensor *const *inputs,
+                           pthreadpool_t pool, atomic_int *interrupt, bool profile);
+/* Zero the profile counters and compute each step's flops. */
+void kn_plan_reset_profile(kn_plan *p, const kn_graph *g);
 /* Free per-run allocations of dynamic slots. */
 void kn_plan_release_dynamic(kn_plan *p);
 
