@@ -1,6 +1,7 @@
 /* `kiln`: the command-line front end of the kiln runtime. Dispatches to one
  * subcommand per file (cmd_*.c); uses only the public API in kiln.h. */
 #include "cli_commands.h"
+#include "cmd_recalibrate.h"
 #include "cli_util.h"
 
 #include <stdio.h>
@@ -16,6 +17,7 @@ static const command commands[] = {
     {"info", cmd_info, "describe a model: inputs, outputs, opsets, ops, parameters"},
     {"run", cmd_run, "run a model on inputs from files or random data"},
     {"conformance", cmd_conformance, "run ONNX backend-style test folders and compare outputs"},
+    {"recalibrate", kiln_cmd_recalibrate, "re-estimate BatchNorm statistics on new data (Precise BN)"},
     {"optimize", cmd_optimize, "fold BatchNormalization and simplify; write a standard ONNX model"},
 };
 
