@@ -28,6 +28,11 @@ typedef struct op_tolerance {
 } op_tolerance;
 
 static const op_tolerance op_tolerances[] = {
+    /* The inverse-DFT expected outputs hold float32 FFT rounding (up to
+     * ~2e-6 where the exact answer is 0; numpy's float64 inverse FFT of the
+     * same input gives 1e-15, as kiln does): the data, not the op, needs
+     * the looser atol. */
+    {"DFT", 1e-3, 1e-5, "expected data carries float32 FFT rounding of ~2e-6"},
     {NULL, 0, 0, NULL} /* end */
 };
 

@@ -424,7 +424,7 @@ static kiln_status conv_run(kn_op_ctx *c)
             const kiln_tensor *bt = c->n_in > 2 ? c->in[2] : NULL;
             kn_depthwise2d_run(p.N, p.C, p.in[0], p.in[1], p.k[0], p.k[1], &g, p.out[0], p.out[1], c->in[0]->data,
                                c->in[1]->data, bt ? bt->data : NULL, c->out[0]->data, in_epilogue ? r->data : NULL,
-                               (a->fused && (!r || in_epilogue)) ? &a->act : NULL, c->pool);
+                               (a->fused && (!r || in_epilogue)) ? &a->act : NULL, c->isa, c->pool);
             if (a->fused && r && !in_epilogue)
                 fused_post_ops(c, c->out[0]->data, false);
             return KILN_OK;

@@ -92,68 +92,18 @@ void kn_conv2d_run(const kn_conv2d_packed *p, const kn_conv2d_geom *g, int64_t N
     }
 }
 
-typedef struct dw_ctx {
-    int64_t C, H, W, KH, KW, OH, OW;
-    kn_conv2d_geom g;
-    const float *x, *w, *bias, *residual;
-    float *y;
-    const kn_epilogue *act;
-} dw_ctx;
+#include "ops/conv_dw_impl.h"
 
-/* One output plane. Rows are accumulated tap by tap so the inner loop runs
- * over contiguous output columns (vectorizable for stride 1); the columns
- * whose taps fall in the padding are clipped per tap instead of tested per
- * element. */
-static void dw_plane(void *arg, size_t plane)
-{
-    const dw_ctx *d = arg;
-    int64_t c = (int64_t)plane % d->C;
-    const float *xp = d->x + (int64_t)plane * d->H * d->W;
-    const float *wp = d->w + c * d->KH * d->KW;
-    float *yp = d->y + (int64_t)plane * d->OH * d->OW;
-    float b = d->bias ? d->bias[c] : 0.0f;
-    const kn_conv2d_geom *g = &d->g;
-    for (int64_t oh = 0; oh < d->OH; oh++) {
-        float *yr = yp + oh * d->OW;
-        for (int64_t ow = 0; ow < d->OW; ow++)
-            yr[ow] = b;
-        for (int64_t kh = 0; kh < d->KH; kh++) {
-            int64_t ih = oh * g->SH - g->PT + kh * g->DH;
-            if (ih < 0 || ih >= d->H)
-                continue;
-            const float *xr = xp + ih * d->W;
-            for (int64_t kw = 0; kw < d->KW; kw++) {
-                float wv = wp[kh * d->KW + kw];
-                int64_t off = kw * g->DW - g->PL; /* iw = ow * SW + off */
-                /* valid ow: 0 <= ow*SW + off < W */
-                int64_t lo = off >= 0 ? 0 : (-off + g->SW - 1) / g->SW;
-                int64_t hi = d->W - off <= 0 ? 0 : (d->W - off + g->SW - 1) / g->SW;
-                if (hi > d->OW)
-                    hi = d->OW;
-                if (g->SW == 1) {
-                    const float *xs = xr + off;
-                    for (int64_t ow = lo; ow < hi; ow++)
-                        yr[ow] += wv * xs[ow];
-                } else {
-                    for (int64_t ow = lo; ow < hi; ow++)
-                        yr[ow] += wv * xr[ow * g->SW + off];
-                }
-            }
-        }
-        if (d->residual) {
-            const float *rr = d->residual + (int64_t)plane * d->OH * d->OW + oh * d->OW;
-            for (int64_t ow = 0; ow < d->OW; ow++)
-                yr[ow] += rr[ow];
-        }
-        if (d->act)
-            kn_act_apply(d->act, yr, d->OW);
-    }
-}
+KN_DW_DEFINE(generic)
 
 void kn_depthwise2d_run(int64_t N, int64_t C, int64_t H, int64_t W, int64_t KH, int64_t KW, const kn_conv2d_geom *g,
                         int64_t OH, int64_t OW, const float *x, const float *w, const float *bias, float *y,
-                        const float *residual, const kn_epilogue *act, pthreadpool_t pool)
+                        const float *residual, const kn_epilogue *act, kn_isa_level isa, pthreadpool_t pool)
 {
-    dw_ctx d = {C, H, W, KH, KW, OH, OW, *g, x, w, bias, residual, y, act && act->act != KN_ACT_NONE ? act : NULL};
-    kn_parallel_for(pool, (size_t)(N * C), dw_plane, &d);
+    kn_dw_ctx d = {C, H, W, KH, KW, OH, OW, *g, x, w, bias, residual, y,
+                   act && act->act != KN_ACT_NONE ? act : NULL};
+    kn_parallel_fn plane = isa == KN_ISA_AVX512 ? kn_dw_plane_avx512
+                           : isa == KN_ISA_AVX2 ? kn_dw_plane_avx2
+                                                : kn_dw_plane_generic;
+    kn_parallel_for(pool, (size_t)(N * C), plane, &d);
 }

@@ -43,6 +43,6 @@ void kn_conv2d_run(const kn_conv2d_packed *p, const kn_conv2d_geom *g, int64_t N
  * NULL, act may be NULL. Parallel over (image, channel) planes. */
 void kn_depthwise2d_run(int64_t N, int64_t C, int64_t H, int64_t W, int64_t KH, int64_t KW, const kn_conv2d_geom *g,
                         int64_t OH, int64_t OW, const float *x, const float *w, const float *bias, float *y,
-                        const float *residual, const kn_epilogue *act, pthreadpool_t pool);
+                        const float *residual, const kn_epilogue *act, kn_isa_level isa, pthreadpool_t pool);
 
 #endif

@@ -5,6 +5,7 @@
 #include "ops/sgemm.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <string.h>
 
 #define KC 256
@@ -49,7 +50,35 @@ float kn_act_scalar(const kn_epilogue *ep, float x)
     return x;
 }
 
+typedef void (*act_fn)(const kn_epilogue *ep, float *x, int64_t n);
+static act_fn act_vector;
+static pthread_once_t act_once = PTHREAD_ONCE_INIT;
+
+/* Activations are elementwise, so the vector form is picked once per
+ * process from what the CPU has (not per session): results differ from the
+ * scalar form only by SLEEF's 1-ulp exp. */
+static void pick_act(void)
+{
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f"))
+        act_vector = kn_act_apply_avx512;
+    else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        act_vector = kn_act_apply_avx2;
+}
+
 void kn_act_apply(const kn_epilogue *ep, float *x, int64_t n)
+{
+    if (ep->act == KN_ACT_NONE)
+        return;
+    pthread_once(&act_once, pick_act);
+    if (act_vector) {
+        act_vector(ep, x, n);
+        return;
+    }
+    kn_act_apply_ref(ep, x, n);
+}
+
+void kn_act_apply_ref(const kn_epilogue *ep, float *x, int64_t n)
 {
     switch (ep->act) {
     case KN_ACT_NONE: return;

@@ -31,9 +31,12 @@ typedef struct kn_epilogue {
     float alpha, beta;
 } kn_epilogue;
 
-/* Apply the activation of ep to n contiguous values (reference; kernels may
- * inline a vector version). */
+/* Apply the activation of ep to n contiguous values: the vector form for
+ * the CPU (AVX-512 / AVX2 with SLEEF's exp), else the plain C reference. */
 void kn_act_apply(const kn_epilogue *ep, float *x, int64_t n);
+void kn_act_apply_ref(const kn_epilogue *ep, float *x, int64_t n);
+void kn_act_apply_avx2(const kn_epilogue *ep, float *x, int64_t n);
+void kn_act_apply_avx512(const kn_epilogue *ep, float *x, int64_t n);
 float kn_act_scalar(const kn_epilogue *ep, float x);
 
 /* Micro-kernel geometry for an ISA. */

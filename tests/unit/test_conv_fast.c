@@ -70,7 +70,7 @@ static void check_case(const conv_case *k, kn_isa_level isa, kn_act act)
         /* the direct depthwise kernel, same contract */
         memset(got->data, 0, got->nbytes);
         kn_depthwise2d_run(k->N, k->C, k->H, k->W, k->KH, k->KW, &g, OH, OW, x->data, w->data, b->data, got->data,
-                           with_residual ? rd : NULL, &ep, NULL);
+                           with_residual ? rd : NULL, &ep, isa, NULL);
         kt_assert_tensors_close(got, want, 1e-4, 1e-4);
     }
     kn_aligned_free(scratch);
