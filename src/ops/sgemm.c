@@ -188,7 +188,10 @@ static void pack_b_matrix(const pack_ctx *p, int64_t panel)
 }
 
 /* Implicit im2col: row k = (c, kh, kw) of the virtual matrix, columns are
- * output pixels. */
+ * output pixels. A panel's columns are cut into runs within one output row;
+ * in each run the taps that fall in the padding are zero-filled at the ends
+ * and the rest copied (contiguously for stride 1), so no per-element bounds
+ * test remains. */
 static void pack_b_conv(const pack_ctx *p, int64_t panel)
 {
     const kn_bsrc *B = p->B;
@@ -202,18 +205,40 @@ static void pack_b_conv(const pack_ctx *p, int64_t panel)
         int64_t c = kk / khw, r = kk % khw;
         int64_t kh = r / B->KW, kw = r % B->KW;
         const float *plane = B->data + c * B->H * B->W;
-        int64_t oh = n0 / B->OW, ow = n0 % B->OW;
-        for (int j = 0; j < nn; j++) {
+        int j = 0;
+        while (j < nn) {
+            int64_t n = n0 + j, oh = n / B->OW, ow0 = n % B->OW;
+            int run = (int)KN_MIN((int64_t)(nn - j), B->OW - ow0);
+            float *d = dst + j;
             int64_t ih = oh * B->SH - B->PH + kh * B->DH;
-            int64_t iw = ow * B->SW - B->PW + kw * B->DW;
-            dst[j] = (ih >= 0 && ih < B->H && iw >= 0 && iw < B->W) ? plane[ih * B->W + iw] : 0.0f;
-            if (++ow == B->OW) {
-                ow = 0;
-                oh++;
+            if (ih < 0 || ih >= B->H) {
+                memset(d, 0, (size_t)run * sizeof(float));
+            } else {
+                const float *row = plane + ih * B->W;
+                int64_t off = kw * B->DW - B->PW; /* iw = ow * SW + off */
+                /* ow range with 0 <= iw < W, intersected with the run */
+                int64_t lo = off >= 0 ? 0 : (-off + B->SW - 1) / B->SW;
+                int64_t hi = B->W - off <= 0 ? 0 : (B->W - off + B->SW - 1) / B->SW;
+                int64_t a0 = KN_MAX(lo, ow0), a1 = KN_MIN(hi, ow0 + run);
+                if (a1 < a0)
+                    a1 = a0 = ow0;
+                int i = 0;
+                for (; i < (int)(a0 - ow0); i++)
+                    d[i] = 0.0f;
+                if (B->SW == 1) {
+                    memcpy(d + i, row + a0 + off, (size_t)(a1 - a0) * sizeof(float));
+                    i += (int)(a1 - a0);
+                } else {
+                    for (int64_t ow = a0; ow < a1; ow++)
+                        d[i++] = row[ow * B->SW + off];
+                }
+                for (; i < run; i++)
+                    d[i] = 0.0f;
             }
+            j += run;
         }
-        for (int j = nn; j < nr; j++)
-            dst[j] = 0.0f;
+        for (int jj = nn; jj < nr; jj++)
+            dst[jj] = 0.0f;
     }
 }
 
