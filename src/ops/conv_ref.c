@@ -445,3 +445,21 @@ void kn_pool_ref(const kn_pool_params *p, kiln_dtype dtype, const void *x, void 
         return;
     kn_parallel_for(pool, (size_t)(p->N * p->C), pool_plane, &j);
 }
+
+kiln_status kn_attr_get_spatial_ints(const kn_node *n, const char *name, size_t max, int64_t min_value,
+                                     int64_t *dst, size_t *count)
+{
+    const int64_t *v;
+    KN_TRY(kn_attr_get_ints(n, name, &v, count));
+    if (*count > max)
+        return kn_error(KILN_ERROR_UNSUPPORTED,
+                        "node '%s' (%s): %s has %zu entries; at most %d spatial dimensions are supported", n->name,
+                        n->op_type, name, *count, KN_CONV_MAX_SPATIAL);
+    for (size_t i = 0; i < *count; i++) {
+        if (v[i] < min_value)
+            return kn_error(KILN_ERROR_MODEL, "node '%s' (%s): %s[%zu] is %lld, must be at least %lld", n->name,
+                            n->op_type, name, i, (long long)v[i], (long long)min_value);
+        dst[i] = v[i];
+    }
+    return KILN_OK;
+}

@@ -26,6 +26,12 @@ typedef enum kn_auto_pad {
  * with a message naming the node. */
 kiln_status kn_parse_auto_pad(const kn_node *n, kn_auto_pad *out);
 
+/* Copy the INTS attribute name of node n (kernel_shape, strides, pads, ...)
+ * into dst: at most max entries (more: UNSUPPORTED, too many spatial dims),
+ * each at least min_value (else a model error naming the entry). */
+kiln_status kn_attr_get_spatial_ints(const kn_node *n, const char *name, size_t max, int64_t min_value,
+                                     int64_t *dst, size_t *count);
+
 /* Conv and ConvTranspose. For Conv, x is [N, C, in...], w [M, C/group, k...]
  * and y [N, M, out...]; for ConvTranspose, x is [N, C, in...],
  * w [C, M/group, k...] and y [N, M, out...]. pad is the leading (begin)

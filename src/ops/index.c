@@ -54,56 +54,6 @@ static int64_t prod(const int64_t *dims, int from, int to)
     return p;
 }
 
-static void copy_elem(char *dst, const char *src, size_t esz)
-{
-    switch (esz) {
-    case 1: *(uint8_t *)dst = *(const uint8_t *)src; break;
-    case 2: memcpy(dst, src, 2); break;
-    case 4: memcpy(dst, src, 4); break;
-    case 8: memcpy(dst, src, 8); break;
-    default: memcpy(dst, src, esz); break;
-    }
-}
-
-/* Fill dense dst from a strided view of src (element strides, may be
- * negative); used by Slice. */
-static void copy_view(void *dst, const void *src, int rank, const int64_t *dims, const int64_t *strides,
-                      size_t esz)
-{
-    if (prod(dims, 0, rank) == 0)
-        return;
-    char *d = dst;
-    const char *s = src;
-    if (rank == 0) {
-        copy_elem(d, s, esz);
-        return;
-    }
-    int64_t idx[KN_MAX_RANK] = {0};
-    int last = rank - 1;
-    int64_t off = 0;
-    for (;;) {
-        const char *row = s + off * (int64_t)esz;
-        if (strides[last] == 1) {
-            memcpy(d, row, (size_t)dims[last] * esz);
-            d += (size_t)dims[last] * esz;
-        } else {
-            for (int64_t j = 0; j < dims[last]; j++, d += esz)
-                copy_elem(d, row + j * strides[last] * (int64_t)esz, esz);
-        }
-        int k = last - 1;
-        for (; k >= 0; k--) {
-            idx[k]++;
-            off += strides[k];
-            if (idx[k] < dims[k])
-                break;
-            off -= strides[k] * dims[k];
-            idx[k] = 0;
-        }
-        if (k < 0)
-            return;
-    }
-}
-
 /* An INTS attribute of an old opset becomes a constant int64 input at pos. */
 static kiln_status attr_to_input(kn_graph *g, int node, const char *attr, int pos, bool required)
 {
@@ -454,7 +404,7 @@ static kiln_status slice_run(kn_op_ctx *c)
     }
     if (prod(len, 0, x->rank) == 0)
         return KILN_OK;
-    copy_view(c->out[0]->data, (const char *)x->data + base * (int64_t)esz, x->rank, len, strides, esz);
+    kn_copy_view(c->out[0]->data, (const char *)x->data + base * (int64_t)esz, x->rank, len, strides, esz);
     return KILN_OK;
 }
 
@@ -575,7 +525,7 @@ typedef struct move_ctx {
 static kiln_status gather_elem_visit(void *ctx, int64_t pos, int64_t target)
 {
     move_ctx *m = ctx;
-    copy_elem(m->dst + (size_t)pos * m->esz, m->src + (size_t)target * m->esz, m->esz);
+    kn_copy_elem(m->dst + (size_t)pos * m->esz, m->src + (size_t)target * m->esz, m->esz);
     return KILN_OK;
 }
 
@@ -1433,7 +1383,7 @@ static kiln_status topk_run(kn_op_ctx *c)
             for (int64_t j = 0; j < k; j++) {
                 int64_t at = out_base + j * inner;
                 if (vals)
-                    copy_elem((char *)vals->data + (size_t)at * esz,
+                    kn_copy_elem((char *)vals->data + (size_t)at * esz,
                               (const char *)x->data + (size_t)(t.base + idx[j] * inner) * esz, esz);
                 if (inds)
                     ((int64_t *)inds->data)[at] = idx[j];

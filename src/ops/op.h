@@ -129,6 +129,14 @@ kiln_status kn_set_output(kn_op_ctx *c, int i, kiln_dtype dtype, int rank, const
  * broadcast dimensions. rank_out >= rank_in; dims are right-aligned. */
 void kn_broadcast_strides(int rank_in, const int64_t *dims_in, int rank_out,
                           const int64_t *dims_out, int64_t *strides);
+/* Views: up to 2*KN_MAX_RANK dims (DepthToSpace-style reshapes add some). */
+#define KN_MAX_VIEW_RANK (2 * KN_MAX_RANK)
+/* Copy one element of esz bytes. */
+void kn_copy_elem(char *dst, const char *src, size_t esz);
+/* Fill dense dst from a strided view of src: element (i0..in) of the view is
+ * src[sum ik * strides[k]] (element strides; 0 repeats, negative reverses).
+ * Serves Transpose, Expand, Tile, Slice and the DepthToSpace family. */
+void kn_copy_view(void *dst, const void *src, int rank, const int64_t *dims, const int64_t *strides, size_t esz);
 /* Contiguous strides for a shape. */
 void kn_contiguous_strides(int rank, const int64_t *dims, int64_t *strides);
 

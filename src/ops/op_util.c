@@ -222,3 +222,54 @@ void kn_parallel_for(pthreadpool_t pool, size_t n, kn_parallel_fn fn, void *ctx)
     pf_ctx p = {fn, ctx};
     pthreadpool_parallelize_1d(pool, pf_trampoline, &p, n, 0);
 }
+
+void kn_copy_elem(char *dst, const char *src, size_t esz)
+{
+    switch (esz) {
+    case 1: *(uint8_t *)dst = *(const uint8_t *)src; break;
+    case 2: memcpy(dst, src, 2); break;
+    case 4: memcpy(dst, src, 4); break;
+    case 8: memcpy(dst, src, 8); break;
+    default: memcpy(dst, src, esz); break;
+    }
+}
+
+void kn_copy_view(void *dst, const void *src, int rank, const int64_t *dims, const int64_t *strides, size_t esz)
+{
+    int64_t count = 1;
+    for (int k = 0; k < rank; k++)
+        count *= dims[k];
+    if (count == 0)
+        return;
+    char *d = dst;
+    const char *s = src;
+    if (rank == 0) {
+        kn_copy_elem(d, s, esz);
+        return;
+    }
+    int64_t idx[KN_MAX_VIEW_RANK] = {0};
+    int last = rank - 1;
+    int64_t n_inner = dims[last], st_inner = strides[last];
+    int64_t off = 0;
+    for (;;) {
+        const char *row = s + off * (int64_t)esz;
+        if (st_inner == 1) {
+            memcpy(d, row, (size_t)n_inner * esz);
+            d += (size_t)n_inner * esz;
+        } else {
+            for (int64_t j = 0; j < n_inner; j++, d += esz)
+                kn_copy_elem(d, row + j * st_inner * (int64_t)esz, esz);
+        }
+        int k = last - 1;
+        for (; k >= 0; k--) {
+            idx[k]++;
+            off += strides[k];
+            if (idx[k] < dims[k])
+                break;
+            off -= strides[k] * dims[k];
+            idx[k] = 0;
+        }
+        if (k < 0)
+            return;
+    }
+}

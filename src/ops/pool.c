@@ -18,23 +18,6 @@ typedef struct pool_attrs {
     int64_t pads[2 * KN_CONV_MAX_SPATIAL];
 } pool_attrs;
 
-static kiln_status get_ints(const kn_node *n, const char *name, size_t max, int64_t min_value, int64_t *dst,
-                            size_t *count)
-{
-    const int64_t *v;
-    KN_TRY(kn_attr_get_ints(n, name, &v, count));
-    if (*count > max)
-        return kn_error(KILN_ERROR_UNSUPPORTED, "node '%s' (%s): %s has %zu entries; at most %d spatial dimensions are supported",
-                        n->name, n->op_type, name, *count, KN_CONV_MAX_SPATIAL);
-    for (size_t i = 0; i < *count; i++) {
-        if (v[i] < min_value)
-            return kn_error(KILN_ERROR_MODEL, "node '%s' (%s): %s[%zu] is %lld, must be at least %lld", n->name,
-                            n->op_type, name, i, (long long)v[i], (long long)min_value);
-        dst[i] = v[i];
-    }
-    return KILN_OK;
-}
-
 static kiln_status check_flag(const kn_node *n, const char *name, int64_t v)
 {
     if (v != 0 && v != 1)
@@ -73,12 +56,12 @@ static kiln_status parse_attrs(const kn_node *n, pool_attrs *a)
     if (a->global)
         return KILN_OK;
     KN_TRY(kn_parse_auto_pad(n, &a->auto_pad));
-    KN_TRY(get_ints(n, "kernel_shape", KN_CONV_MAX_SPATIAL, 1, a->kernel, &a->n_kernel));
+    KN_TRY(kn_attr_get_spatial_ints(n, "kernel_shape", KN_CONV_MAX_SPATIAL, 1, a->kernel, &a->n_kernel));
     if (a->n_kernel == 0)
         return kn_error(KILN_ERROR_MODEL, "node '%s' (%s): missing attribute kernel_shape", n->name, op);
-    KN_TRY(get_ints(n, "strides", KN_CONV_MAX_SPATIAL, 1, a->strides, &a->n_strides));
-    KN_TRY(get_ints(n, "dilations", KN_CONV_MAX_SPATIAL, 1, a->dil, &a->n_dil));
-    KN_TRY(get_ints(n, "pads", 2 * KN_CONV_MAX_SPATIAL, 0, a->pads, &a->n_pads));
+    KN_TRY(kn_attr_get_spatial_ints(n, "strides", KN_CONV_MAX_SPATIAL, 1, a->strides, &a->n_strides));
+    KN_TRY(kn_attr_get_spatial_ints(n, "dilations", KN_CONV_MAX_SPATIAL, 1, a->dil, &a->n_dil));
+    KN_TRY(kn_attr_get_spatial_ints(n, "pads", 2 * KN_CONV_MAX_SPATIAL, 0, a->pads, &a->n_pads));
     KN_TRY(kn_attr_get_int(n, "ceil_mode", 0, &a->ceil_mode));
     KN_TRY(check_flag(n, "ceil_mode", a->ceil_mode));
     KN_TRY(kn_attr_get_int(n, "count_include_pad", 0, &a->count_include_pad));

@@ -612,23 +612,6 @@ typedef struct qconv_attrs {
     int64_t pads[2 * KN_CONV_MAX_SPATIAL];
 } qconv_attrs;
 
-static kiln_status copy_ints(const kn_node *n, const char *name, size_t max, int64_t min_value, int64_t *dst,
-                             size_t *count)
-{
-    const int64_t *v;
-    KN_TRY(kn_attr_get_ints(n, name, &v, count));
-    if (*count > max)
-        return kn_error(KILN_ERROR_UNSUPPORTED, "node '%s' (%s): %s has %zu entries; at most %d spatial dims are supported",
-                        n->name, n->op_type, name, *count, KN_CONV_MAX_SPATIAL);
-    for (size_t i = 0; i < *count; i++) {
-        if (v[i] < min_value)
-            return kn_error(KILN_ERROR_MODEL, "node '%s' (%s): %s[%zu] is %lld, must be at least %lld", n->name,
-                            n->op_type, name, i, (long long)v[i], (long long)min_value);
-        dst[i] = v[i];
-    }
-    return KILN_OK;
-}
-
 static kiln_status qconv_parse(kn_node *n)
 {
     qconv_attrs *a = kn_calloc(1, sizeof *a);
@@ -641,13 +624,13 @@ static kiln_status qconv_parse(kn_node *n)
         s = kn_error(KILN_ERROR_MODEL, "node '%s' (%s): group is %lld, must be at least 1", n->name, n->op_type,
                      (long long)a->group);
     if (s == KILN_OK)
-        s = copy_ints(n, "kernel_shape", KN_CONV_MAX_SPATIAL, 1, a->kernel, &a->n_kernel);
+        s = kn_attr_get_spatial_ints(n, "kernel_shape", KN_CONV_MAX_SPATIAL, 1, a->kernel, &a->n_kernel);
     if (s == KILN_OK)
-        s = copy_ints(n, "strides", KN_CONV_MAX_SPATIAL, 1, a->strides, &a->n_strides);
+        s = kn_attr_get_spatial_ints(n, "strides", KN_CONV_MAX_SPATIAL, 1, a->strides, &a->n_strides);
     if (s == KILN_OK)
-        s = copy_ints(n, "dilations", KN_CONV_MAX_SPATIAL, 1, a->dil, &a->n_dil);
+        s = kn_attr_get_spatial_ints(n, "dilations", KN_CONV_MAX_SPATIAL, 1, a->dil, &a->n_dil);
     if (s == KILN_OK)
-        s = copy_ints(n, "pads", 2 * KN_CONV_MAX_SPATIAL, 0, a->pads, &a->n_pads);
+        s = kn_attr_get_spatial_ints(n, "pads", 2 * KN_CONV_MAX_SPATIAL, 0, a->pads, &a->n_pads);
     if (s != KILN_OK) {
         kn_free(a);
         return s;

@@ -36,61 +36,6 @@ static kiln_status elem_size(const kn_op_ctx *c, int i, size_t *esz)
     return KILN_OK;
 }
 
-static void copy_elem(char *dst, const char *src, size_t esz)
-{
-    switch (esz) {
-    case 1: *(uint8_t *)dst = *(const uint8_t *)src; break;
-    case 2: memcpy(dst, src, 2); break;
-    case 4: memcpy(dst, src, 4); break;
-    case 8: memcpy(dst, src, 8); break;
-    default: memcpy(dst, src, esz); break;
-    }
-}
-
-/* Fill dense dst from a strided view of src: element (i0..in) of the view is
- * src[sum ik * strides[k]] (element strides; 0 repeats, negative reverses).
- * This one loop serves Transpose, Expand, Tile and the DepthToSpace family. */
-static void copy_view(void *dst, const void *src, int rank, const int64_t *dims, const int64_t *strides,
-                      size_t esz)
-{
-    int64_t count = 1;
-    for (int k = 0; k < rank; k++)
-        count *= dims[k];
-    if (count == 0)
-        return;
-    char *d = dst;
-    const char *s = src;
-    if (rank == 0) {
-        copy_elem(d, s, esz);
-        return;
-    }
-    int64_t idx[MAX_VIEW_RANK] = {0};
-    int last = rank - 1;
-    int64_t n_inner = dims[last], st_inner = strides[last];
-    int64_t off = 0;
-    for (;;) {
-        const char *row = s + off * (int64_t)esz;
-        if (st_inner == 1) {
-            memcpy(d, row, (size_t)n_inner * esz);
-            d += (size_t)n_inner * esz;
-        } else {
-            for (int64_t j = 0; j < n_inner; j++, d += esz)
-                copy_elem(d, row + j * st_inner * (int64_t)esz, esz);
-        }
-        int k = last - 1;
-        for (; k >= 0; k--) {
-            idx[k]++;
-            off += strides[k];
-            if (idx[k] < dims[k])
-                break;
-            off -= strides[k] * dims[k];
-            idx[k] = 0;
-        }
-        if (k < 0)
-            return;
-    }
-}
-
 /* An INTS attribute of an old opset becomes a constant int64 input at
  * position pos (the form later opsets use); absent attributes stay absent. */
 static kiln_status attr_to_input(kn_graph *g, int node, const char *attr, int pos)
@@ -318,7 +263,7 @@ static kiln_status transpose_run(kn_op_ctx *c)
     kn_contiguous_strides(x->rank, x->dims, in_strides);
     for (int i = 0; i < x->rank; i++)
         strides[i] = in_strides[perm[i]];
-    copy_view(c->out[0]->data, x->data, x->rank, c->out[0]->dims, strides, esz);
+    kn_copy_view(c->out[0]->data, x->data, x->rank, c->out[0]->dims, strides, esz);
     return KILN_OK;
 }
 
@@ -439,7 +384,7 @@ static kiln_status expand_run(kn_op_ctx *c)
     KN_TRY(elem_size(c, 0, &esz));
     int64_t strides[KN_MAX_RANK];
     kn_broadcast_strides(x->rank, x->dims, y->rank, y->dims, strides);
-    copy_view(y->data, x->data, y->rank, y->dims, strides, esz);
+    kn_copy_view(y->data, x->data, y->rank, y->dims, strides, esz);
     return KILN_OK;
 }
 
@@ -495,7 +440,7 @@ static kiln_status tile_run(kn_op_ctx *c)
         vdims[2 * i + 1] = x->dims[i];
         vstrides[2 * i + 1] = in_strides[i];
     }
-    copy_view(c->out[0]->data, x->data, 2 * x->rank, vdims, vstrides, esz);
+    kn_copy_view(c->out[0]->data, x->data, 2 * x->rank, vdims, vstrides, esz);
     return KILN_OK;
 }
 
@@ -689,7 +634,7 @@ static kiln_status d2s_run(kn_op_ctx *c)
     int64_t vdims[6] = {d[0], C, H, b, W, b};
     int64_t vstr[6] = {d[1] * HW, p->crd ? b * b * HW : HW, W, p->crd ? b * HW : b * C * HW, 1,
                        p->crd ? HW : C * HW};
-    copy_view(c->out[0]->data, c->in[0]->data, 6, vdims, vstr, esz);
+    kn_copy_view(c->out[0]->data, c->in[0]->data, 6, vdims, vstr, esz);
     return KILN_OK;
 }
 
@@ -716,7 +661,7 @@ static kiln_status s2d_run(kn_op_ctx *c)
     int64_t C = d[1], H = d[2], W = d[3];
     int64_t vdims[6] = {d[0], b, b, C, H / b, W / b};
     int64_t vstr[6] = {C * H * W, W, 1, H * W, b * W, b};
-    copy_view(c->out[0]->data, c->in[0]->data, 6, vdims, vstr, esz);
+    kn_copy_view(c->out[0]->data, c->in[0]->data, 6, vdims, vstr, esz);
     return KILN_OK;
 }
 

@@ -362,26 +362,6 @@ static kiln_status assign_levels(kiln_recal *r, const kn_graph *g)
     return st;
 }
 
-static kiln_status io_info(const kn_graph *g, const int *values, int n, kn_io_info **out)
-{
-    kn_io_info *io = kn_calloc((size_t)(n ? n : 1), sizeof *io);
-    if (!io)
-        return KN_NOMEM();
-    for (int i = 0; i < n; i++) {
-        const kn_value *v = &g->values[values[i]];
-        io[i].value = values[i];
-        io[i].info.name = v->name;
-        io[i].info.dtype = v->dtype;
-        io[i].info.rank = v->rank;
-        for (int d = 0; d < v->rank && d < KN_MAX_RANK; d++) {
-            io[i].dims[d] = v->dims[d].symbol ? -1 : v->dims[d].value;
-            io[i].dim_names[d] = v->dims[d].symbol;
-        }
-    }
-    *out = io;
-    return KILN_OK;
-}
-
 static kiln_status check_all_supported(const kn_graph *g)
 {
     for (int i = 0; i < g->n_nodes; i++) {
@@ -442,9 +422,9 @@ static kiln_status build_model(kiln_recal *r, const kiln_recal_config *cfg, cons
         if (!n->dead && n->op && n->op->finalize)
             KN_TRY(n->op->finalize(g, n, m->isa));
     }
-    KN_TRY(io_info(g, g->inputs, g->n_inputs, &m->inputs));
+    KN_TRY(kn_model_io_info(g, g->inputs, g->n_inputs, &m->inputs));
     m->n_inputs = (size_t)g->n_inputs;
-    KN_TRY(io_info(g, g->outputs, g->n_outputs, &m->outputs));
+    KN_TRY(kn_model_io_info(g, g->outputs, g->n_outputs, &m->outputs));
     m->n_outputs = (size_t)g->n_outputs;
     m->threads = m->options.threads > 0 ? m->options.threads : kn_cpu_available();
     return assign_levels(r, g);

@@ -75,7 +75,7 @@ static kiln_status op_histogram(const kn_graph *g, kn_op_tally **out, size_t *co
     return KILN_OK;
 }
 
-static kiln_status io_info(const kn_graph *g, const int *values, int n, kn_io_info **out)
+kiln_status kn_model_io_info(const kn_graph *g, const int *values, int n, kn_io_info **out)
 {
     kn_io_info *io = kn_calloc((size_t)(n ? n : 1), sizeof *io);
     if (!io)
@@ -190,9 +190,9 @@ static kiln_status build_model(kiln_model *m, kn_model_file *mf)
         if (!n->dead && n->op && n->op->finalize)
             KN_TRY(n->op->finalize(g, n, m->isa));
     }
-    KN_TRY(io_info(g, g->inputs, g->n_inputs, &m->inputs));
+    KN_TRY(kn_model_io_info(g, g->inputs, g->n_inputs, &m->inputs));
     m->n_inputs = (size_t)g->n_inputs;
-    KN_TRY(io_info(g, g->outputs, g->n_outputs, &m->outputs));
+    KN_TRY(kn_model_io_info(g, g->outputs, g->n_outputs, &m->outputs));
     m->n_outputs = (size_t)g->n_outputs;
     m->threads = m->options.threads > 0 ? m->options.threads : kn_cpu_available();
     return KILN_OK;

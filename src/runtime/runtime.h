@@ -141,6 +141,8 @@ int kn_cpu_available(void);
 /* ---- load pipeline (model.c) --------------------------------------------- */
 /* Resolve ops, upgrade old forms, parse attributes; list unsupported ops. */
 kiln_status kn_graph_resolve_ops(kn_graph *g, bool allow_unsupported, char **unsupported);
+/* Describe graph values (inputs or outputs) for kiln_value_info. */
+kiln_status kn_model_io_info(const kn_graph *g, const int *values, int n, kn_io_info **out);
 /* Graph passes by optimization level. */
 kiln_status kn_graph_optimize(kn_graph *g, const struct kiln_options *o);
 
