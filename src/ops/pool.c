@@ -203,10 +203,60 @@ static kiln_status pool_infer(kn_op_ctx *c)
     return KILN_OK;
 }
 
+typedef struct global_ctx {
+    const float *x;
+    float *y;
+    int64_t plane;
+    bool max;
+} global_ctx;
+
+/* GlobalAveragePool / GlobalMaxPool on float32: one contiguous reduction
+ * per (image, channel) plane; four partial sums keep the loop vectorizable
+ * and independent of the thread count. */
+static void global_plane(void *arg, size_t i)
+{
+    const global_ctx *g = arg;
+    const float *x = g->x + (int64_t)i * g->plane;
+    int64_t n = g->plane, k = 0;
+    if (g->max) {
+        /* NaN inputs are skipped, as in the reference kernel */
+        float m = 0.0f;
+        bool any = false;
+        for (k = 0; k < n; k++)
+            if (x[k] == x[k] && (!any || x[k] > m)) {
+                m = x[k];
+                any = true;
+            }
+        g->y[i] = any ? m : NAN;
+        return;
+    }
+    float acc[8] = {0};
+    for (; k + 8 <= n; k += 8)
+        for (int j = 0; j < 8; j++)
+            acc[j] += x[k + j];
+    float sum = 0.0f;
+    for (int j = 0; j < 8; j++)
+        sum += acc[j];
+    for (; k < n; k++)
+        sum += x[k];
+    g->y[i] = sum / (float)n;
+}
+
 static kiln_status pool_run(kn_op_ctx *c)
 {
     kn_pool_params p;
     KN_TRY(pool_geometry(c, &p));
+    const pool_attrs *a = c->params;
+    if (a->global && (a->kind == KN_POOL_AVG || a->kind == KN_POOL_MAX) && c->in[0]->dtype == KILN_DTYPE_FLOAT) {
+        const kiln_tensor *x = c->in[0];
+        int64_t planes = x->dims[0] * x->dims[1];
+        int64_t plane = planes ? kn_tensor_count(x) / planes : 0;
+        if (plane > 0) {
+            global_ctx g = {x->data, c->out[0]->data, plane, a->kind == KN_POOL_MAX};
+            kn_parallel_for(c->pool, (size_t)planes, global_plane, &g);
+            return KILN_OK;
+        }
+    }
     int64_t *indices = c->n_out > 1 && c->out[1] ? c->out[1]->data : NULL;
     kn_pool_ref(&p, c->in[0]->dtype, c->in[0]->data, c->out[0]->data, indices, c->pool);
     return KILN_OK;

@@ -2,6 +2,7 @@
  * (ceil_mode, pads, count_include_pad, auto_pad, dilations, Indices in both
  * storage orders), a naive comparison on 1-D / 3-D, dtypes, errors. */
 #include "harness.h"
+#include "ops/conv_ref.h"
 
 #include <math.h>
 
@@ -419,9 +420,40 @@ static void test_pool_empty(void **state)
     kn_tensor_free(x);
 }
 
+/* The float32 global-pool fast path against the reference kernel, on odd
+ * plane sizes, with NaN inputs. */
+static void test_global_fast_path_matches_reference(void **state)
+{
+    (void)state;
+    const int64_t sizes[][4] = {{1, 1, 1, 1}, {2, 3, 5, 7}, {1, 17, 13, 1}, {3, 4, 9, 9}};
+    const char *ops[] = {"GlobalAveragePool", "GlobalMaxPool"};
+    for (size_t o = 0; o < 2; o++)
+        for (size_t k = 0; k < 4; k++) {
+            kiln_tensor *x = kt_f32_random(4, sizes[k], (uint32_t)(k + 3), -5, 5);
+            float *xd = x->data;
+            if (kn_tensor_count(x) > 4)
+                xd[3] = NAN;
+            kt_node *n = kt_node_new(ops[o], 13);
+            kiln_tensor *y = NULL;
+            assert_int_equal(kt_run(n, 1, &x, 1, &y), KILN_OK);
+            kn_pool_params p = {.nsp = 1, .kind = o ? KN_POOL_MAX : KN_POOL_AVG, .N = sizes[k][0],
+                                .C = sizes[k][1]};
+            p.in[0] = p.k[0] = sizes[k][2] * sizes[k][3];
+            p.out[0] = p.stride[0] = p.dil[0] = 1;
+            kiln_tensor *want = kt_f32(KT_DIMS(sizes[k][0], sizes[k][1], 1, 1), NULL);
+            kn_pool_ref(&p, KILN_DTYPE_FLOAT, x->data, want->data, NULL, NULL);
+            kt_assert_tensors_close(y, want, 1e-5, 1e-6);
+            kn_tensor_free(x);
+            kn_tensor_free(y);
+            kn_tensor_free(want);
+            kt_node_free(n);
+        }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_global_fast_path_matches_reference),
         cmocka_unit_test(test_maxpool_indices),     cmocka_unit_test(test_pool_ceil_mode),
         cmocka_unit_test(test_avgpool_count_include_pad), cmocka_unit_test(test_pool_auto_pad),
         cmocka_unit_test(test_pool_dilations),      cmocka_unit_test(test_pool_3d_matches_naive),
