@@ -6,6 +6,7 @@
  * the thread pool runs; kn_sgemm_ref's per-element arithmetic does not
  * depend on the cut, so results are identical for any thread count. */
 #include "ops/families.h"
+#include "ops/sgemm.h"
 #include "ops/gemm_ref.h"
 
 #include <string.h>
@@ -167,7 +168,66 @@ static float *scratch_take(char **cursor, int64_t count)
 typedef struct gemm_params {
     int64_t trans_a, trans_b;
     float alpha, beta;
+    /* Fully connected layers (constant float B, A not transposed, alpha 1):
+     * Y^T = B'^T A^T on the packed GEMM, B' packed once in finalize and
+     * beta * C folded into a per-output bias. */
+    kn_packed_a *packed;
+    float *bias; /* [N] or NULL */
 } gemm_params;
+
+static void gemm_free_params(void *params)
+{
+    gemm_params *p = params;
+    if (p) {
+        if (p->packed) {
+            kn_packed_a_free(p->packed);
+            kn_free(p->packed);
+        }
+        kn_free(p->bias);
+    }
+    kn_free(p);
+}
+
+static kiln_status gemm_finalize(const kn_graph *g, kn_node *n, kn_isa_level isa)
+{
+    gemm_params *p = n->params;
+    if (!p || p->trans_a || p->alpha != 1.0f || n->n_in < 2 || n->in[1] < 0)
+        return KILN_OK;
+    const kiln_tensor *b = g->values[n->in[1]].constant;
+    const kiln_tensor *cc = n->n_in > 2 && n->in[2] >= 0 ? g->values[n->in[2]].constant : NULL;
+    if (!b || b->dtype != KILN_DTYPE_FLOAT || b->rank != 2 || (n->n_in > 2 && n->in[2] >= 0 && !cc))
+        return KILN_OK;
+    int64_t N = p->trans_b ? b->dims[0] : b->dims[1], K = p->trans_b ? b->dims[1] : b->dims[0];
+    /* C must be per output column: [N], [1,N] or a scalar */
+    if (cc && (cc->dtype != KILN_DTYPE_FLOAT || cc->rank > 2 || (cc->rank == 2 && cc->dims[0] != 1) ||
+               (kn_tensor_count(cc) != N && kn_tensor_count(cc) != 1)))
+        return KILN_OK;
+    kn_packed_a *pa = kn_calloc(1, sizeof *pa);
+    float *bias = cc && p->beta != 0.0f ? kn_malloc((size_t)(N ? N : 1) * sizeof(float)) : NULL;
+    if (!pa || (cc && p->beta != 0.0f && !bias)) {
+        kn_free(pa);
+        kn_free(bias);
+        return KN_NOMEM();
+    }
+    /* rows of the packed matrix are output features: B^T when B is [K, N] */
+    kiln_status s = kn_sgemm_pack_a(isa, N, K, b->data, b->dims[1], !p->trans_b, pa);
+    if (s != KILN_OK) {
+        kn_free(pa);
+        kn_free(bias);
+        return s;
+    }
+    for (int64_t j = 0; bias && j < N; j++)
+        bias[j] = p->beta * ((const float *)cc->data)[kn_tensor_count(cc) == 1 ? 0 : j];
+    p->packed = pa;
+    p->bias = bias;
+    return KILN_OK;
+}
+
+static bool gemm_fast(const kn_op_ctx *c)
+{
+    const gemm_params *p = c->params;
+    return p->packed && p->packed->isa == c->isa && c->in[0]->dtype == KILN_DTYPE_FLOAT;
+}
 
 static kiln_status gemm_parse(kn_node *n)
 {
@@ -180,7 +240,7 @@ static kiln_status gemm_parse(kn_node *n)
      * superset of broadcast=0 (C already [M, N]). */
     int64_t bcast;
     KN_TRY(kn_attr_get_int(n, "broadcast", 0, &bcast));
-    gemm_params *pp = kn_malloc(sizeof *pp);
+    gemm_params *pp = kn_calloc(1, sizeof *pp);
     if (!pp)
         return KN_NOMEM();
     *pp = p;
@@ -225,6 +285,15 @@ static kiln_status gemm_infer(kn_op_ctx *c)
 
 static kiln_status gemm_prepare(kn_op_ctx *c)
 {
+    if (gemm_fast(c)) {
+        const gemm_params *p = c->params;
+        int64_t M = c->out[0]->dims[0], N = c->out[0]->dims[1];
+        size_t sz = kn_sgemm_scratch_bytes(c->isa, M, p->packed->K);
+        /* Y^T lands in scratch and is transposed unless M == 1 */
+        size_t yt = M > 1 ? (size_t)(M * N) * sizeof(float) : 0;
+        c->scratch_size = ((sz + 63) & ~(size_t)63) + yt;
+        return KILN_OK;
+    }
     if (c->in[0]->dtype == KILN_DTYPE_FLOAT16)
         c->scratch_size = f16_scratch(c, 2);
     return KILN_OK;
@@ -254,6 +323,22 @@ static kiln_status gemm_run(kn_op_ctx *c)
     const kiln_tensor *a = c->in[0], *b = c->in[1], *cc = c->n_in > 2 ? c->in[2] : NULL;
     kiln_tensor *y = c->out[0];
     int64_t M = y->dims[0], N = y->dims[1];
+    if (gemm_fast(c)) {
+        if (M == 0 || N == 0)
+            return KILN_OK;
+        size_t sz = (kn_sgemm_scratch_bytes(c->isa, M, p->packed->K) + 63) & ~(size_t)63;
+        float *yt = M > 1 ? (float *)((char *)c->scratch + sz) : y->data;
+        kn_bsrc src = {.kind = KN_BSRC_MATRIX, .data = a->data, .ld = p->packed->K, .trans = true};
+        kn_epilogue ep = {.bias = p->bias};
+        kn_sgemm_run(p->packed, M, &src, yt, M, p->bias ? &ep : NULL, c->scratch, c->pool);
+        if (M > 1) {
+            float *yd = y->data;
+            for (int64_t i = 0; i < M; i++)
+                for (int64_t j = 0; j < N; j++)
+                    yd[i * N + j] = yt[j * M + i];
+        }
+        return KILN_OK;
+    }
     mm_job j = {.dtype = a->dtype, .ta = p->trans_a != 0, .tb = p->trans_b != 0, .M = M, .N = N,
                 .K = p->trans_a ? a->dims[0] : a->dims[1], .alpha = p->alpha, .A = a->data, .B = b->data,
                 .C = y->data, .lda = a->dims[1], .ldb = b->dims[1], .ldc = N, .batches = 1, .c_stride = 0};
@@ -414,7 +499,7 @@ static kiln_status matmul_run(kn_op_ctx *c)
 
 const kn_op kn_ops_gemm[] = {
     {.domain = "", .name = "Gemm", .since_min = 1, .since_max = 0, .parse = gemm_parse, .infer = gemm_infer,
-     .prepare = gemm_prepare, .run = gemm_run},
+     .prepare = gemm_prepare, .run = gemm_run, .free_params = gemm_free_params, .finalize = gemm_finalize},
     {.domain = "", .name = "MatMul", .since_min = 1, .since_max = 0, .infer = matmul_infer,
      .prepare = matmul_prepare, .run = matmul_run},
 };

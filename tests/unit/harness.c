@@ -93,8 +93,23 @@ static void free_state(const kn_op *op, void *state)
         kn_free(state);
 }
 
+static kiln_status run_impl(kt_node *tn, kn_isa_level isa, int threads, unsigned const_mask, int n_in,
+                            kiln_tensor *const *inputs, int n_out, kiln_tensor **outputs);
+
 kiln_status kt_run_ex(kt_node *tn, kn_isa_level isa, int threads, int n_in, kiln_tensor *const *inputs, int n_out,
                       kiln_tensor **outputs)
+{
+    return run_impl(tn, isa, threads, 0, n_in, inputs, n_out, outputs);
+}
+
+kiln_status kt_run_const(kt_node *tn, kn_isa_level isa, unsigned const_mask, int n_in, kiln_tensor *const *inputs,
+                         int n_out, kiln_tensor **outputs)
+{
+    return run_impl(tn, isa, 0, const_mask, n_in, inputs, n_out, outputs);
+}
+
+static kiln_status run_impl(kt_node *tn, kn_isa_level isa, int threads, unsigned const_mask, int n_in,
+                            kiln_tensor *const *inputs, int n_out, kiln_tensor **outputs)
 {
     kn_graph *g = tn->g;
     kn_node *node = kt_node_get(tn);
@@ -111,7 +126,12 @@ kiln_status kt_run_ex(kt_node *tn, kn_isa_level isa, int threads, int n_in, kiln
         if (v < 0) {
             assert_int_equal(kn_graph_value(g, name, &v), KILN_OK);
         }
-        g->values[v].is_graph_input = true;
+        if (const_mask & (1u << i)) {
+            if (!g->values[v].constant)
+                assert_int_equal(kn_tensor_clone(inputs[i], &g->values[v].constant), KILN_OK);
+        } else {
+            g->values[v].is_graph_input = true;
+        }
         in_idx[i] = v;
     }
     for (int i = 0; i < n_out; i++) {
@@ -151,6 +171,8 @@ kiln_status kt_run_ex(kt_node *tn, kn_isa_level isa, int threads, int n_in, kiln
     }
     if (op->parse)
         KN_TRY(op->parse(node));
+    if (const_mask && op->finalize)
+        KN_TRY(op->finalize(g, node, isa));
 
     /* Inputs after upgrade: constants from the graph or the caller's tensors. */
     const kiln_tensor *ins[16] = {0};

@@ -41,6 +41,12 @@ kiln_status kt_run(kt_node *n, int n_in, kiln_tensor *const *inputs, int n_out, 
 kiln_status kt_run_ex(kt_node *n, kn_isa_level isa, int threads, int n_in, kiln_tensor *const *inputs, int n_out,
                       kiln_tensor **outputs);
 
+/* Like kt_run_ex, but inputs whose bit is set in const_mask become
+ * initializers of the graph and the op's finalize() hook runs first (weight
+ * packing), as when a model is loaded. */
+kiln_status kt_run_const(kt_node *n, kn_isa_level isa, unsigned const_mask, int n_in, kiln_tensor *const *inputs,
+                         int n_out, kiln_tensor **outputs);
+
 /* Tensor builders (abort the test on allocation failure). data may be NULL
  * for zeros. */
 kiln_tensor *kt_f32(int rank, const int64_t *dims, const float *data);

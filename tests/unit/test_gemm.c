@@ -1,5 +1,6 @@
 /* Gemm / MatMul ops and the reference SGEMM they run on. */
 #include "harness.h"
+#include "runtime/runtime.h"
 
 #include "ops/gemm_ref.h"
 
@@ -438,9 +439,48 @@ static void test_matmul_errors(void **state)
     kn_tensor_free(u8);
 }
 
+/* Fully connected layers on the packed GEMM (constant B, finalize packs it)
+ * against the reference path, for every ISA, transB both ways, batch 1 and
+ * 5, with and without C. */
+static void test_gemm_packed_fc_matches_reference(void **state)
+{
+    (void)state;
+    kn_isa_level best = kn_cpu_isa(KILN_ISA_AUTO);
+    const int64_t Ms[] = {1, 5}, Ns[] = {1, 17, 40}, Ks[] = {3, 33};
+    for (int isa = KN_ISA_GENERIC; isa <= (int)best; isa++)
+        for (int tb = 0; tb < 2; tb++)
+            for (int withc = 0; withc < 2; withc++)
+                for (size_t mi = 0; mi < 2; mi++)
+                    for (size_t ni = 0; ni < 3; ni++)
+                        for (size_t ki = 0; ki < 2; ki++) {
+                            int64_t M = Ms[mi], N = Ns[ni], K = Ks[ki];
+                            kiln_tensor *in[3];
+                            in[0] = kt_f32_random(KT_DIMS(M, K), 1, -1, 1);
+                            in[1] = tb ? kt_f32_random(KT_DIMS(N, K), 2, -1, 1) : kt_f32_random(KT_DIMS(K, N), 2, -1, 1);
+                            in[2] = kt_f32_random(KT_DIMS(N), 3, -1, 1);
+                            kiln_tensor *want = NULL, *got = NULL;
+                            kt_node *ref = kt_node_new("Gemm", 13), *fast = kt_node_new("Gemm", 13);
+                            kt_attr_int(ref, "transB", tb);
+                            kt_attr_int(fast, "transB", tb);
+                            kt_attr_float(ref, "beta", 0.5f);
+                            kt_attr_float(fast, "beta", 0.5f);
+                            assert_int_equal(kt_run(ref, 2 + withc, in, 1, &want), KILN_OK);
+                            assert_int_equal(kt_run_const(fast, (kn_isa_level)isa, 6u, 2 + withc, in, 1, &got),
+                                             KILN_OK);
+                            kt_assert_tensors_close(got, want, 1e-5, 1e-5);
+                            for (int i = 0; i < 3; i++)
+                                kn_tensor_free(in[i]);
+                            kn_tensor_free(want);
+                            kn_tensor_free(got);
+                            kt_node_free(ref);
+                            kt_node_free(fast);
+                        }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_gemm_packed_fc_matches_reference),
         cmocka_unit_test(test_sgemm_ref_shapes),
         cmocka_unit_test(test_sgemm_ref_k_zero_scales_c),
         cmocka_unit_test(test_sgemm_ref_split_invariant),
