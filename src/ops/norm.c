@@ -83,7 +83,71 @@ typedef struct bn_params {
     float epsilon, momentum;
     bool training;   /* normalize with batch statistics */
     bool per_element; /* opset < 9 spatial = 0 */
+    /* Standalone inference BN with constant parameters: y = x * k + t per
+     * channel, k and t computed once at load (in double) by finalize. */
+    float *k, *t;
+    int64_t channels;
 } bn_params;
+
+static void bn_free_params(void *params)
+{
+    bn_params *p = params;
+    if (p) {
+        kn_free(p->k);
+        kn_free(p->t);
+    }
+    kn_free(p);
+}
+
+static kiln_status bn_finalize(const kn_graph *g, kn_node *n, kn_isa_level isa)
+{
+    (void)isa;
+    bn_params *p = n->params;
+    if (!p || p->training || p->per_element || n->n_in != 5)
+        return KILN_OK;
+    const kiln_tensor *t[5] = {NULL};
+    for (int i = 1; i < 5; i++) {
+        t[i] = n->in[i] >= 0 ? g->values[n->in[i]].constant : NULL;
+        if (!t[i] || t[i]->dtype != KILN_DTYPE_FLOAT || kn_tensor_count(t[i]) != kn_tensor_count(t[1]))
+            return KILN_OK;
+    }
+    int64_t C = kn_tensor_count(t[1]);
+    float *k = kn_malloc((size_t)(C ? C : 1) * sizeof(float)), *sh = kn_malloc((size_t)(C ? C : 1) * sizeof(float));
+    if (!k || !sh) {
+        kn_free(k);
+        kn_free(sh);
+        return KN_NOMEM();
+    }
+    const float *scale = t[1]->data, *bias = t[2]->data, *mean = t[3]->data, *var = t[4]->data;
+    for (int64_t ch = 0; ch < C; ch++) {
+        double kk = (double)scale[ch] / sqrt((double)var[ch] + (double)p->epsilon);
+        k[ch] = (float)kk;
+        sh[ch] = (float)((double)bias[ch] - (double)mean[ch] * kk);
+    }
+    kn_free(p->k);
+    kn_free(p->t);
+    p->k = k;
+    p->t = sh;
+    p->channels = C;
+    return KILN_OK;
+}
+
+typedef struct bn_fast_ctx {
+    const float *x, *k, *t;
+    float *y;
+    int64_t C, S;
+} bn_fast_ctx;
+
+static void bn_fast_plane(void *arg, size_t plane)
+{
+    const bn_fast_ctx *f = arg;
+    int64_t ch = (int64_t)plane % f->C;
+    const float *x = f->x + (int64_t)plane * f->S;
+    float *y = f->y + (int64_t)plane * f->S;
+    float k = f->k[ch], t = f->t[ch];
+    for (int64_t i = 0; i < f->S; i++)
+        y[i] = x[i] * k + t;
+}
 
 static kiln_status bn_parse(kn_node *n)
 {
@@ -111,7 +175,7 @@ static kiln_status bn_parse(kn_node *n)
     if (p.training && p.per_element)
         return kn_error(KILN_ERROR_UNSUPPORTED,
                         "node '%s' (BatchNormalization): training mode with spatial=0", n->name);
-    bn_params *pp = kn_malloc(sizeof *pp);
+    bn_params *pp = kn_calloc(1, sizeof *pp);
     if (!pp)
         return KN_NOMEM();
     *pp = p;
@@ -176,6 +240,11 @@ static kiln_status bn_run(kn_op_ctx *c)
     const bn_params *p = c->params;
     const kiln_tensor *x = c->in[0], *scale = c->in[1], *bias = c->in[2], *mean = c->in[3], *var = c->in[4];
     int64_t N = x->dims[0], C = x->dims[1], S = prod(x->dims, 2, x->rank);
+    if (p->k && x->dtype == KILN_DTYPE_FLOAT && p->channels == C) {
+        bn_fast_ctx f = {x->data, p->k, p->t, c->out[0]->data, C, S};
+        kn_parallel_for(c->pool, (size_t)(N * C), bn_fast_plane, &f);
+        return KILN_OK;
+    }
     int64_t P = kn_tensor_count(scale);
     bool per_elem = P != C; /* spatial=0 with [C, D1, ...] parameters */
     double *a = c->scratch, *b = a + KN_MAX(P, 1);
@@ -596,7 +665,8 @@ static kiln_status mvn_run(kn_op_ctx *c)
 
 const kn_op kn_ops_norm[] = {
     {.domain = "", .name = "BatchNormalization", .since_min = 1, .since_max = 0, .parse = bn_parse,
-     .infer = bn_infer, .prepare = bn_prepare, .run = bn_run},
+     .infer = bn_infer, .prepare = bn_prepare, .run = bn_run, .free_params = bn_free_params,
+     .finalize = bn_finalize},
     {.domain = "", .name = "LayerNormalization", .since_min = 17, .since_max = 0, .parse = ln_parse,
      .infer = ln_infer, .prepare = ln_prepare, .run = ln_run},
     {.domain = "", .name = "RMSNormalization", .since_min = 23, .since_max = 0, .parse = ln_parse,

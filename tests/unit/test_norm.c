@@ -485,9 +485,38 @@ static void test_half_precision(void **state)
     kn_tensor_free(s);
 }
 
+/* A standalone inference BN with constant parameters runs as a scale-shift
+ * precomputed at load (finalize); it must match the reference path. */
+static void test_bn_precomputed_matches_reference(void **state)
+{
+    (void)state;
+    const int64_t shapes[][4] = {{1, 3, 5, 7}, {2, 17, 3, 1}, {4, 1, 1, 1}};
+    for (size_t k = 0; k < 3; k++) {
+        int64_t C = shapes[k][1];
+        kiln_tensor *in[5];
+        in[0] = kt_f32_random(4, shapes[k], 1, -3, 3);
+        in[1] = kt_f32_random(KT_DIMS(C), 2, 0.5f, 1.5f);
+        in[2] = kt_f32_random(KT_DIMS(C), 3, -1, 1);
+        in[3] = kt_f32_random(KT_DIMS(C), 4, -1, 1);
+        in[4] = kt_f32_random(KT_DIMS(C), 5, 0.1f, 2.0f);
+        kt_node *ref = kt_node_new("BatchNormalization", 15), *fast = kt_node_new("BatchNormalization", 15);
+        kiln_tensor *want = NULL, *got = NULL;
+        assert_int_equal(kt_run(ref, 5, in, 1, &want), KILN_OK);
+        assert_int_equal(kt_run_const(fast, KN_ISA_GENERIC, 0x1eu, 5, in, 1, &got), KILN_OK);
+        kt_assert_tensors_close(got, want, 1e-5, 1e-6);
+        for (int i = 0; i < 5; i++)
+            kn_tensor_free(in[i]);
+        kn_tensor_free(want);
+        kn_tensor_free(got);
+        kt_node_free(ref);
+        kt_node_free(fast);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bn_precomputed_matches_reference),
         cmocka_unit_test(test_bn_inference_hand_computed),
         cmocka_unit_test(test_bn_ranks),
         cmocka_unit_test(test_bn_spatial0),
