@@ -5,7 +5,7 @@
 #include "cmd_recalibrate.h"
 
 #include "cli_util.h"
-#include "kiln_recal.h"
+#include "kiln.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -19,6 +19,7 @@ static const command commands[] = {
     {"conformance", cmd_conformance, "run ONNX backend-style test folders and compare outputs"},
     {"recalibrate", kiln_cmd_recalibrate, "re-estimate BatchNorm statistics on new data (Precise BN)"},
     {"optimize", cmd_optimize, "fold BatchNormalization and simplify; write a standard ONNX model"},
+    {"bench", cmd_bench, "time a model: latency, throughput, load time, peak memory, per-layer profile"},
 };
 
 static void print_usage(FILE *f)

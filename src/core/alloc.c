@@ -1,6 +1,6 @@
 /* All library allocations funnel through here so tests can inject failures
- * (SQLite-style: fail the N-th allocation) and hosts can later supply their
- * own allocator. */
+ * (SQLite-style: fail the N-th allocation) and hosts can supply their own
+ * allocator (kiln_set_allocator). */
 #include "core/core.h"
 
 #include <stdatomic.h>
@@ -28,10 +28,34 @@ static bool should_fail(void)
     return f != 0 && n == f;
 }
 
+/* The host's allocator; set before kiln allocates anything (documented),
+ * so plain reads on the allocation paths are enough. */
+static kiln_allocator host;
+static bool have_host;
+
+KILN_API kiln_status kiln_set_allocator(const kiln_allocator *a)
+{
+    if (!a) {
+        have_host = false;
+        memset(&host, 0, sizeof host);
+        return KILN_OK;
+    }
+    if (!a->malloc_fn || !a->realloc_fn || !a->free_fn)
+        return kn_error(KILN_ERROR_ARGUMENT, "kiln_set_allocator: malloc_fn, realloc_fn and free_fn are required");
+    if (!a->aligned_alloc_fn != !a->aligned_free_fn)
+        return kn_error(KILN_ERROR_ARGUMENT,
+                        "kiln_set_allocator: give both aligned_alloc_fn and aligned_free_fn, or neither");
+    host = *a;
+    have_host = true;
+    return KILN_OK;
+}
+
 void *kn_malloc(size_t size)
 {
     if (should_fail())
         return NULL;
+    if (have_host)
+        return host.malloc_fn(host.user, size ? size : 1);
     return malloc(size ? size : 1);
 }
 
@@ -40,7 +64,16 @@ void *kn_calloc(size_t count, size_t size)
     if (should_fail())
         return NULL;
     if (count == 0 || size == 0)
-        return calloc(1, 1);
+        count = size = 1;
+    if (have_host) {
+        size_t bytes;
+        if (!kn_mul_size(count, size, &bytes))
+            return NULL;
+        void *p = host.malloc_fn(host.user, bytes);
+        if (p)
+            memset(p, 0, bytes);
+        return p;
+    }
     return calloc(count, size);
 }
 
@@ -48,27 +81,66 @@ void *kn_realloc(void *ptr, size_t size)
 {
     if (should_fail())
         return NULL;
+    if (have_host)
+        return host.realloc_fn(host.user, ptr, size ? size : 1);
     return realloc(ptr, size ? size : 1);
 }
 
 void kn_free(void *ptr)
 {
-    free(ptr);
+    if (!ptr)
+        return;
+    if (have_host)
+        host.free_fn(host.user, ptr);
+    else
+        free(ptr);
+}
+
+#define KN_ALLOC_ALIGN 64
+
+/* Without a host aligned_alloc_fn: over-allocate and keep the block start
+ * just below the aligned pointer. */
+static void *host_aligned_alloc(size_t size)
+{
+    if (host.aligned_alloc_fn)
+        return host.aligned_alloc_fn(host.user, KN_ALLOC_ALIGN, size);
+    size_t total;
+    if (!kn_add_size(size, KN_ALLOC_ALIGN + sizeof(void *), &total))
+        return NULL;
+    char *block = host.malloc_fn(host.user, total);
+    if (!block)
+        return NULL;
+    uintptr_t start = (uintptr_t)(block + sizeof(void *));
+    char *aligned = (char *)((start + KN_ALLOC_ALIGN - 1) & ~(uintptr_t)(KN_ALLOC_ALIGN - 1));
+    memcpy(aligned - sizeof(void *), &block, sizeof block);
+    return aligned;
 }
 
 void *kn_aligned_alloc(size_t size)
 {
     if (should_fail())
         return NULL;
+    if (have_host)
+        return host_aligned_alloc(size ? size : KN_ALLOC_ALIGN);
     void *p = NULL;
-    if (posix_memalign(&p, 64, size ? size : 64) != 0)
+    if (posix_memalign(&p, KN_ALLOC_ALIGN, size ? size : KN_ALLOC_ALIGN) != 0)
         return NULL;
     return p;
 }
 
 void kn_aligned_free(void *ptr)
 {
-    free(ptr);
+    if (!ptr)
+        return;
+    if (!have_host) {
+        free(ptr);
+    } else if (host.aligned_free_fn) {
+        host.aligned_free_fn(host.user, ptr);
+    } else {
+        void *block;
+        memcpy(&block, (char *)ptr - sizeof(void *), sizeof block);
+        host.free_fn(host.user, block);
+    }
 }
 
 char *kn_strndup(const char *s, size_t n)

@@ -5,7 +5,7 @@
 
 #include "core/core.h"
 
-#include "kiln_recal.h"
+#include "kiln.h"
 
 #include <stdio.h>
 

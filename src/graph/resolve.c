@@ -28,6 +28,37 @@ static void sb_add(strbuf *b, const char *text)
     b->len += n;
 }
 
+/* Subgraph nodes (If/Loop/Scan bodies) are resolved before their owner is
+ * parsed, so the owner's parse sees a runnable body; an op the body lacks
+ * makes the owner unsupported. Upgrades may append nodes: sort again. */
+static kiln_status resolve_subgraph(kn_graph *sub, const kn_node *owner, char *why, size_t why_size)
+{
+    char *unsupported = NULL;
+    kiln_status s = kn_graph_resolve_ops(sub, false, &unsupported);
+    kn_free(unsupported);
+    if (s == KILN_ERROR_UNSUPPORTED) {
+        const char *msg = kn_error_message();
+        if (strncmp(msg, "unsupported: ", 13) == 0)
+            msg += 13;
+        snprintf(why, why_size, "%s (in a subgraph of %s '%s')", msg, owner->op_type, owner->name);
+        return s;
+    }
+    KN_TRY(s);
+    return kn_graph_compact(sub);
+}
+
+static kiln_status resolve_subgraphs(const kn_node *n, char *why, size_t why_size)
+{
+    for (int a = 0; a < n->n_attrs; a++) {
+        const kn_attr *at = &n->attrs[a];
+        if (at->type == KN_ATTR_GRAPH && at->g)
+            KN_TRY(resolve_subgraph(at->g, n, why, why_size));
+        for (size_t k = 0; at->type == KN_ATTR_GRAPHS && k < at->count; k++)
+            KN_TRY(resolve_subgraph(at->graphs[k], n, why, why_size));
+    }
+    return KILN_OK;
+}
+
 static kiln_status resolve_node(kn_graph *g, int i, char *why, size_t why_size)
 {
     kn_node *n = &g->nodes[i];
@@ -58,6 +89,7 @@ static kiln_status resolve_node(kn_graph *g, int i, char *why, size_t why_size)
         snprintf(why, why_size, "%s (opset %d not supported)", n->op_type, n->opset);
         return KILN_ERROR_UNSUPPORTED;
     }
+    KN_TRY(resolve_subgraphs(n, why, why_size));
     n->op = op;
     if (op->parse) {
         kiln_status s = op->parse(n);

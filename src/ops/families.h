@@ -21,7 +21,8 @@
     X(resize)             \
     X(rnn)                \
     X(quant)              \
-    X(misc)
+    X(misc)               \
+    X(control)
 
 #define KN_DECLARE_FAMILY(x)          \
     extern const kn_op kn_ops_##x[]; \

@@ -2,6 +2,7 @@
  * descriptors, listed here. Lookup picks the descriptor whose opset range
  * covers the version the model imports. */
 #include "ops/op.h"
+#include "ops/custom_ops.h"
 #include "ops/families.h"
 
 #include <string.h>
@@ -21,6 +22,10 @@ const kn_op *kn_op_find(const char *domain, const char *name, int64_t opset)
 {
     if (!domain || strcmp(domain, "ai.onnx") == 0)
         domain = "";
+    /* The host's registrations first, so it can replace a kernel. */
+    const kn_op *custom = kn_custom_op_find(domain, name, opset);
+    if (custom)
+        return custom;
     for (size_t f = 0; f < N_FAMILIES; f++) {
         for (size_t i = 0; i < *families[f].count; i++) {
             const kn_op *op = &families[f].ops[i];
@@ -38,6 +43,8 @@ bool kn_op_known(const char *domain, const char *name)
 {
     if (!domain || strcmp(domain, "ai.onnx") == 0)
         domain = "";
+    if (kn_custom_op_known(domain, name))
+        return true;
     for (size_t f = 0; f < N_FAMILIES; f++)
         for (size_t i = 0; i < *families[f].count; i++)
             if (strcmp(families[f].ops[i].name, name) == 0 && strcmp(families[f].ops[i].domain, domain) == 0)

@@ -9,7 +9,7 @@
 #include "graph/graph.h"
 #include "ops/op.h"
 
-#include "kiln_recal.h"
+#include "kiln.h"
 
 /* What a BatchNormStats node does in the current pass. */
 typedef enum kn_bn_action {

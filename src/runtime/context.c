@@ -2,7 +2,34 @@
  * immutable model. Re-plans when input shapes change. */
 #include "runtime/runtime.h"
 
+#include <stdio.h>
 #include <string.h>
+
+/* Switch to the host's pool, or to one of kiln's own when host_pool is NULL
+ * (none for a single thread). The old pool is kept until the new one
+ * exists, so a failure changes nothing. */
+static kiln_status attach_pool(kiln_context *c, pthreadpool_t host_pool)
+{
+    pthreadpool_t pool = host_pool;
+    int threads = c->model->threads;
+    if (!host_pool && threads > 1) {
+        pool = pthreadpool_create((size_t)threads);
+        if (!pool)
+            return kn_error(KILN_ERROR_NOMEM, "cannot create a pool of %d threads", threads);
+    }
+    if (c->pool && c->own_pool)
+        pthreadpool_destroy(c->pool);
+    c->pool = pool;
+    c->own_pool = pool && !host_pool;
+    return KILN_OK;
+}
+
+KILN_API kiln_status kiln_context_set_thread_pool(kiln_context *c, void *pthreadpool)
+{
+    if (!c)
+        return kn_error(KILN_ERROR_ARGUMENT, "kiln_context_set_thread_pool: context is NULL");
+    return attach_pool(c, pthreadpool);
+}
 
 KILN_API kiln_status kiln_context_create(const kiln_model *m, kiln_context **out)
 {
@@ -14,12 +41,10 @@ KILN_API kiln_status kiln_context_create(const kiln_model *m, kiln_context **out
     if (!c)
         return KN_NOMEM();
     c->model = m;
-    if (m->threads > 1) {
-        c->pool = pthreadpool_create((size_t)m->threads);
-        if (!c->pool) {
-            kn_free(c);
-            return kn_error(KILN_ERROR_NOMEM, "cannot create a pool of %d threads", m->threads);
-        }
+    kiln_status s = attach_pool(c, m->options.host_pool);
+    if (s != KILN_OK) {
+        kn_free(c);
+        return s;
     }
     atomic_init(&c->interrupt, 0);
     *out = c;
@@ -31,7 +56,7 @@ KILN_API void kiln_context_release(kiln_context *c)
     if (!c)
         return;
     kn_plan_free(c->plan, c->model->graph);
-    if (c->pool)
+    if (c->pool && c->own_pool)
         pthreadpool_destroy(c->pool);
     kn_free(c);
 }
@@ -100,6 +125,26 @@ static kiln_status copy_out(const kiln_tensor *src, const char *name, kiln_tenso
     return kn_tensor_clone(src, dst);
 }
 
+/* One line per new plan: the shapes and what they cost. */
+static void log_plan(const kn_plan *p, const kiln_model *m)
+{
+    if (!kn_log_enabled(KILN_LOG_DEBUG))
+        return;
+    char shapes[512] = "", dims[128];
+    size_t used = 0;
+    for (size_t i = 0; i < p->n_inputs && used < sizeof shapes; i++) {
+        int n = snprintf(shapes + used, sizeof shapes - used, "%s%s%s", i ? ", " : "", m->inputs[i].info.name,
+                         kn_shape_str(&p->input_shapes[i], dims, sizeof dims));
+        if (n > 0)
+            used += (size_t)n;
+    }
+    int dynamic = 0;
+    for (int i = 0; i < p->n_steps; i++)
+        dynamic += p->steps[i].dynamic;
+    kn_log(KILN_LOG_DEBUG, "plan for %s: %d steps (%d dynamic), arena %zu bytes", shapes, p->n_steps, dynamic,
+           p->arena_size);
+}
+
 KILN_API kiln_status kiln_context_run(kiln_context *c, size_t n_inputs, const char *const *input_names,
                                       const kiln_tensor *const *inputs, size_t n_outputs,
                                       const char *const *output_names, kiln_tensor **outputs)
@@ -134,8 +179,13 @@ KILN_API kiln_status kiln_context_run(kiln_context *c, size_t n_inputs, const ch
     if (!c->plan || !kn_plan_matches(c->plan, ordered)) {
         kn_plan_free(c->plan, m->graph);
         c->plan = NULL;
-        KN_TRY(kn_plan_build(m, ordered, c->pool, &c->plan));
+        kiln_status ps = kn_plan_build(m, ordered, c->pool, &c->plan);
+        if (ps != KILN_OK) {
+            kn_log(KILN_LOG_ERROR, "planning failed: %s", kn_error_message());
+            return ps;
+        }
         kn_plan_reset_profile(c->plan, m->graph);
+        log_plan(c->plan, m);
     }
     kiln_status s = kn_plan_run_ex(c->plan, m, ordered, c->pool, &c->interrupt, c->profiling);
     /* Hand back fresh tensors only if every output succeeds: on error the

@@ -2,6 +2,7 @@
  * plan time, and steps whose shapes depend on run-time values. */
 #include "runtime/runtime.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static void free_state(const kn_op *op, void *state)
@@ -41,6 +42,17 @@ kiln_status kn_eval_node(const kn_graph *g, const kn_node *node, const kiln_tens
                      node->name, node->op_type);
     if (s == KILN_OK && op->prepare)
         s = op->prepare(&c);
+    /* Shapes come from the model: check them against the limits before the
+     * (possibly huge) allocation, not after. */
+    const struct kiln_options *limits = kn_limits_active();
+    for (int i = 0; i < node->n_out && s == KILN_OK; i++)
+        if (outs[i])
+            s = kn_limit_tensor(limits, node, g->values[node->out[i]].name, outs[i]);
+    if (s == KILN_OK && c.scratch_size) {
+        char what[160];
+        snprintf(what, sizeof what, "node '%s' (%s): scratch buffer", node->name, node->op_type);
+        s = kn_limit_arena(limits, c.scratch_size, what);
+    }
     for (int i = 0; i < node->n_out && s == KILN_OK; i++)
         if (outs[i])
             s = kn_tensor_alloc_data(outs[i]);

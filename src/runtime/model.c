@@ -1,12 +1,14 @@
 /* kiln_model: load bytes, build the IR, resolve ops, optimize; then the
  * model is immutable and any number of contexts may run it. */
 #include "graph/passes.h"
+#include "graph/scope.h"
 #include "onnx/onnx_export.h"
 #include "onnx/onnx_import.h"
 #include "runtime/runtime.h"
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static void free_stats(kn_op_tally *s, size_t n)
 {
@@ -151,6 +153,24 @@ static kiln_status copy_options(struct kiln_options *dst, const kiln_options *sr
     return KILN_OK;
 }
 
+/* Initializers are bounded by the model bytes, except external data. */
+static kiln_status check_initializers(const kn_graph *g, const struct kiln_options *o)
+{
+    for (int v = 0; v < g->n_values; v++)
+        if (g->values[v].constant)
+            KN_TRY(kn_limit_tensor(o, NULL, g->values[v].name, g->values[v].constant));
+    return KILN_OK;
+}
+
+static kiln_status check_model_bytes(const struct kiln_options *o, uint64_t size)
+{
+    uint64_t max = o ? o->limits[KILN_LIMIT_MODEL_BYTES] : 0;
+    if (max && size > max)
+        return kn_error(KILN_ERROR_LIMIT, "model is %llu bytes, above the limit of %llu (%s)",
+                        (unsigned long long)size, (unsigned long long)max, kn_limit_name(KILN_LIMIT_MODEL_BYTES));
+    return KILN_OK;
+}
+
 static kiln_status build_model(kiln_model *m, kn_model_file *mf)
 {
     m->graph = mf->graph;
@@ -179,6 +199,8 @@ static kiln_status build_model(kiln_model *m, kn_model_file *mf)
     for (int i = 0; i < g->n_outputs; i++)
         g->values[g->outputs[i]].is_graph_output = true;
 
+    KN_TRY(check_initializers(g, &m->options));
+    KN_TRY(kn_graph_bind_scopes(g)); /* before sorting: subgraph reads order nodes too */
     KN_TRY(kn_graph_compact(g));
     KN_TRY(kn_graph_resolve_ops(g, m->options.allow_unsupported != 0, &m->unsupported));
     KN_TRY(op_histogram(g, &m->stats[0], &m->n_stats[0]));
@@ -198,6 +220,25 @@ static kiln_status build_model(kiln_model *m, kn_model_file *mf)
     return KILN_OK;
 }
 
+static const char *const isa_names[] = {"generic", "avx2", "avx512"};
+
+/* What the host's log hears about a loaded model. */
+static void log_loaded(const kiln_model *m)
+{
+    if (!kn_log_enabled(KILN_LOG_WARNING))
+        return;
+    if (m->unsupported)
+        kn_log(KILN_LOG_WARNING, "model loaded with unsupported ops: %s", m->unsupported);
+    size_t live = 0;
+    for (int i = 0; i < m->graph->n_nodes; i++)
+        live += !m->graph->nodes[i].dead;
+    kn_log(KILN_LOG_INFO, "model loaded: %zu nodes, %zu after optimization (level %d), %lld parameters, ISA %s, %d threads",
+           m->node_count, live, m->options.opt_level, (long long)m->param_count,
+           isa_names[(unsigned)m->isa <= 2 ? (unsigned)m->isa : 0], m->threads);
+    for (int i = 0; i < m->graph->n_log; i++)
+        kn_log(KILN_LOG_DEBUG, "%s", m->graph->log[i]);
+}
+
 static kiln_status load(const void *data, size_t size, const char *base_dir, const kiln_options *options,
                         kiln_model **out)
 {
@@ -207,15 +248,19 @@ static kiln_status load(const void *data, size_t size, const char *base_dir, con
     kiln_status s = copy_options(&m->options, options);
     kn_model_file mf;
     memset(&mf, 0, sizeof mf);
+    /* Constant folding during the optimization passes evaluates nodes. */
+    const struct kiln_options *outer = kn_limits_enter(&m->options);
     if (s == KILN_OK)
         s = kn_onnx_import(data, size, base_dir, &mf);
     if (s == KILN_OK)
         s = build_model(m, &mf);
+    kn_limits_leave(outer);
     kn_model_file_clear(&mf);
     if (s != KILN_OK) {
         kiln_model_release(m);
         return s;
     }
+    log_loaded(m);
     *out = m;
     return KILN_OK;
 }
@@ -225,7 +270,12 @@ KILN_API kiln_status kiln_model_load_buffer(const void *data, size_t size, const
 {
     if (!data || !out)
         return kn_error(KILN_ERROR_ARGUMENT, "kiln_model_load_buffer: NULL argument");
-    return load(data, size, base_dir, options, out);
+    kiln_status s = check_model_bytes(options, size);
+    if (s == KILN_OK)
+        s = load(data, size, base_dir, options, out);
+    if (s != KILN_OK)
+        kn_log(KILN_LOG_ERROR, "loading a model from memory failed: %s", kn_error_message());
+    return s;
 }
 
 KILN_API kiln_status kiln_model_load(const char *path, const kiln_options *options, kiln_model **out)
@@ -234,7 +284,16 @@ KILN_API kiln_status kiln_model_load(const char *path, const kiln_options *optio
         return kn_error(KILN_ERROR_ARGUMENT, "kiln_model_load: NULL argument");
     void *data = NULL;
     size_t size = 0;
-    KN_TRY(kn_read_file(path, 0, &data, &size));
+    /* Refuse an oversized file before reading it (stat), and cap the read
+     * for files whose size stat cannot tell (pipes). */
+    uint64_t max = options ? options->limits[KILN_LIMIT_MODEL_BYTES] : 0;
+    struct stat st;
+    if (max && stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
+        kiln_status s = check_model_bytes(options, (uint64_t)st.st_size);
+        if (s != KILN_OK)
+            return kn_error_prefix(s, "%s", path);
+    }
+    KN_TRY(kn_read_file(path, max > SIZE_MAX ? 0 : (size_t)max, &data, &size));
     /* External data lives next to the model file. */
     char *dir = kn_strdup(path);
     if (!dir) {
@@ -247,8 +306,10 @@ KILN_API kiln_status kiln_model_load(const char *path, const kiln_options *optio
     else
         strcpy(dir, ".");
     kiln_status s = load(data, size, dir, options, out);
-    if (s != KILN_OK)
+    if (s != KILN_OK) {
         kn_error_prefix(s, "%s", path);
+        kn_log(KILN_LOG_ERROR, "loading a model failed: %s", kn_error_message());
+    }
     kn_free(dir);
     kn_free(data);
     return s;

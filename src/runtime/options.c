@@ -84,3 +84,77 @@ KILN_API kiln_status kiln_options_set_allow_unsupported(kiln_options *o, int all
     o->allow_unsupported = allow != 0;
     return KILN_OK;
 }
+
+KILN_API kiln_status kiln_options_set_thread_pool(kiln_options *o, void *pthreadpool)
+{
+    if (!o)
+        return kn_error(KILN_ERROR_ARGUMENT, "kiln_options_set_thread_pool: options is NULL");
+    o->host_pool = pthreadpool;
+    return KILN_OK;
+}
+
+static const char *const limit_names[3] = {"KILN_LIMIT_MODEL_BYTES", "KILN_LIMIT_TENSOR_ELEMENTS",
+                                           "KILN_LIMIT_ARENA_BYTES"};
+
+KILN_API kiln_status kiln_options_set_limit(kiln_options *o, kiln_limit limit, uint64_t value)
+{
+    if (!o)
+        return kn_error(KILN_ERROR_ARGUMENT, "kiln_options_set_limit: options is NULL");
+    if ((int)limit < 0 || (int)limit > KILN_LIMIT_ARENA_BYTES)
+        return kn_error(KILN_ERROR_ARGUMENT, "kiln_options_set_limit: unknown limit %d", (int)limit);
+    o->limits[limit] = value;
+    return KILN_OK;
+}
+
+static _Thread_local const struct kiln_options *active_limits;
+
+const struct kiln_options *kn_limits_enter(const struct kiln_options *o)
+{
+    const struct kiln_options *previous = active_limits;
+    active_limits = o;
+    return previous;
+}
+
+void kn_limits_leave(const struct kiln_options *previous)
+{
+    active_limits = previous;
+}
+
+const struct kiln_options *kn_limits_active(void)
+{
+    return active_limits;
+}
+
+kiln_status kn_limit_tensor(const struct kiln_options *o, const kn_node *node, const char *value_name,
+                            const kiln_tensor *t)
+{
+    if (!o || !o->limits[KILN_LIMIT_TENSOR_ELEMENTS] || !t)
+        return KILN_OK;
+    uint64_t max = o->limits[KILN_LIMIT_TENSOR_ELEMENTS];
+    int64_t count = kn_tensor_count(t);
+    if (count >= 0 && (uint64_t)count <= max)
+        return KILN_OK;
+    char shape[128];
+    kn_shape_str(t, shape, sizeof shape);
+    if (node)
+        return kn_error(KILN_ERROR_LIMIT,
+                        "node '%s' (%s): output '%s' of shape %s has %lld elements, above the limit of %llu (%s)",
+                        node->name, node->op_type, value_name ? value_name : "?", shape, (long long)count,
+                        (unsigned long long)max, limit_names[KILN_LIMIT_TENSOR_ELEMENTS]);
+    return kn_error(KILN_ERROR_LIMIT, "tensor '%s' of shape %s has %lld elements, above the limit of %llu (%s)",
+                    value_name ? value_name : "?", shape, (long long)count, (unsigned long long)max,
+                    limit_names[KILN_LIMIT_TENSOR_ELEMENTS]);
+}
+
+kiln_status kn_limit_arena(const struct kiln_options *o, size_t bytes, const char *what)
+{
+    if (!o || !o->limits[KILN_LIMIT_ARENA_BYTES] || (uint64_t)bytes <= o->limits[KILN_LIMIT_ARENA_BYTES])
+        return KILN_OK;
+    return kn_error(KILN_ERROR_LIMIT, "%s needs %zu bytes, above the limit of %llu (%s)", what, bytes,
+                    (unsigned long long)o->limits[KILN_LIMIT_ARENA_BYTES], limit_names[KILN_LIMIT_ARENA_BYTES]);
+}
+
+const char *kn_limit_name(kiln_limit limit)
+{
+    return limit_names[limit];
+}

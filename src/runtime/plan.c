@@ -11,8 +11,12 @@
 
 #define KN_ALIGN 64
 
+/* Saturates instead of wrapping, so an absurd size fails the arena
+ * allocation (or the arena limit) rather than planning a tiny buffer. */
 static size_t align_up(size_t n)
 {
+    if (n > SIZE_MAX - KN_ALIGN)
+        return SIZE_MAX - KN_ALIGN + 1;
     return (n + KN_ALIGN - 1) & ~(size_t)(KN_ALIGN - 1);
 }
 
@@ -139,8 +143,13 @@ static kiln_status assign_offsets(interval *iv, int n, size_t *total)
             }
         }
         iv[i].offset = off;
-        if (off + iv[i].size > end)
-            end = off + iv[i].size;
+        size_t top;
+        if (!kn_add_size(off, iv[i].size, &top)) {
+            kn_free(placed);
+            return kn_error(KILN_ERROR_NOMEM, "activation arena size overflows");
+        }
+        if (top > end)
+            end = top;
         placed[n_placed++] = i;
     }
     kn_free(placed);
@@ -216,6 +225,11 @@ static kiln_status plan_steps(kn_plan *p, const struct kiln_model *m, pthreadpoo
             st = op->infer(&c);
             if (st != KILN_OK && st != KN_NEED_VALUE)
                 return st;
+            for (int i = 0; st == KILN_OK && i < node->n_out; i++)
+                if (outs[i])
+                    st = kn_limit_tensor(&m->options, node, g->values[node->out[i]].name, outs[i]);
+            if (st != KILN_OK && st != KN_NEED_VALUE)
+                return st;
         }
         if (st == KN_NEED_VALUE) {
             step->dynamic = true;
@@ -253,8 +267,9 @@ static kiln_status plan_steps(kn_plan *p, const struct kiln_model *m, pthreadpoo
     return KILN_OK;
 }
 
-static kiln_status plan_memory(kn_plan *p, const kn_graph *g)
+static kiln_status plan_memory(kn_plan *p, const struct kiln_model *m)
 {
+    const kn_graph *g = m->graph;
     for (int i = 0; i < g->n_outputs; i++) {
         kn_slot *s = &p->slots[g->outputs[i]];
         if (s->kind == KN_SLOT_ARENA)
@@ -281,6 +296,8 @@ static kiln_status plan_memory(kn_plan *p, const kn_graph *g)
             iv[k++] = (interval){-1 - i, i, i, align_up(p->steps[i].scratch_size), 0};
     size_t total = 0;
     kiln_status st = assign_offsets(iv, n, &total);
+    if (st == KILN_OK)
+        st = kn_limit_arena(&m->options, total, "the activation arena");
     if (st == KILN_OK) {
         p->arena_size = total;
         p->arena = kn_aligned_alloc(total ? total : KN_ALIGN);
@@ -337,10 +354,12 @@ kiln_status kn_plan_build(const struct kiln_model *m, const kiln_tensor *const *
         shape->rank = inputs[i]->rank;
         memcpy(shape->dims, inputs[i]->dims, sizeof shape->dims);
     }
+    const struct kiln_options *outer = kn_limits_enter(&m->options);
     if (st == KILN_OK)
         st = plan_steps(p, m, pool);
+    kn_limits_leave(outer);
     if (st == KILN_OK)
-        st = plan_memory(p, g);
+        st = plan_memory(p, m);
     if (st != KILN_OK) {
         kn_plan_free(p, g);
         return st;
@@ -413,7 +432,9 @@ kiln_status kn_plan_run_ex(kn_plan *p, const struct kiln_model *m, const kiln_te
         double t0 = profile ? now_ms() : 0.0;
         if (step->dynamic) {
             kiln_tensor *res[64] = {0};
+            const struct kiln_options *outer = kn_limits_enter(&m->options);
             kiln_status st = kn_eval_node(g, node, ins, res, pool, m->isa);
+            kn_limits_leave(outer);
             if (st != KILN_OK)
                 return st;
             for (int i = 0; i < node->n_out; i++) {

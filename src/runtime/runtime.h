@@ -18,11 +18,29 @@ struct kiln_options {
     int allow_unsupported;
     int n_disabled;
     char *disabled[KN_MAX_DISABLED_PASSES];
+    uint64_t limits[3]; /* by kiln_limit; 0 = none */
+    void *host_pool;    /* pthreadpool_t owned by the host, or NULL */
 };
 
 /* Defaults used when the caller passes NULL options. */
 void kn_options_defaults(struct kiln_options *o);
 bool kn_options_pass_enabled(const struct kiln_options *o, const char *pass);
+
+/* Limits of the load / plan / run in progress on this thread. kn_eval_node
+ * checks them before allocating outputs, which also covers constant folding
+ * at load, where no model is at hand. enter returns the previous setting for
+ * leave (NULL: no limits). */
+const struct kiln_options *kn_limits_enter(const struct kiln_options *o);
+void kn_limits_leave(const struct kiln_options *previous);
+const struct kiln_options *kn_limits_active(void);
+/* KILN_ERROR_LIMIT when t (an output of node, or an initializer when node is
+ * NULL) has more elements than o allows. o may be NULL. */
+kiln_status kn_limit_tensor(const struct kiln_options *o, const kn_node *node, const char *value_name,
+                            const kiln_tensor *t);
+/* KILN_ERROR_LIMIT when a buffer of bytes exceeds the arena limit. */
+kiln_status kn_limit_arena(const struct kiln_options *o, size_t bytes, const char *what);
+/* "KILN_LIMIT_MODEL_BYTES", ... for messages. */
+const char *kn_limit_name(kiln_limit limit);
 
 typedef struct kn_op_tally {
     char *domain;
@@ -106,6 +124,7 @@ struct kiln_context {
     const struct kiln_model *model;
     kn_plan *plan;
     pthreadpool_t pool;
+    bool own_pool; /* pool was created by kiln (not the host's) */
     atomic_int interrupt;
     bool profiling;
 };
@@ -132,6 +151,12 @@ kiln_status kn_plan_run_ex(kn_plan *p, const struct kiln_model *m, const kiln_te
 void kn_plan_reset_profile(kn_plan *p, const kn_graph *g);
 /* Free per-run allocations of dynamic slots. */
 void kn_plan_release_dynamic(kn_plan *p);
+
+/* ---- log (log.c) --------------------------------------------------------- */
+/* Whether a message at level would reach the host's callback. */
+bool kn_log_enabled(kiln_log_level level);
+/* Format and hand a message to the host's log callback, if any. */
+void kn_log(kiln_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* ---- cpu ------------------------------------------------------------------ */
 kn_isa_level kn_cpu_isa(kiln_isa requested);

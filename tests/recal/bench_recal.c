@@ -10,7 +10,7 @@
  *       -Lbuild -lkiln -Wl,-rpath,$PWD/build -o build/bench_recal
  */
 #include "kiln.h"
-#include "kiln_recal.h"
+#include "kiln.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -4,7 +4,7 @@
 #include "harness.h"
 
 #include "data/data.h"
-#include "kiln_recal.h"
+#include "kiln.h"
 #include "onnx/onnx_import.h"
 #include "recal/recal.h"
 
