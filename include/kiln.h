@@ -14,8 +14,10 @@
  *
  * Evolution rule: existing functions never change signature or meaning;
  * new behaviour arrives as new functions (suffix _v2, ...) and new enum
- * values appended at the end. KILN_API_VERSION increases whenever something
- * is added.
+ * values appended at the end. Structs meant to grow (kiln_custom_op,
+ * kiln_plugin_api) start with struct_size and only gain members at the end.
+ * KILN_API_VERSION increases whenever something is added; the SONAME
+ * (libkiln.so.0) changes only if a rule above is ever broken.
  */
 #ifndef KILN_H
 #define KILN_H

@@ -30,6 +30,9 @@ build_pkgs=(
 test_pkgs=(
     libonnx-testdata      # /usr/share/libonnx-testdata: ONNX backend test cases
     python3-numpy python3-onnx python3-torch python3-torchvision
+    clang                 # ThreadSanitizer build of the concurrency stress test
+    libclang-rt-14-dev    # libFuzzer + sanitizer runtimes (tests/fuzz)
+    valgrind              # memcheck on the CLI (tests/robustness/valgrind.sh)
 )
 
 wanted=("${build_pkgs[@]}")

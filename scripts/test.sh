@@ -11,6 +11,9 @@ usage: scripts/test.sh [--long]
   --long   also export the torchvision benchmark models (models/export_benchmarks.py)
            into the build folder and compare kiln with PyTorch on them
 Environment: KILN_BUILD_DIR (default: build) is the CMake build folder.
+  KILN_ROBUSTNESS=0 skips the sanitizer / valgrind / kill -9 / fuzzing steps;
+  KILN_FUZZ_SECONDS (default 45) is the fuzzing time per target;
+  KILN_ASAN_BUILD_DIR, KILN_FUZZ_BUILD_DIR (build-asan, build-fuzz) their folders.
 USAGE
 }
 
@@ -100,6 +103,26 @@ if ! ctest --test-dir "$BUILD" --output-on-failure -j2; then
     problems+=("ctest")
 fi
 
+# Races: the library and the concurrency stress test only, built with clang
+# and ThreadSanitizer in their own folder (a few minutes on 2 cores).
+TSAN_BUILD="${KILN_TSAN_BUILD_DIR:-build-tsan}"
+step "ThreadSanitizer: test_stress ($TSAN_BUILD, clang)"
+if cmake -S . -B "$TSAN_BUILD" -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Release -DKILN_SANITIZE_THREAD=ON \
+        -DKILN_BUILD_EXAMPLES=OFF >"$LOGS/tsan-build.log" 2>&1 &&
+    cmake --build "$TSAN_BUILD" -j"$(nproc)" --target test_stress >>"$LOGS/tsan-build.log" 2>&1; then
+    if TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" KILN_SOURCE_DIR="$ROOT" \
+        "$TSAN_BUILD/tests/test_stress" >"$LOGS/tsan-stress.log" 2>&1; then
+        grep -E 'threads x' "$LOGS/tsan-stress.log" || true
+        echo "ThreadSanitizer: no reports"
+    else
+        grep -A 30 -m 1 'WARNING: ThreadSanitizer' "$LOGS/tsan-stress.log" || tail -n 30 "$LOGS/tsan-stress.log"
+        problems+=("ThreadSanitizer stress test (log: $LOGS/tsan-stress.log)")
+    fi
+else
+    tail -n 30 "$LOGS/tsan-build.log"
+    problems+=("ThreadSanitizer build (log: $LOGS/tsan-build.log)")
+fi
+
 # Bundled models must all pass: no --allow-skip, so a skip fails too.
 run_suite bundled-models models/
 
@@ -115,6 +138,34 @@ if [ -d "$BACKEND_NODE" ]; then
     run_suite onnx-backend-node "$BACKEND_NODE" --allow-skip
 else
     step "conformance: onnx-backend-node skipped: $BACKEND_NODE does not exist"
+fi
+
+# Hostile input and faults (docs/security.md): the suite under ASan + UBSan,
+# valgrind on the CLI, kill -9 during writes, libFuzzer. KILN_ROBUSTNESS=0
+# skips them (about 8 minutes on 2 cores).
+if [ "${KILN_ROBUSTNESS:-1}" = 1 ]; then
+    ASAN_BUILD="${KILN_ASAN_BUILD_DIR:-build-asan}"
+    step "AddressSanitizer + UBSan + LeakSanitizer: ctest ($ASAN_BUILD, Debug, KILN_SANITIZE=ON)"
+    bash tests/robustness/sanitizers.sh "$ASAN_BUILD" "$LOGS" || problems+=("ASan/UBSan ctest (log: $LOGS/asan-ctest.log)")
+    step "valgrind memcheck: kiln run / conformance / optimize"
+    bash tests/robustness/valgrind.sh "$BUILD" "$LOGS" || problems+=("valgrind memcheck (logs: $LOGS/valgrind-*.log)")
+    step "kill -9 during kiln optimize / recalibrate writes"
+    bash tests/robustness/kill_writes.sh "$BUILD" 8 || problems+=("kill -9 during writes")
+    FUZZ_BUILD="${KILN_FUZZ_BUILD_DIR:-build-fuzz}"
+    if command -v clang >/dev/null 2>&1; then
+        step "libFuzzer: regressions + ${KILN_FUZZ_SECONDS:-45}s per target ($FUZZ_BUILD, clang)"
+        if { cmake -S . -B "$FUZZ_BUILD" -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKILN_FUZZ=ON \
+                -DKILN_BUILD_TESTS=OFF && cmake --build "$FUZZ_BUILD" -j"$(nproc)"; } >"$LOGS/fuzz-build.log" 2>&1; then
+            bash tests/fuzz/run_fuzz.sh "$FUZZ_BUILD" "${KILN_FUZZ_SECONDS:-45}" ||
+                problems+=("fuzzing (logs: $FUZZ_BUILD/fuzz-logs, inputs: $FUZZ_BUILD/fuzz-artifacts)")
+        else
+            tail -n 30 "$LOGS/fuzz-build.log"
+            problems+=("fuzz build (log: $LOGS/fuzz-build.log)")
+        fi
+    else
+        step "libFuzzer skipped: clang is not installed"
+        problems+=("fuzzing: clang missing")
+    fi
 fi
 
 if [ "$long" = 1 ]; then

@@ -31,7 +31,10 @@ kiln_status kn_pass_const_fold(kn_graph *g, bool *changed)
         for (int k = 0; k < n->n_in; k++)
             ins[k] = n->in[k] >= 0 ? g->values[n->in[k]].constant : NULL;
         kiln_tensor *res[64] = {0};
+        /* the cap stops a huge constant before it is allocated, not after */
+        size_t outer = kn_fold_cap_enter(KN_FOLD_MAX_BYTES);
         kiln_status s = kn_eval_node(g, n, ins, res, NULL, KN_ISA_GENERIC);
+        kn_fold_cap_leave(outer);
         if (s == KILN_ERROR_NOMEM)
             return s;
         if (s != KILN_OK)

@@ -2,6 +2,7 @@
  * rewrite old forms through the op's upgrade hook, parse attributes. Ops
  * kiln lacks are collected (all of them, not just the first). */
 #include "graph/graph.h"
+#include "graph/scope.h"
 #include "ops/op.h"
 #include "runtime/runtime.h"
 
@@ -104,6 +105,11 @@ static kiln_status resolve_node(kn_graph *g, int i, char *why, size_t why_size)
 
 kiln_status kn_graph_resolve_ops(kn_graph *g, bool allow_unsupported, char **unsupported)
 {
+    /* Subgraph reads of outer values become inputs first: they order nodes. */
+    bool bound = false;
+    KN_TRY(kn_graph_bind_scopes(g, &bound));
+    if (bound)
+        KN_TRY(kn_graph_compact(g));
     strbuf list = {0};
     int n_unsupported = 0;
     for (int i = 0; i < g->n_nodes; i++) {

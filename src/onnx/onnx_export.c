@@ -1,6 +1,7 @@
 /* Writes the IR back as ONNX. The protobuf-c structs built here borrow
  * strings and tensor data from the graph; only the struct memory is ours,
  * tracked in a list and freed after packing. */
+#include "graph/scope.h"
 #include "onnx/onnx_export.h"
 #include "onnx/onnx.pb-c.h"
 
@@ -185,7 +186,7 @@ static Onnx__NodeProto *node_proto(exporter *ex, const kn_graph *g, const kn_nod
     p->name = n->name;
     p->op_type = n->op_type;
     p->domain = n->domain[0] ? n->domain : NULL;
-    p->n_input = (size_t)n->n_in;
+    p->n_input = (size_t)kn_node_declared_inputs(n); /* without hidden outer-scope inputs */
     p->input = ex_alloc(ex, sizeof(char *) * (size_t)(n->n_in ? n->n_in : 1));
     p->n_output = (size_t)n->n_out;
     p->output = ex_alloc(ex, sizeof(char *) * (size_t)(n->n_out ? n->n_out : 1));
@@ -197,8 +198,11 @@ static Onnx__NodeProto *node_proto(exporter *ex, const kn_graph *g, const kn_nod
         p->input[i] = n->in[i] >= 0 ? g->values[n->in[i]].name : "";
     for (int i = 0; i < n->n_out; i++)
         p->output[i] = n->out[i] >= 0 ? g->values[n->out[i]].name : "";
+    p->n_attribute = 0;
     for (int i = 0; i < n->n_attrs; i++) {
-        *st = attr_proto(ex, n, &n->attrs[i], &p->attribute[i]);
+        if (kn_attr_is_internal(&n->attrs[i]))
+            continue;
+        *st = attr_proto(ex, n, &n->attrs[i], &p->attribute[p->n_attribute++]);
         if (*st != KILN_OK)
             return NULL;
     }

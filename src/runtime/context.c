@@ -105,7 +105,10 @@ static kiln_status bind_inputs(const kiln_model *m, size_t n, const char *const 
     return KILN_OK;
 }
 
-static kiln_status copy_out(const kiln_tensor *src, const char *name, kiln_tensor **dst)
+/* Check a caller tensor against the output, or clone the output when the
+ * caller gave none. Caller buffers are written only after every requested
+ * output passed, so a failure leaves all of them untouched. */
+static kiln_status prepare_out(const kiln_tensor *src, const char *name, kiln_tensor **dst)
 {
     char a[128], b[128];
     if (*dst) {
@@ -118,8 +121,6 @@ static kiln_status copy_out(const kiln_tensor *src, const char *name, kiln_tenso
                             kn_shape_str(d, a, sizeof a), kn_shape_str(src, b, sizeof b));
         if (src->dtype == KILN_DTYPE_STRING)
             return kn_error(KILN_ERROR_UNSUPPORTED, "output '%s': string outputs need a kiln-owned tensor", name);
-        if (src->nbytes)
-            memcpy(d->data, src->data, src->nbytes);
         return KILN_OK;
     }
     return kn_tensor_clone(src, dst);
@@ -194,11 +195,15 @@ KILN_API kiln_status kiln_context_run(kiln_context *c, size_t n_inputs, const ch
     for (size_t i = 0; s == KILN_OK && i < n_outputs; i++) {
         const kn_slot *slot = &c->plan->slots[m->outputs[out_index[i]].value];
         made[i] = outputs[i];
-        s = copy_out(&slot->t, m->outputs[out_index[i]].info.name, &made[i]);
+        s = prepare_out(&slot->t, m->outputs[out_index[i]].info.name, &made[i]);
     }
     if (s == KILN_OK) {
-        for (size_t i = 0; i < n_outputs; i++)
+        for (size_t i = 0; i < n_outputs; i++) {
+            const kiln_tensor *src = &c->plan->slots[m->outputs[out_index[i]].value].t;
+            if (made[i] == outputs[i] && src->nbytes)
+                memcpy(outputs[i]->data, src->data, src->nbytes);
             outputs[i] = made[i];
+        }
     } else {
         for (size_t i = 0; i < n_outputs; i++)
             if (made[i] && made[i] != outputs[i])

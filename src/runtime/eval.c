@@ -45,9 +45,15 @@ kiln_status kn_eval_node(const kn_graph *g, const kn_node *node, const kiln_tens
     /* Shapes come from the model: check them against the limits before the
      * (possibly huge) allocation, not after. */
     const struct kiln_options *limits = kn_limits_active();
-    for (int i = 0; i < node->n_out && s == KILN_OK; i++)
-        if (outs[i])
-            s = kn_limit_tensor(limits, node, g->values[node->out[i]].name, outs[i]);
+    size_t cap = kn_fold_cap_get();
+    for (int i = 0; i < node->n_out && s == KILN_OK; i++) {
+        if (!outs[i])
+            continue;
+        s = kn_limit_tensor(limits, node, g->values[node->out[i]].name, outs[i]);
+        if (s == KILN_OK && cap && outs[i]->nbytes > cap)
+            s = kn_error(KILN_ERROR_LIMIT, "node '%s' (%s): output of %zu bytes is above the folding cap of %zu",
+                         node->name, node->op_type, outs[i]->nbytes, cap);
+    }
     if (s == KILN_OK && c.scratch_size) {
         char what[160];
         snprintf(what, sizeof what, "node '%s' (%s): scratch buffer", node->name, node->op_type);

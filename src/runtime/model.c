@@ -200,11 +200,11 @@ static kiln_status build_model(kiln_model *m, kn_model_file *mf)
         g->values[g->outputs[i]].is_graph_output = true;
 
     KN_TRY(check_initializers(g, &m->options));
-    KN_TRY(kn_graph_bind_scopes(g)); /* before sorting: subgraph reads order nodes too */
     KN_TRY(kn_graph_compact(g));
     KN_TRY(kn_graph_resolve_ops(g, m->options.allow_unsupported != 0, &m->unsupported));
     KN_TRY(op_histogram(g, &m->stats[0], &m->n_stats[0]));
     KN_TRY(kn_graph_optimize(g, &m->options));
+    KN_TRY(kn_graph_restore_scope_names(g));
     KN_TRY(op_histogram(g, &m->stats[1], &m->n_stats[1]));
     m->isa = kn_cpu_isa(m->options.isa);
     for (int i = 0; i < g->n_nodes; i++) {

@@ -120,6 +120,25 @@ void kn_limits_leave(const struct kiln_options *previous)
     active_limits = previous;
 }
 
+static _Thread_local size_t fold_cap;
+
+size_t kn_fold_cap_enter(size_t max_bytes)
+{
+    size_t previous = fold_cap;
+    fold_cap = max_bytes;
+    return previous;
+}
+
+void kn_fold_cap_leave(size_t previous)
+{
+    fold_cap = previous;
+}
+
+size_t kn_fold_cap_get(void)
+{
+    return fold_cap;
+}
+
 const struct kiln_options *kn_limits_active(void)
 {
     return active_limits;

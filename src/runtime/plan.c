@@ -43,6 +43,8 @@ static void free_state(const kn_op *op, void *state)
 
 void kn_plan_release_dynamic(kn_plan *p)
 {
+    if (!p->slots) /* a plan whose slot allocation failed */
+        return;
     for (int i = 0; i < p->n_slots; i++) {
         kn_slot *s = &p->slots[i];
         if (s->kind == KN_SLOT_DYNAMIC) {

@@ -39,6 +39,12 @@ kiln_status kn_limit_tensor(const struct kiln_options *o, const kn_node *node, c
                             const kiln_tensor *t);
 /* KILN_ERROR_LIMIT when a buffer of bytes exceeds the arena limit. */
 kiln_status kn_limit_arena(const struct kiln_options *o, size_t bytes, const char *what);
+/* Largest output kn_eval_node may allocate on this thread (0: no cap), so
+ * constant folding gives up on a huge constant before allocating it. enter
+ * returns the previous cap for leave. */
+size_t kn_fold_cap_enter(size_t max_bytes);
+void kn_fold_cap_leave(size_t previous);
+size_t kn_fold_cap_get(void);
 /* "KILN_LIMIT_MODEL_BYTES", ... for messages. */
 const char *kn_limit_name(kiln_limit limit);
 
