@@ -242,6 +242,49 @@ static void global_plane(void *arg, size_t i)
     g->y[i] = sum / (float)n;
 }
 
+typedef struct max2d_ctx {
+    const kn_pool_params *p;
+    const float *x;
+    float *y;
+} max2d_ctx;
+
+/* 2-D float32 MaxPool without Indices: the max over the window's taps that
+ * fall inside the input (padding and the ceil_mode overhang never win),
+ * NaN skipped and an empty window NaN, as in the reference. The valid kw
+ * range is computed per output column instead of testing every tap. */
+static void max2d_plane(void *arg, size_t plane)
+{
+    const max2d_ctx *m = arg;
+    const kn_pool_params *p = m->p;
+    int64_t H = p->in[0], W = p->in[1], OH = p->out[0], OW = p->out[1];
+    const float *x = m->x + (int64_t)plane * H * W;
+    float *y = m->y + (int64_t)plane * OH * OW;
+    for (int64_t oh = 0; oh < OH; oh++) {
+        int64_t h0 = oh * p->stride[0] - p->pad[0];
+        for (int64_t ow = 0; ow < OW; ow++) {
+            int64_t w0 = ow * p->stride[1] - p->pad[1];
+            int64_t kw_lo = w0 >= 0 ? 0 : (-w0 + p->dil[1] - 1) / p->dil[1];
+            int64_t kw_hi = W - w0 <= 0 ? 0 : KN_MIN(p->k[1], (W - w0 + p->dil[1] - 1) / p->dil[1]);
+            float best = 0.0f;
+            bool any = false;
+            for (int64_t kh = 0; kh < p->k[0]; kh++) {
+                int64_t ih = h0 + kh * p->dil[0];
+                if (ih < 0 || ih >= H)
+                    continue;
+                const float *row = x + ih * W + w0;
+                for (int64_t kw = kw_lo; kw < kw_hi; kw++) {
+                    float v = row[kw * p->dil[1]];
+                    if (v == v && (!any || v > best)) {
+                        best = v;
+                        any = true;
+                    }
+                }
+            }
+            y[oh * OW + ow] = any ? best : NAN;
+        }
+    }
+}
+
 static kiln_status pool_run(kn_op_ctx *c)
 {
     kn_pool_params p;
@@ -258,6 +301,11 @@ static kiln_status pool_run(kn_op_ctx *c)
         }
     }
     int64_t *indices = c->n_out > 1 && c->out[1] ? c->out[1]->data : NULL;
+    if (!a->global && a->kind == KN_POOL_MAX && !indices && p.nsp == 2 && c->in[0]->dtype == KILN_DTYPE_FLOAT) {
+        max2d_ctx m = {&p, c->in[0]->data, c->out[0]->data};
+        kn_parallel_for(c->pool, (size_t)(p.N * p.C), max2d_plane, &m);
+        return KILN_OK;
+    }
     kn_pool_ref(&p, c->in[0]->dtype, c->in[0]->data, c->out[0]->data, indices, c->pool);
     return KILN_OK;
 }

@@ -450,9 +450,47 @@ static void test_global_fast_path_matches_reference(void **state)
         }
 }
 
+/* The 2-D float32 MaxPool fast path (no Indices) against the reference on
+ * odd shapes: strides, pads, dilations, ceil_mode, NaN inputs. */
+static void test_maxpool2d_fast_path_matches_reference(void **state)
+{
+    (void)state;
+    struct { int64_t N, C, H, W, K, S, P, D, ceil; } cases[] = {
+        {1, 1, 5, 5, 3, 2, 1, 1, 0}, {2, 3, 17, 13, 3, 2, 1, 1, 1}, {1, 4, 9, 11, 2, 2, 0, 1, 1},
+        {1, 2, 12, 12, 3, 1, 1, 2, 0}, {1, 1, 7, 7, 5, 3, 2, 1, 1}, {1, 64, 112, 112, 3, 2, 1, 1, 0},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        kiln_tensor *x = kt_f32_random(KT_DIMS(cases[k].N, cases[k].C, cases[k].H, cases[k].W), (uint32_t)k, -5, 5);
+        ((float *)x->data)[1] = NAN;
+        int64_t ks[2] = {cases[k].K, cases[k].K}, st[2] = {cases[k].S, cases[k].S};
+        int64_t pads[4] = {cases[k].P, cases[k].P, cases[k].P, cases[k].P}, dil[2] = {cases[k].D, cases[k].D};
+        kt_node *fast = kt_node_new("MaxPool", 12), *ref = kt_node_new("MaxPool", 12);
+        kt_node *nodes[2] = {fast, ref};
+        for (int i = 0; i < 2; i++) {
+            kt_attr_ints(nodes[i], "kernel_shape", ks, 2);
+            kt_attr_ints(nodes[i], "strides", st, 2);
+            kt_attr_ints(nodes[i], "pads", pads, 4);
+            kt_attr_ints(nodes[i], "dilations", dil, 2);
+            kt_attr_int(nodes[i], "ceil_mode", cases[k].ceil);
+        }
+        kiln_tensor *got = NULL, *outs[2] = {NULL, NULL};
+        assert_int_equal(kt_run(fast, 1, &x, 1, &got), KILN_OK);
+        /* asking for Indices takes the reference kernel */
+        assert_int_equal(kt_run(ref, 1, &x, 2, outs), KILN_OK);
+        kt_assert_tensors_close(got, outs[0], 0, 0);
+        kn_tensor_free(x);
+        kn_tensor_free(got);
+        kn_tensor_free(outs[0]);
+        kn_tensor_free(outs[1]);
+        kt_node_free(fast);
+        kt_node_free(ref);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_maxpool2d_fast_path_matches_reference),
         cmocka_unit_test(test_global_fast_path_matches_reference),
         cmocka_unit_test(test_maxpool_indices),     cmocka_unit_test(test_pool_ceil_mode),
         cmocka_unit_test(test_avgpool_count_include_pad), cmocka_unit_test(test_pool_auto_pad),
