@@ -274,6 +274,23 @@ static kiln_status conv_infer(kn_op_ctx *c)
     int64_t dims[KN_CONV_MAX_SPATIAL + 2] = {p.N, p.M};
     for (int i = 0; i < p.nsp; i++)
         dims[2 + i] = p.out[i];
+    /* The fusion pass joins Conv and Add before shapes are known: the
+     * residual must broadcast to the conv output, or the Add was invalid
+     * (found by fuzzing: a residual wider than the output was read past
+     * its end). */
+    const kiln_tensor *r = a->fused && c->n_in > 3 ? c->in[3] : NULL;
+    if (r) {
+        bool fits = r->rank <= p.nsp + 2;
+        for (int i = 0; fits && i < r->rank; i++) {
+            int64_t rd = r->dims[r->rank - 1 - i], od = dims[p.nsp + 1 - i];
+            fits = rd == od || rd == 1;
+        }
+        if (!fits) {
+            char rs[128];
+            return kn_error(KILN_ERROR_SHAPE, "node '%s' (%s): residual of shape %s does not broadcast to the output",
+                            c->node->name, c->node->op_type, kn_shape_str(r, rs, sizeof rs));
+        }
+    }
     return kn_set_output(c, 0, c->in[0]->dtype, p.nsp + 2, dims);
 }
 
