@@ -80,7 +80,7 @@ static void test_external_symlink_out(void **state)
     (void)state;
     char root[] = "/tmp/kiln_hostile_XXXXXX";
     assert_non_null(mkdtemp(root));
-    char dir[64], cmd[1024], outside[128], link[128], model[128];
+    char dir[64], cmd[8400], outside[128], link[128], model[128];
     snprintf(dir, sizeof dir, "%s/model", root);
     assert_int_equal(mkdir(dir, 0755), 0);
     snprintf(outside, sizeof outside, "%s/secret.bin", root);
