@@ -14,6 +14,6 @@ if [ -n "$bad" ]; then
 fi
 # Guard against an empty table (e.g. visibility hiding everything).
 for must in kiln_version kiln_model_load kiln_context_run kiln_register_op kiln_load_plugin; do
-    printf '%s\n' "$syms" | grep -qx "$must" || { echo "check_exports: $must is not exported"; exit 1; }
+    grep -qx "$must" <<<"$syms" || { echo "check_exports: $must is not exported"; exit 1; }
 done
 echo "check_exports: $count kiln_* symbols, nothing else"

@@ -45,13 +45,17 @@ cflags=$(pkg-config --cflags kiln)
 $cc -std=c11 -Wall -Werror -o "$work/c_shared" "$src/tests/install/consumer/consumer.c" $cflags \
     $(pkg-config --libs kiln) -Wl,-rpath,"$libdir" || fail "pkg-config shared build failed"
 check_run "pkg-config shared" "$work/c_shared" "$model"
-ldd "$work/c_shared" | grep -q "$libdir/libkiln.so.0" || fail "c_shared does not use the installed libkiln.so.0"
+# ldd's output is captured first: with pipefail, grep -q closing the pipe
+# early can fail the pipeline by SIGPIPE.
+deps=$(ldd "$work/c_shared")
+grep -qF "$libdir/libkiln.so.0" <<<"$deps" || fail "c_shared does not use the installed libkiln.so.0"
 # static, via pkg-config --static (the archive named explicitly: -lkiln
 # would pick the shared library)
 $cc -std=c11 -Wall -Werror -o "$work/c_static" "$src/tests/install/consumer/consumer.c" $cflags \
     "$libdir/libkiln.a" $(pkg-config --static --libs kiln | sed 's/-lkiln\b//') || fail "pkg-config static build failed"
 check_run "pkg-config static" "$work/c_static" "$model"
-if ldd "$work/c_static" | grep -q libkiln; then fail "c_static links libkiln dynamically"; fi
+deps=$(ldd "$work/c_static" || true)
+if grep -q libkiln <<<"$deps"; then fail "c_static links libkiln dynamically"; fi
 
 # CMake, find_package(kiln)
 cmake -S "$src/tests/install/consumer" -B "$work/cmake-build" -DCMAKE_PREFIX_PATH="$prefix" \
