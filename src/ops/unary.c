@@ -402,13 +402,18 @@ static kiln_status clip_infer(kn_op_ctx *c)
     return kn_set_output(c, 0, x->dtype, x->rank, x->dims);
 }
 
-static void clip_read_bound(const kiln_tensor *t, bool *has, double *f, int64_t *i, uint64_t *u)
+static void clip_read_bound(const kiln_tensor *t, bool is_lo, bool *has, double *f, int64_t *i, uint64_t *u)
 {
     *has = t != NULL;
     if (!t)
         return;
     *f = kn_tensor_get_f64(t, 0);
-    if (kn_ew_is_float(t->dtype)) {
+    if (kn_ew_is_float(t->dtype) && *f != *f) {
+        /* a NaN bound on an integer X bounds nothing (found by fuzzing:
+         * converting NaN to an integer is undefined behaviour) */
+        *i = is_lo ? INT64_MIN : INT64_MAX;
+        *u = is_lo ? 0 : UINT64_MAX;
+    } else if (kn_ew_is_float(t->dtype)) {
         /* float bounds on an integer X: clamp to what int64 can hold */
         *i = *f <= -9.2e18 ? INT64_MIN : (*f >= 9.2e18 ? INT64_MAX : (int64_t)*f);
         *u = *f <= 0 ? 0 : (*f >= 1.8e19 ? UINT64_MAX : (uint64_t)*f);
@@ -425,8 +430,8 @@ static kiln_status clip_run(kn_op_ctx *c)
 {
     const kiln_tensor *x = c->in[0];
     clip_ctx q = {0};
-    clip_read_bound(c->n_in > 1 ? c->in[1] : NULL, &q.has_lo, &q.flo, &q.ilo, &q.ulo);
-    clip_read_bound(c->n_in > 2 ? c->in[2] : NULL, &q.has_hi, &q.fhi, &q.ihi, &q.uhi);
+    clip_read_bound(c->n_in > 1 ? c->in[1] : NULL, true, &q.has_lo, &q.flo, &q.ilo, &q.ulo);
+    clip_read_bound(c->n_in > 2 ? c->in[2] : NULL, false, &q.has_hi, &q.fhi, &q.ihi, &q.uhi);
     size_t es = kiln_dtype_size(x->dtype);
     kn_ew_map(x->data, es, c->out[0]->data, es, kn_tensor_count(x), clip_k[x->dtype], &q, c->pool);
     return KILN_OK;
