@@ -94,7 +94,7 @@ if [ -n "$missing" ]; then
 fi
 
 log "measuring the FMA peak"
-cc -O2 "$ROOT/bench/fma_peak.c" -o "$BUILD/fma_peak"
+cc -O3 "$ROOT/bench/fma_peak.c" -o "$BUILD/fma_peak"
 FMA_PEAK=$("$BUILD/fma_peak")
 
 # ---- measurement -------------------------------------------------------------

@@ -124,6 +124,19 @@ static void reparse(kn_node *n)
     n->op = NULL;
 }
 
+/* Give node the folded weight (input 1) and bias (input 2); takes both
+ * tensors whatever happens. */
+static kiln_status set_folded(kn_graph *g, int node, kiln_tensor *w, kiln_tensor *b)
+{
+    kn_free(w->name);
+    w->name = NULL;
+    kiln_status st = set_const_input(g, node, 1, w, "bn_folded_w");
+    if (st == KILN_OK)
+        return set_const_input(g, node, 2, b, "bn_folded_b");
+    kn_tensor_free(b);
+    return st;
+}
+
 static void take_bn_output(kn_graph *g, int producer, int bn)
 {
     g->nodes[producer].out[0] = g->nodes[bn].out[0];
@@ -153,13 +166,7 @@ static kiln_status fold_conv(kn_graph *g, int conv, const bn_consts *c, bool *do
         kn_tensor_free(w2);
         return st;
     }
-    kn_free(w2->name);
-    w2->name = NULL;
-    st = set_const_input(g, conv, 1, w2, "bn_folded_w");
-    if (st == KILN_OK)
-        st = set_const_input(g, conv, 2, b2, "bn_folded_b");
-    else
-        kn_tensor_free(b2);
+    st = set_folded(g, conv, w2, b2);
     *done = st == KILN_OK;
     return st;
 }
@@ -194,13 +201,7 @@ static kiln_status fold_conv_transpose(kn_graph *g, int ct, const bn_consts *c, 
         kn_tensor_free(w2);
         return st;
     }
-    kn_free(w2->name);
-    w2->name = NULL;
-    st = set_const_input(g, ct, 1, w2, "bn_folded_w");
-    if (st == KILN_OK)
-        st = set_const_input(g, ct, 2, b2, "bn_folded_b");
-    else
-        kn_tensor_free(b2);
+    st = set_folded(g, ct, w2, b2);
     *done = st == KILN_OK;
     return st;
 }
@@ -250,13 +251,7 @@ static kiln_status fold_gemm(kn_graph *g, int gi, const bn_consts *c, bool *done
         kn_tensor_free(w2);
         return st;
     }
-    kn_free(w2->name);
-    w2->name = NULL;
-    st = set_const_input(g, gi, 1, w2, "bn_folded_w");
-    if (st == KILN_OK)
-        st = set_const_input(g, gi, 2, b2, "bn_folded_b");
-    else
-        kn_tensor_free(b2);
+    st = set_folded(g, gi, w2, b2);
     if (st == KILN_OK) {
         n = &g->nodes[gi];
         st = kn_node_add_attr_float(n, "beta", 1.0f);
@@ -308,8 +303,6 @@ static kiln_status fold_matmul(kn_graph *g, int mm, int add, const bn_consts *c,
         kn_tensor_free(w2);
         return st;
     }
-    kn_free(w2->name);
-    w2->name = NULL;
     char *gemm = kn_strdup("Gemm");
     if (!gemm) {
         kn_tensor_free(w2);
@@ -320,11 +313,7 @@ static kiln_status fold_matmul(kn_graph *g, int mm, int add, const bn_consts *c,
     kn_free(n->op_type);
     n->op_type = gemm;
     reparse(n);
-    st = set_const_input(g, mm, 1, w2, "bn_folded_w");
-    if (st == KILN_OK)
-        st = set_const_input(g, mm, 2, b2, "bn_folded_b");
-    else
-        kn_tensor_free(b2);
+    st = set_folded(g, mm, w2, b2);
     if (st == KILN_OK && add >= 0)
         g->nodes[add].dead = true;
     *done = st == KILN_OK;
