@@ -355,7 +355,7 @@ static kiln_status conv_prepare(kn_op_ctx *c)
         return KILN_OK;
     if (use_fast(c, &p)) {
         const conv_attrs *a = c->params;
-        c->scratch_size = kn_conv2d_scratch(a->packed, p.out[0], p.out[1]);
+        c->scratch_size = kn_conv2d_scratch(a->packed, p.out[0], p.out[1], kn_pool_threads(c->pool));
         return KILN_OK;
     }
     if (!plan_scratch(c, &p, &l))
@@ -430,7 +430,7 @@ static kiln_status conv_run(kn_op_ctx *c)
         }
         kn_conv2d_run(a->packed, &g, p.N, p.in[0], p.in[1], p.out[0], p.out[1], c->in[0]->data, c->out[0]->data,
                       in_epilogue ? r->data : NULL, (a->fused && (!r || in_epilogue)) ? &a->act : NULL, c->scratch,
-                      c->pool);
+                      c->scratch_size, c->pool);
         if (a->fused && r && !in_epilogue)
             fused_post_ops(c, c->out[0]->data, false);
         return KILN_OK;

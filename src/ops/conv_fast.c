@@ -53,14 +53,14 @@ kiln_status kn_conv2d_pack(int64_t M, int64_t C, int64_t group, int64_t KH, int6
     return KILN_OK;
 }
 
-size_t kn_conv2d_scratch(const kn_conv2d_packed *p, int64_t OH, int64_t OW)
+size_t kn_conv2d_scratch(const kn_conv2d_packed *p, int64_t OH, int64_t OW, size_t threads)
 {
-    return kn_sgemm_scratch_bytes(p->isa, OH * OW, (p->C / p->group) * p->KH * p->KW);
+    return kn_sgemm_scratch_bytes(p->isa, OH * OW, (p->C / p->group) * p->KH * p->KW, threads);
 }
 
 void kn_conv2d_run(const kn_conv2d_packed *p, const kn_conv2d_geom *g, int64_t N, int64_t H, int64_t W,
                    int64_t OH, int64_t OW, const float *x, float *y, const float *residual, const kn_epilogue *act,
-                   void *scratch, pthreadpool_t pool)
+                   void *scratch, size_t scratch_bytes, pthreadpool_t pool)
 {
     int64_t Cg = p->C / p->group, Mg = p->M / p->group, P = OH * OW;
     bool pointwise = p->KH == 1 && p->KW == 1 && g->SH == 1 && g->SW == 1 && g->PT == 0 && g->PL == 0 &&
@@ -87,7 +87,7 @@ void kn_conv2d_run(const kn_conv2d_packed *p, const kn_conv2d_geom *g, int64_t N
             ep.residual = residual ? residual + (n * p->M + gi * Mg) * P : NULL;
             ep.ldr = P;
             bool any = ep.bias || ep.residual || ep.act != KN_ACT_NONE;
-            kn_sgemm_run(&p->w[gi], P, &src, yg, P, any ? &ep : NULL, scratch, pool);
+            kn_sgemm_run(&p->w[gi], P, &src, yg, P, any ? &ep : NULL, scratch, scratch_bytes, pool);
         }
     }
 }

@@ -27,7 +27,7 @@ kiln_status kn_conv2d_pack(int64_t M, int64_t C, int64_t group, int64_t KH, int6
 void kn_conv2d_packed_free(kn_conv2d_packed *p);
 
 /* Scratch bytes for one call on an input of H x W giving OH x OW. */
-size_t kn_conv2d_scratch(const kn_conv2d_packed *p, int64_t OH, int64_t OW);
+size_t kn_conv2d_scratch(const kn_conv2d_packed *p, int64_t OH, int64_t OW, size_t threads);
 
 /* y[N, M, OH, OW] = conv(x[N, C, H, W]) + bias (+ residual[N, M, OH, OW]),
  * then the activation of ep (ep may be NULL; its bias/residual fields are
@@ -35,7 +35,7 @@ size_t kn_conv2d_scratch(const kn_conv2d_packed *p, int64_t OH, int64_t OW);
 void kn_conv2d_run(const kn_conv2d_packed *p, const kn_conv2d_geom *g, int64_t N, int64_t H, int64_t W,
                    int64_t OH, int64_t OW,
                    const float *x, float *y, const float *residual, const kn_epilogue *act, void *scratch,
-                   pthreadpool_t pool);
+                   size_t scratch_bytes, pthreadpool_t pool);
 
 /* Depthwise 2-D convolution (group == C == M): one KHxKW filter per
  * channel, computed directly (a GEMM with one row per group would waste

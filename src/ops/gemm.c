@@ -288,7 +288,7 @@ static kiln_status gemm_prepare(kn_op_ctx *c)
     if (gemm_fast(c)) {
         const gemm_params *p = c->params;
         int64_t M = c->out[0]->dims[0], N = c->out[0]->dims[1];
-        size_t sz = kn_sgemm_scratch_bytes(c->isa, M, p->packed->K);
+        size_t sz = kn_sgemm_scratch_bytes(c->isa, M, p->packed->K, kn_pool_threads(c->pool));
         /* Y^T lands in scratch and is transposed unless M == 1 */
         size_t yt = M > 1 ? (size_t)(M * N) * sizeof(float) : 0;
         c->scratch_size = ((sz + 63) & ~(size_t)63) + yt;
@@ -326,11 +326,12 @@ static kiln_status gemm_run(kn_op_ctx *c)
     if (gemm_fast(c)) {
         if (M == 0 || N == 0)
             return KILN_OK;
-        size_t sz = (kn_sgemm_scratch_bytes(c->isa, M, p->packed->K) + 63) & ~(size_t)63;
+        size_t gemm_bytes = kn_sgemm_scratch_bytes(c->isa, M, p->packed->K, kn_pool_threads(c->pool));
+        size_t sz = (gemm_bytes + 63) & ~(size_t)63;
         float *yt = M > 1 ? (float *)((char *)c->scratch + sz) : y->data;
         kn_bsrc src = {.kind = KN_BSRC_MATRIX, .data = a->data, .ld = p->packed->K, .trans = true};
         kn_epilogue ep = {.bias = p->bias};
-        kn_sgemm_run(p->packed, M, &src, yt, M, p->bias ? &ep : NULL, c->scratch, c->pool);
+        kn_sgemm_run(p->packed, M, &src, yt, M, p->bias ? &ep : NULL, c->scratch, gemm_bytes, c->pool);
         if (M > 1) {
             float *yd = y->data;
             for (int64_t i = 0; i < M; i++)

@@ -6,6 +6,8 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #define KC 256
@@ -149,20 +151,13 @@ void kn_packed_a_free(kn_packed_a *p)
     }
 }
 
-size_t kn_sgemm_scratch_bytes(kn_isa_level isa, int64_t N, int64_t K)
-{
-    int nr = kn_sgemm_nr(isa);
-    int64_t kc = K < KC ? K : KC;
-    int64_t panels = (N + nr - 1) / nr;
-    return (size_t)(panels * nr * (kc ? kc : 1)) * sizeof(float);
-}
 
 /* ---- packing B ---------------------------------------------------------- */
 
 typedef struct pack_ctx {
     const kn_bsrc *B;
-    float *Bp;
-    int64_t N, k0, kc;
+    float *Bp;      /* panel panel0 goes first */
+    int64_t N, k0, kc, panel0;
     int nr;
 } pack_ctx;
 
@@ -172,7 +167,7 @@ static void pack_b_matrix(const pack_ctx *p, int64_t panel)
     int nr = p->nr;
     int64_t n0 = panel * nr;
     int nn = (int)KN_MIN((int64_t)nr, p->N - n0);
-    float *dst = p->Bp + panel * nr * p->kc;
+    float *dst = p->Bp + (panel - p->panel0) * nr * p->kc;
     for (int64_t k = 0; k < p->kc; k++, dst += nr) {
         int64_t kk = p->k0 + k;
         if (!B->trans) {
@@ -198,7 +193,7 @@ static void pack_b_conv(const pack_ctx *p, int64_t panel)
     int nr = p->nr;
     int64_t n0 = panel * nr;
     int nn = (int)KN_MIN((int64_t)nr, p->N - n0);
-    float *dst = p->Bp + panel * nr * p->kc;
+    float *dst = p->Bp + (panel - p->panel0) * nr * p->kc;
     int64_t khw = B->KH * B->KW;
     for (int64_t k = 0; k < p->kc; k++, dst += nr) {
         int64_t kk = p->k0 + k;
@@ -242,52 +237,115 @@ static void pack_b_conv(const pack_ctx *p, int64_t panel)
     }
 }
 
-static void pack_task(void *arg, size_t panel)
+static void pack_panel(const pack_ctx *p, int64_t panel)
 {
-    const pack_ctx *p = arg;
     if (p->B->kind == KN_BSRC_CONV2D)
-        pack_b_conv(p, (int64_t)panel);
+        pack_b_conv(p, panel);
     else
-        pack_b_matrix(p, (int64_t)panel);
+        pack_b_matrix(p, panel);
 }
 
-/* ---- compute ----------------------------------------------------------- */
+/* ---- compute -----------------------------------------------------------
+ * One parallel region per GEMM: each task owns a block of column panels and
+ * a block of row panels, packs its own B columns for every K slice into a
+ * scratch slot it holds for the task, and computes its C tiles. Fewer
+ * synchronization points matter on small machines where a descheduled
+ * worker stalls every region; the packing repeated across row blocks costs
+ * about 1/MC of the arithmetic. */
+
+#define KN_SGEMM_MAX_SLOTS 64
 
 typedef struct compute_ctx {
     const kn_packed_a *A;
-    const float *Bp;
+    const kn_bsrc *B;
     float *C;
-    int64_t ldc, N, k0, kc;
-    bool last;
+    int64_t ldc, N;
     const kn_epilogue *ep;
     kn_sgemm_kernel_fn kernel;
     int mr, nr;
     int64_t m_panels_per_task, n_panels_per_task;
+    char *scratch;
+    size_t slot_bytes;
+    int n_slots;
+    atomic_int busy[KN_SGEMM_MAX_SLOTS];
 } compute_ctx;
 
-static void compute_task(void *arg, size_t nb, size_t mb)
+/* At most as many tasks run at once as the pool has threads, and there is a
+ * slot per thread, so a free slot is found at once in practice. */
+static int take_slot(compute_ctx *c)
 {
-    const compute_ctx *c = arg;
-    const kn_packed_a *A = c->A;
-    int64_t m_panels = (A->M + c->mr - 1) / c->mr, n_panels = (c->N + c->nr - 1) / c->nr;
-    int64_t ip0 = (int64_t)mb * c->m_panels_per_task, ip1 = KN_MIN(ip0 + c->m_panels_per_task, m_panels);
-    int64_t jp0 = (int64_t)nb * c->n_panels_per_task, jp1 = KN_MIN(jp0 + c->n_panels_per_task, n_panels);
-    for (int64_t jp = jp0; jp < jp1; jp++) {
-        const float *bp = c->Bp + jp * c->nr * c->kc;
-        int64_t col = jp * c->nr;
-        int n = (int)KN_MIN((int64_t)c->nr, c->N - col);
-        for (int64_t ip = ip0; ip < ip1; ip++) {
-            int64_t row = ip * c->mr;
-            int m = (int)KN_MIN((int64_t)c->mr, A->M - row);
-            const float *ap = A->data + ip * c->mr * A->K + c->k0 * c->mr;
-            float *ct = c->C + row * c->ldc + col;
-            c->kernel(c->kc, ap, bp, ct, c->ldc, m, n, c->k0 > 0, c->last ? c->ep : NULL, row, col);
-        }
+    for (;;) {
+        for (int s = 0; s < c->n_slots; s++)
+            if (!atomic_exchange_explicit(&c->busy[s], 1, memory_order_acquire))
+                return s;
+        sched_yield();
     }
 }
 
+static void compute_task(void *arg, size_t nb, size_t mb)
+{
+    compute_ctx *c = arg;
+    const kn_packed_a *A = c->A;
+    int64_t K = A->K;
+    int64_t m_panels = (A->M + c->mr - 1) / c->mr, n_panels = (c->N + c->nr - 1) / c->nr;
+    int64_t ip0 = (int64_t)mb * c->m_panels_per_task, ip1 = KN_MIN(ip0 + c->m_panels_per_task, m_panels);
+    int64_t jp0 = (int64_t)nb * c->n_panels_per_task, jp1 = KN_MIN(jp0 + c->n_panels_per_task, n_panels);
+    int slot = take_slot(c);
+    float *Bp = (float *)(c->scratch + (size_t)slot * c->slot_bytes);
+    for (int64_t k0 = 0; k0 < K; k0 += KC) {
+        int64_t kc = KN_MIN((int64_t)KC, K - k0);
+        bool last = k0 + kc >= K;
+        pack_ctx pc = {c->B, Bp, c->N, k0, kc, jp0, c->nr};
+        for (int64_t jp = jp0; jp < jp1; jp++)
+            pack_panel(&pc, jp);
+        /* rows in blocks of about MC so the A block stays in L2 while the
+         * task's column panels go by */
+        int64_t mcp = KN_MAX((int64_t)1, MC_PANELS_ROWS / c->mr);
+        for (int64_t ib = ip0; ib < ip1; ib += mcp) {
+            int64_t ie = KN_MIN(ib + mcp, ip1);
+            for (int64_t jp = jp0; jp < jp1; jp++) {
+                const float *bp = Bp + (jp - jp0) * c->nr * kc;
+                int64_t col = jp * c->nr;
+                int n = (int)KN_MIN((int64_t)c->nr, c->N - col);
+                for (int64_t ip = ib; ip < ie; ip++) {
+                    int64_t row = ip * c->mr;
+                    int m = (int)KN_MIN((int64_t)c->mr, A->M - row);
+                    const float *ap = A->data + ip * c->mr * K + k0 * c->mr;
+                    float *ct = c->C + row * c->ldc + col;
+                    c->kernel(kc, ap, bp, ct, c->ldc, m, n, k0 > 0, last ? c->ep : NULL, row, col);
+                }
+            }
+        }
+    }
+    atomic_store_explicit(&c->busy[slot], 0, memory_order_release);
+}
+
+/* Columns (rounded to whole panels) one task packs: a slot holds them for
+ * one K slice. */
+static int64_t task_cols(kn_isa_level isa, int64_t N)
+{
+    int nr = kn_sgemm_nr(isa);
+    int64_t n_panels = (N + nr - 1) / nr;
+    int64_t npt = KN_MAX((int64_t)1, NC_COLS / nr);
+    return KN_MIN(n_panels, npt) * nr;
+}
+
+size_t kn_pool_threads(pthreadpool_t pool)
+{
+    return pool ? pthreadpool_get_threads_count(pool) : 1;
+}
+
+size_t kn_sgemm_scratch_bytes(kn_isa_level isa, int64_t N, int64_t K, size_t threads)
+{
+    int64_t kc = K < KC ? K : KC;
+    size_t slot = (size_t)(task_cols(isa, N) * (kc ? kc : 1)) * sizeof(float);
+    slot = (slot + 63) & ~(size_t)63;
+    size_t slots = KN_MAX((size_t)1, KN_MIN(threads, (size_t)KN_SGEMM_MAX_SLOTS));
+    return slot * slots;
+}
+
 void kn_sgemm_run(const kn_packed_a *A, int64_t N, const kn_bsrc *B, float *C, int64_t ldc, const kn_epilogue *ep,
-                  void *scratch, pthreadpool_t pool)
+                  void *scratch, size_t scratch_bytes, pthreadpool_t pool)
 {
     int mr = A->mr, nr = kn_sgemm_nr(A->isa);
     int64_t M = A->M, K = A->K;
@@ -302,9 +360,10 @@ void kn_sgemm_run(const kn_packed_a *A, int64_t N, const kn_bsrc *B, float *C, i
         return;
     }
     int64_t m_panels = (M + mr - 1) / mr, n_panels = (N + nr - 1) / nr;
-    int64_t mpt = KN_MAX((int64_t)1, MC_PANELS_ROWS / mr), npt = KN_MAX((int64_t)1, NC_COLS / nr);
+    /* A task takes all rows (its B columns are packed once) unless there
+     * are too few column blocks to keep the threads busy. */
+    int64_t mpt = m_panels, npt = KN_MAX((int64_t)1, NC_COLS / nr);
     size_t threads = pool ? pthreadpool_get_threads_count(pool) : 1;
-    /* Enough tasks to keep every thread busy on small problems. */
     while (threads > 1 && ((m_panels + mpt - 1) / mpt) * ((n_panels + npt - 1) / npt) < (int64_t)threads * 4) {
         if (npt > 1)
             npt = (npt + 1) / 2;
@@ -314,22 +373,21 @@ void kn_sgemm_run(const kn_packed_a *A, int64_t N, const kn_bsrc *B, float *C, i
             break;
     }
     int64_t mtasks = (m_panels + mpt - 1) / mpt, ntasks = (n_panels + npt - 1) / npt;
-    for (int64_t k0 = 0; k0 < K; k0 += KC) {
-        int64_t kc = KN_MIN((int64_t)KC, K - k0);
-        pack_ctx pc = {B, scratch, N, k0, kc, nr};
-        if (pool && threads > 1)
-            pthreadpool_parallelize_1d(pool, pack_task, &pc, (size_t)n_panels, 0);
-        else
-            for (int64_t j = 0; j < n_panels; j++)
-                pack_task(&pc, (size_t)j);
-        compute_ctx cc = {A, scratch, C, ldc, N, k0, kc, k0 + kc >= K, ep, kernel_for(A->isa), mr, nr, mpt, npt};
-        if (pool && threads > 1)
-            pthreadpool_parallelize_2d(pool, compute_task, &cc, (size_t)ntasks, (size_t)mtasks, 0);
-        else
-            for (int64_t nb = 0; nb < ntasks; nb++)
-                for (int64_t mb = 0; mb < mtasks; mb++)
-                    compute_task(&cc, (size_t)nb, (size_t)mb);
-    }
+    size_t slot = (size_t)(task_cols(A->isa, N) * KN_MIN((int64_t)KC, K)) * sizeof(float);
+    slot = (slot + 63) & ~(size_t)63;
+    compute_ctx ctx, *cc = &ctx;
+    *cc = (compute_ctx){.A = A, .B = B, .C = C, .ldc = ldc, .N = N, .ep = ep, .kernel = kernel_for(A->isa),
+                        .mr = mr, .nr = nr, .m_panels_per_task = mpt, .n_panels_per_task = npt,
+                        .scratch = scratch, .slot_bytes = slot,
+                        .n_slots = (int)KN_MAX((size_t)1, KN_MIN(scratch_bytes / slot, (size_t)KN_SGEMM_MAX_SLOTS))};
+    for (int s = 0; s < KN_SGEMM_MAX_SLOTS; s++)
+        atomic_init(&cc->busy[s], 0);
+    if (pool && threads > 1 && mtasks * ntasks > 1)
+        pthreadpool_parallelize_2d(pool, compute_task, cc, (size_t)ntasks, (size_t)mtasks, 0);
+    else
+        for (int64_t nb = 0; nb < ntasks; nb++)
+            for (int64_t mb = 0; mb < mtasks; mb++)
+                compute_task(cc, (size_t)nb, (size_t)mb);
 }
 
 void kn_sgemm_kernel_generic(int64_t K, const float *Ap, const float *Bp, float *C, int64_t ldc, int m, int n,

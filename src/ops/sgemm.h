@@ -71,13 +71,17 @@ typedef struct kn_bsrc {
     int64_t C, H, W, KH, KW, OH, OW, SH, SW, PH, PW, DH, DW;
 } kn_bsrc;
 
-/* Scratch bytes kn_sgemm_run needs for this N and K. */
-size_t kn_sgemm_scratch_bytes(kn_isa_level isa, int64_t N, int64_t K);
+/* Scratch bytes kn_sgemm_run needs for this N and K with up to threads
+ * tasks at once (a packing slot each). */
+size_t kn_sgemm_scratch_bytes(kn_isa_level isa, int64_t N, int64_t K, size_t threads);
+/* Threads of a pool (1 for NULL), for sizing scratch. */
+size_t kn_pool_threads(pthreadpool_t pool);
 
-/* C = A * B with epilogue ep (may be NULL). scratch: kn_sgemm_scratch_bytes,
- * 64-byte aligned. Results do not depend on the pool's thread count. */
+/* C = A * B with epilogue ep (may be NULL). scratch: scratch_bytes from
+ * kn_sgemm_scratch_bytes, 64-byte aligned (fewer slots than pool threads
+ * only costs waiting). Results do not depend on the pool's thread count. */
 void kn_sgemm_run(const kn_packed_a *A, int64_t N, const kn_bsrc *B, float *C, int64_t ldc, const kn_epilogue *ep,
-                  void *scratch, pthreadpool_t pool);
+                  void *scratch, size_t scratch_bytes, pthreadpool_t pool);
 
 /* Plain triple-loop reference (for tests): C = A*B (+ep), row-major. */
 void kn_sgemm_naive(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B, int64_t ldb,

@@ -57,12 +57,13 @@ static void check_case(const conv_case *k, kn_isa_level isa, kn_act act)
     kn_conv2d_packed *p;
     assert_int_equal(kn_conv2d_pack(k->M, k->C, k->group, k->KH, k->KW, w->data, b->data, isa, &p), KILN_OK);
     kn_conv2d_geom g = {k->SH, k->SW, k->DH, k->DW, k->PT, k->PL};
-    void *scratch = kn_aligned_alloc(kn_conv2d_scratch(p, OH, OW));
+    size_t sbytes = kn_conv2d_scratch(p, OH, OW, 2);
+    void *scratch = kn_aligned_alloc(sbytes);
     kn_conv2d_run(p, &g, k->N, k->H, k->W, OH, OW, x->data, got->data, with_residual ? rd : NULL, &ep, scratch,
-                  NULL);
+                  sbytes, NULL);
     pthreadpool_t pool = pthreadpool_create(2);
     kn_conv2d_run(p, &g, k->N, k->H, k->W, OH, OW, x->data, got2->data, with_residual ? rd : NULL, &ep, scratch,
-                  pool);
+                  sbytes, pool);
     pthreadpool_destroy(pool);
     kt_assert_tensors_close(got, want, 1e-4, 1e-4);
     assert_memory_equal(got->data, got2->data, got->nbytes);

@@ -38,9 +38,10 @@ static void run_case(kn_isa_level isa, int64_t M, int64_t N, int64_t K, const kn
     float *C = calloc((size_t)(M * N + 1), sizeof(float)), *R = calloc((size_t)(M * N + 1), sizeof(float));
     kn_packed_a pa;
     assert_int_equal(kn_sgemm_pack_a(isa, M, K, A, K, false, &pa), KILN_OK);
-    void *scratch = kn_aligned_alloc(kn_sgemm_scratch_bytes(isa, N, K));
+    size_t sbytes = kn_sgemm_scratch_bytes(isa, N, K, 2);
+    void *scratch = kn_aligned_alloc(sbytes);
     kn_bsrc src = {.kind = KN_BSRC_MATRIX, .data = B, .ld = N};
-    kn_sgemm_run(&pa, N, &src, C, N, ep, scratch, pool);
+    kn_sgemm_run(&pa, N, &src, C, N, ep, scratch, sbytes, pool);
     kn_sgemm_naive(M, N, K, A, K, B, N, R, N, ep);
     char what[96];
     snprintf(what, sizeof what, "isa %d M %lld N %lld K %lld", isa, (long long)M, (long long)N, (long long)K);
@@ -123,11 +124,12 @@ static void test_conv_source(void **state)
             kn_packed_a pa;
             assert_int_equal(kn_sgemm_pack_a(isas[i], M, K, w, K, false, &pa), KILN_OK);
             float *got = calloc((size_t)(M * N), sizeof(float));
-            void *scratch = kn_aligned_alloc(kn_sgemm_scratch_bytes(isas[i], N, K));
+            size_t sbytes = kn_sgemm_scratch_bytes(isas[i], N, K, 1);
+            void *scratch = kn_aligned_alloc(sbytes);
             kn_bsrc src = {.kind = KN_BSRC_CONV2D, .data = x, .C = C, .H = H, .W = W, .KH = KH, .KW = KW,
                            .OH = OH, .OW = OW, .SH = cases[t].SH, .SW = cases[t].SW, .PH = cases[t].PH,
                            .PW = cases[t].PW, .DH = cases[t].DH, .DW = cases[t].DW};
-            kn_sgemm_run(&pa, N, &src, got, N, NULL, scratch, NULL);
+            kn_sgemm_run(&pa, N, &src, got, N, NULL, scratch, sbytes, NULL);
             check_close(got, want, M * N, "conv source");
             kn_aligned_free(scratch);
             kn_packed_a_free(&pa);
@@ -149,11 +151,12 @@ static void test_threads_bitwise_identical(void **state)
     float *C1 = calloc((size_t)(M * N), sizeof(float)), *C2 = calloc((size_t)(M * N), sizeof(float));
     kn_packed_a pa;
     assert_int_equal(kn_sgemm_pack_a(isa, M, K, A, K, false, &pa), KILN_OK);
-    void *scratch = kn_aligned_alloc(kn_sgemm_scratch_bytes(isa, N, K));
+    size_t sbytes = kn_sgemm_scratch_bytes(isa, N, K, 2);
+    void *scratch = kn_aligned_alloc(sbytes);
     kn_bsrc src = {.kind = KN_BSRC_MATRIX, .data = B, .ld = N};
-    kn_sgemm_run(&pa, N, &src, C1, N, NULL, scratch, NULL);
+    kn_sgemm_run(&pa, N, &src, C1, N, NULL, scratch, sbytes, NULL);
     pthreadpool_t pool = pthreadpool_create(2);
-    kn_sgemm_run(&pa, N, &src, C2, N, NULL, scratch, pool);
+    kn_sgemm_run(&pa, N, &src, C2, N, NULL, scratch, sbytes, pool);
     pthreadpool_destroy(pool);
     assert_memory_equal(C1, C2, (size_t)(M * N) * sizeof(float));
     kn_aligned_free(scratch);
