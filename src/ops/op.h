@@ -76,6 +76,13 @@ typedef struct kn_op {
      * shared by contexts afterwards, so this is the place for per-model
      * work; prepare() is per plan. */
     kiln_status (*finalize)(const kn_graph *g, kn_node *node, kn_isa_level isa);
+    /* optional: the element types the op computes on, as seen on input
+     * type_input (list ends with KILN_DTYPE_UNDEFINED). kn_op_infer refuses
+     * anything else before infer() runs, and docs/operators.md is generated
+     * from it, so the documented types are the enforced ones. NULL: infer()
+     * checks types itself (ops defined on every type, like Identity). */
+    const kiln_dtype *types;
+    int type_input;
 } kn_op;
 
 /* flags */
@@ -83,6 +90,19 @@ typedef struct kn_op {
 #define KN_OP_SHAPE_ONLY 2u     /* run() reads only input shapes, never input
                                    data (Shape, Size): the planner evaluates
                                    it at plan time once shapes are known */
+#define KN_OP_FAST 4u           /* float32 has a vectorized/blocked kernel
+                                   (dispatched per ISA), not only the plain
+                                   reference loop: shown in docs/operators.md */
+
+/* Common type lists for kn_op.types (defined in op_util.c). */
+extern const kiln_dtype kn_types_float[];   /* float32, float64, float16, bfloat16 */
+extern const kiln_dtype kn_types_numeric[]; /* kn_types_float + all integer types */
+extern const kiln_dtype kn_types_signed[];  /* kn_types_float + signed integers */
+extern const kiln_dtype kn_types_int[];     /* all integer types */
+
+/* The planner's entry to an op: the generic type check of kn_op.types, then
+ * op->infer(). */
+kiln_status kn_op_infer(const kn_op *op, kn_op_ctx *c);
 
 /* Registry (registry.c). NULL if kiln lacks the op at that opset. */
 const kn_op *kn_op_find(const char *domain, const char *name, int64_t opset);

@@ -115,6 +115,31 @@ kiln_status kn_check_dtype(const kn_op_ctx *c, int input, const kiln_dtype *allo
                     c->node->name, c->node->op_type, input, kiln_dtype_name(t->dtype));
 }
 
+#define KN_FLOATS KILN_DTYPE_FLOAT, KILN_DTYPE_DOUBLE, KILN_DTYPE_FLOAT16, KILN_DTYPE_BFLOAT16
+#define KN_SIGNED_INTS KILN_DTYPE_INT8, KILN_DTYPE_INT16, KILN_DTYPE_INT32, KILN_DTYPE_INT64
+#define KN_UNSIGNED_INTS KILN_DTYPE_UINT8, KILN_DTYPE_UINT16, KILN_DTYPE_UINT32, KILN_DTYPE_UINT64
+const kiln_dtype kn_types_float[] = {KN_FLOATS, KILN_DTYPE_UNDEFINED};
+const kiln_dtype kn_types_numeric[] = {KN_FLOATS, KN_SIGNED_INTS, KN_UNSIGNED_INTS, KILN_DTYPE_UNDEFINED};
+const kiln_dtype kn_types_signed[] = {KN_FLOATS, KN_SIGNED_INTS, KILN_DTYPE_UNDEFINED};
+const kiln_dtype kn_types_int[] = {KN_SIGNED_INTS, KN_UNSIGNED_INTS, KILN_DTYPE_UNDEFINED};
+
+kiln_status kn_op_infer(const kn_op *op, kn_op_ctx *c)
+{
+    if (op->types) {
+        int i = op->type_input;
+        if (i < c->n_in && c->in[i]) {
+            kiln_dtype dt = c->in[i]->dtype;
+            const kiln_dtype *a = op->types;
+            while (*a != KILN_DTYPE_UNDEFINED && *a != dt)
+                a++;
+            if (*a == KILN_DTYPE_UNDEFINED)
+                return kn_error(KILN_ERROR_DTYPE, "node '%s' (%s): input %d has dtype %s, which this op does not support",
+                                c->node->name, c->node->op_type, i, kiln_dtype_name(dt));
+        }
+    }
+    return op->infer(c);
+}
+
 kiln_status kn_norm_axis(const kn_op_ctx *c, int64_t axis, int rank, int *out)
 {
     if (axis < -(int64_t)rank || axis >= rank)

@@ -36,7 +36,7 @@ kiln_status kn_eval_node(const kn_graph *g, const kn_node *node, const kiln_tens
     kn_op_ctx c = {.graph = g, .node = node, .params = node->params, .n_in = node->n_in, .in = in,
                    .n_out = node->n_out, .out = outs, .pool = pool, .isa = isa};
     if (s == KILN_OK)
-        s = op->infer(&c);
+        s = kn_op_infer(op, &c);
     if (s == KN_NEED_VALUE)
         s = kn_error(KILN_ERROR_INTERNAL, "node '%s' (%s): shape still unknown with all input values known",
                      node->name, node->op_type);

@@ -224,7 +224,7 @@ static kiln_status plan_steps(kn_plan *p, const struct kiln_model *m, pthreadpoo
                 memset(&out_desc[i], 0, sizeof out_desc[i]);
                 outs[i] = node->out[i] >= 0 ? &out_desc[i] : NULL;
             }
-            st = op->infer(&c);
+            st = kn_op_infer(op, &c);
             if (st != KILN_OK && st != KN_NEED_VALUE)
                 return st;
             for (int i = 0; st == KILN_OK && i < node->n_out; i++)
