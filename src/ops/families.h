@@ -23,7 +23,9 @@
     X(quant)              \
     X(misc)               \
     X(control)            \
-    X(attention)
+    X(attention)          \
+    X(rotary)             \
+    X(tensor_scatter)
 
 #define KN_DECLARE_FAMILY(x)          \
     extern const kn_op kn_ops_##x[]; \
