@@ -25,7 +25,9 @@
     X(control)            \
     X(attention)          \
     X(rotary)             \
-    X(tensor_scatter)
+    X(tensor_scatter)     \
+    X(causal_conv)        \
+    X(linear_attention)
 
 #define KN_DECLARE_FAMILY(x)          \
     extern const kn_op kn_ops_##x[]; \
