@@ -27,7 +27,8 @@
     X(rotary)             \
     X(tensor_scatter)     \
     X(causal_conv)        \
-    X(linear_attention)
+    X(linear_attention)   \
+    X(flex_attention)
 
 #define KN_DECLARE_FAMILY(x)          \
     extern const kn_op kn_ops_##x[]; \
