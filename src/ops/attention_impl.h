@@ -27,16 +27,13 @@ static void AT_FN(at_softmax_row)(AT_REAL *row, int64_t n, bool fully_masked, bo
             mx = row[j];
     double sum = 0.0;
     if (in_double) {
+        /* softmax_precision = double: exponentials and their quotients stay
+         * double; each is rounded once when stored. */
         double dmx = (double)mx;
-        for (int64_t j = 0; j < n; j++) {
-            double e = exp((double)row[j] - dmx);
-            sum += e;
-            row[j] = (AT_REAL)e;
-        }
-        /* Divide the double exponentials again so the requested precision
-         * carries through the normalization. */
         for (int64_t j = 0; j < n; j++)
-            row[j] = (AT_REAL)((double)row[j] / sum);
+            sum += exp((double)row[j] - dmx);
+        for (int64_t j = 0; j < n; j++)
+            row[j] = (AT_REAL)(exp((double)row[j] - dmx) / sum);
         return;
     }
     for (int64_t j = 0; j < n; j++) {

@@ -150,15 +150,21 @@ static void test_matches_naive(void **state)
     free_all(in, 6);
 }
 
-/* Default scale is 1/sqrt(head_size); an explicit one replaces it. */
-static void test_scale(void **state)
+/* Default scale is 1/sqrt(head_size); an explicit one replaces it. Any
+ * softmax_precision (float16 computes in float32, double in double) stays
+ * within float32 rounding of the exact result. */
+static void test_scale_and_softmax_precision(void **state)
 {
     (void)state;
     kiln_tensor *in[3] = {kt_f32_random(KT_DIMS(1, 2, 3, 4), 7, -2, 2), kt_f32_random(KT_DIMS(1, 2, 5, 4), 8, -2, 2),
                           kt_f32_random(KT_DIMS(1, 2, 5, 2), 9, -2, 2)};
     float want[12];
-    for (int explicit_scale = 0; explicit_scale < 2; explicit_scale++) {
+    static const int precisions[] = {0, KILN_DTYPE_FLOAT, KILN_DTYPE_FLOAT16, KILN_DTYPE_DOUBLE};
+    for (int run = 0; run < 8; run++) {
+        int explicit_scale = run % 2, precision = precisions[run / 2];
         kt_node *n = kt_node_new("Attention", 23);
+        if (precision)
+            kt_attr_int(n, "softmax_precision", precision);
         if (explicit_scale)
             kt_attr_float(n, "scale", 0.125f);
         kiln_tensor *y[1];
@@ -481,7 +487,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_matches_naive),
-        cmocka_unit_test(test_scale),
+        cmocka_unit_test(test_scale_and_softmax_precision),
         cmocka_unit_test(test_bool_mask_and_fully_masked_rows),
         cmocka_unit_test(test_causal_frontiers_and_mask_ranks),
         cmocka_unit_test(test_3d_equals_4d),
