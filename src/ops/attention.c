@@ -87,12 +87,12 @@ static kiln_status at_parse(kn_node *n)
         kn_free(p);
         return kn_error(KILN_ERROR_MODEL, "node '%s' (Attention): %s", n->name, why);
     }
-    if (p->softmax_precision != 0 && p->softmax_precision != KILN_DTYPE_FLOAT &&
-        p->softmax_precision != KILN_DTYPE_FLOAT16 && p->softmax_precision != KILN_DTYPE_BFLOAT16 &&
-        p->softmax_precision != KILN_DTYPE_DOUBLE) {
+    int64_t sp = p->softmax_precision;
+    if (sp != 0 && sp != KILN_DTYPE_FLOAT && sp != KILN_DTYPE_FLOAT16 && sp != KILN_DTYPE_BFLOAT16 &&
+        sp != KILN_DTYPE_DOUBLE) {
         kn_free(p);
         return kn_error(KILN_ERROR_UNSUPPORTED, "node '%s' (Attention): softmax_precision %lld is not a float type",
-                        n->name, (long long)p->softmax_precision);
+                        n->name, (long long)sp);
     }
     n->params = p;
     return KILN_OK;
