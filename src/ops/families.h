@@ -23,7 +23,9 @@
     X(quant)              \
     X(misc)               \
     X(control)            \
-    X(loss)
+    X(loss)               \
+    X(bitcast)            \
+    X(glu)
 
 #define KN_DECLARE_FAMILY(x)          \
     extern const kn_op kn_ops_##x[]; \
