@@ -25,7 +25,8 @@
     X(control)            \
     X(loss)               \
     X(bitcast)            \
-    X(glu)
+    X(glu)                \
+    X(unpool)
 
 #define KN_DECLARE_FAMILY(x)          \
     extern const kn_op kn_ops_##x[]; \
