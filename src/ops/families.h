@@ -26,7 +26,8 @@
     X(loss)               \
     X(bitcast)            \
     X(glu)                \
-    X(unpool)
+    X(unpool)             \
+    X(training)
 
 #define KN_DECLARE_FAMILY(x)          \
     extern const kn_op kn_ops_##x[]; \
