@@ -27,7 +27,8 @@
     X(bitcast)            \
     X(glu)                \
     X(unpool)             \
-    X(training)
+    X(training)           \
+    X(dropout)
 
 #define KN_DECLARE_FAMILY(x)          \
     extern const kn_op kn_ops_##x[]; \
