@@ -133,6 +133,8 @@ static void test_statistics_and_reproducibility(void **state)
     }
     /* 0.7 * N kept; 5 standard deviations is about 0.005 * N */
     assert_true(llabs(kept - (int64_t)(0.7 * N)) < N / 200);
+    kn_tensor_free(b[0]);
+    kn_tensor_free(b[1]);
     /* without a seed, two runs draw different masks */
     assert_int_equal(dropout(13, false, 0, ones_f32(N), kt_f32(0, NULL, (float[]){0.3f}), bool_scalar(true), 2, b),
                      KILN_OK);
