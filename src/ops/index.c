@@ -1,6 +1,6 @@
 /* Index family: ops that select, combine or scatter elements by position
- * (Concat, Split, Slice, Gather*, Scatter*, Range, NonZero, Trilu, CumSum, CumProd,
- * TopK). Data movement is by element byte size, so any fixed-size dtype
+ * (Concat, Split, Slice, Gather*, Scatter*, Range, NonZero, Trilu, CumSum,
+ * CumProd, TopK). Data movement is by element byte size, so any fixed-size dtype
  * works; STRING tensors are refused (their elements are owned pointers).
  * These ops run at plan time on shape subgraphs (Shape -> Gather -> Concat
  * -> Reshape), so everything on int64 is exact. */
