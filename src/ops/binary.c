@@ -1,5 +1,6 @@
 /* Binary and n-ary elementwise ops with numpy broadcasting: arithmetic,
- * comparisons, logic, Max/Min/Sum/Mean, Pow, Mod, PRelu, BitShift, Where.
+ * comparisons, logic, Max/Min/Sum/Mean, Pow, Mod, PRelu, BitShift,
+ * BitwiseAnd/Or/Xor, Where.
  *
  * Each op is a formula over x and y (of compute type CT), instantiated by
  * macro per dtype into a row kernel; kn_ew_broadcast (elementwise.c) feeds
@@ -192,6 +193,9 @@ BIN_BOOL(or_, x || y)
 BIN_BOOL(xor_, !x != !y)
 BIN_UNSIGNED(shl, y >= sizeof(CT) * 8 ? (CT)0 : (CT)(x << y))
 BIN_UNSIGNED(shr, y >= sizeof(CT) * 8 ? (CT)0 : (CT)(x >> y))
+BIN_INT(band, (CT)(x & y))
+BIN_INT(bor, (CT)(x | y))
+BIN_INT(bxor, (CT)(x ^ y))
 
 /* STRING tensors hold char* per element. */
 static void eq_str(void *out_, const void *const *in_, const int64_t *st_, int64_t n_, const void *ctx_)
@@ -228,6 +232,9 @@ static const kn_ew_row_fn or_k[KN_EW_DTYPES] = {[KILN_DTYPE_BOOL] = or__b};
 static const kn_ew_row_fn xor_k[KN_EW_DTYPES] = {[KILN_DTYPE_BOOL] = xor__b};
 static const kn_ew_row_fn shl_k[KN_EW_DTYPES] = {K_UNSIGNED(shl)};
 static const kn_ew_row_fn shr_k[KN_EW_DTYPES] = {K_UNSIGNED(shr)};
+static const kn_ew_row_fn band_k[KN_EW_DTYPES] = {K_SIGNED(band), K_UNSIGNED(band)};
+static const kn_ew_row_fn bor_k[KN_EW_DTYPES] = {K_SIGNED(bor), K_UNSIGNED(bor)};
+static const kn_ew_row_fn bxor_k[KN_EW_DTYPES] = {K_SIGNED(bxor), K_UNSIGNED(bxor)};
 
 /* ---- Pow with mixed dtypes ------------------------------------------------
  * Output has the base's dtype. Integer ** integer is exact; anything
@@ -387,6 +394,9 @@ static const binary_def defs[] = {
     {"Or", BK_PLAIN, true, true, or_k, NULL},
     {"Xor", BK_PLAIN, true, true, xor_k, NULL},
     {"BitShift", BK_PLAIN, false, false, shl_k, shr_k},
+    {"BitwiseAnd", BK_PLAIN, false, false, band_k, NULL},
+    {"BitwiseOr", BK_PLAIN, false, false, bor_k, NULL},
+    {"BitwiseXor", BK_PLAIN, false, false, bxor_k, NULL},
     {"Where", BK_WHERE, false, false, NULL, NULL},
 };
 
@@ -698,5 +708,11 @@ const kn_op kn_ops_binary[] = {
     B("Mean", 1),        B("Equal", 1),   B("Less", 1),    B("Greater", 1),      B("LessOrEqual", 12),
     B("GreaterOrEqual", 12), B("And", 1), B("Or", 1),      B("Xor", 1),          B("BitShift", 11),
     B("Where", 9),
+    {.domain = "", .name = "BitwiseAnd", .since_min = 18, .parse = binary_parse, .infer = binary_infer,
+     .run = binary_run, .types = kn_types_int},
+    {.domain = "", .name = "BitwiseOr", .since_min = 18, .parse = binary_parse, .infer = binary_infer,
+     .run = binary_run, .types = kn_types_int},
+    {.domain = "", .name = "BitwiseXor", .since_min = 18, .parse = binary_parse, .infer = binary_infer,
+     .run = binary_run, .types = kn_types_int},
 };
 KN_FAMILY_COUNT(binary);

@@ -28,7 +28,13 @@
     X(tensor_scatter)     \
     X(causal_conv)        \
     X(linear_attention)   \
-    X(flex_attention)
+    X(flex_attention)     \
+    X(loss)               \
+    X(bitcast)            \
+    X(glu)                \
+    X(unpool)             \
+    X(training)           \
+    X(dropout)
 
 #define KN_DECLARE_FAMILY(x)          \
     extern const kn_op kn_ops_##x[]; \

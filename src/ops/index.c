@@ -1,6 +1,6 @@
 /* Index family: ops that select, combine or scatter elements by position
  * (Concat, Split, Slice, Gather*, Scatter*, Range, NonZero, Trilu, CumSum,
- * TopK). Data movement is by element byte size, so any fixed-size dtype
+ * CumProd, TopK). Data movement is by element byte size, so any fixed-size dtype
  * works; STRING tensors are refused (their elements are owned pointers).
  * These ops run at plan time on shape subgraphs (Shape -> Gather -> Concat
  * -> Reshape), so everything on int64 is exact. */
@@ -1108,10 +1108,11 @@ static kiln_status trilu_run(kn_op_ctx *c)
     return KILN_OK;
 }
 
-/* ---- CumSum ----------------------------------------------------------- */
+/* ---- CumSum, CumProd ------------------------------------------------- */
 
 typedef struct cumsum_params {
     int64_t exclusive, reverse;
+    bool prod; /* CumProd: running product, exclusive start 1 */
 } cumsum_params;
 
 static kiln_status cumsum_parse(kn_node *n)
@@ -1119,6 +1120,7 @@ static kiln_status cumsum_parse(kn_node *n)
     cumsum_params *p = kn_calloc(1, sizeof *p);
     if (!p)
         return KN_NOMEM();
+    p->prod = strcmp(n->op_type, "CumProd") == 0;
     kiln_status s = kn_attr_get_int(n, "exclusive", 0, &p->exclusive);
     if (s == KILN_OK)
         s = kn_attr_get_int(n, "reverse", 0, &p->reverse);
@@ -1142,13 +1144,14 @@ static kiln_status cumsum_axis(const kn_op_ctx *c, int *axis)
     return kn_norm_axis(c, v[0], c->in[0]->rank, axis);
 }
 
+static const kiln_dtype cum_types[] = {KILN_DTYPE_FLOAT, KILN_DTYPE_DOUBLE, KILN_DTYPE_FLOAT16, KILN_DTYPE_BFLOAT16,
+                                       KILN_DTYPE_INT32, KILN_DTYPE_INT64, KILN_DTYPE_UINT32, KILN_DTYPE_UINT64,
+                                       KILN_DTYPE_UNDEFINED};
+
 static kiln_status cumsum_infer(kn_op_ctx *c)
 {
     KN_TRY(kn_check_arity(c, 2, 2, 1, 1));
-    static const kiln_dtype ok[] = {KILN_DTYPE_FLOAT, KILN_DTYPE_DOUBLE, KILN_DTYPE_FLOAT16, KILN_DTYPE_BFLOAT16,
-                                    KILN_DTYPE_INT32, KILN_DTYPE_INT64, KILN_DTYPE_UINT32, KILN_DTYPE_UINT64,
-                                    KILN_DTYPE_UNDEFINED};
-    KN_TRY(kn_check_dtype(c, 0, ok));
+    KN_TRY(kn_check_dtype(c, 0, cum_types));
     KN_TRY(check_index_dtype(c, 1));
     const kiln_tensor *x = c->in[0];
     if (x->rank == 0)
@@ -1160,22 +1163,21 @@ static kiln_status cumsum_infer(kn_op_ctx *c)
     return kn_set_output(c, 0, x->dtype, x->rank, x->dims);
 }
 
-/* One line of len elements spaced by stride; acc is the running sum. */
+/* One line of len elements spaced by stride; acc is the running sum or
+ * product (integers wrap: ACC is unsigned). */
 #define CUMSUM_LINE(T, ACC, LOAD, STORE)                                          \
     do {                                                                          \
         const T *xs = (const T *)x->data + base;                                  \
         T *ys = (T *)y->data + base;                                              \
-        ACC acc = 0;                                                              \
+        ACC acc = p->prod ? 1 : 0;                                                \
         for (int64_t j = 0; j < len; j++) {                                       \
             int64_t at = (p->reverse ? len - 1 - j : j) * inner;                  \
             ACC v = LOAD(xs[at]);                                                 \
-            if (p->exclusive) {                                                   \
+            if (p->exclusive)                                                     \
                 ys[at] = STORE(acc);                                              \
-                acc = (ACC)(acc + v);                                             \
-            } else {                                                              \
-                acc = (ACC)(acc + v);                                             \
+            acc = p->prod ? (ACC)(acc * v) : (ACC)(acc + v);                      \
+            if (!p->exclusive)                                                    \
                 ys[at] = STORE(acc);                                              \
-            }                                                                     \
         }                                                                         \
     } while (0)
 
@@ -1417,7 +1419,9 @@ const kn_op kn_ops_index[] = {
     {.domain = "", .name = "NonZero", .since_min = 9, .infer = nonzero_infer, .run = nonzero_run},
     {.domain = "", .name = "Trilu", .since_min = 14, .parse = trilu_parse, .infer = trilu_infer, .run = trilu_run},
     {.domain = "", .name = "CumSum", .since_min = 11, .parse = cumsum_parse, .infer = cumsum_infer,
-     .run = cumsum_run},
+     .run = cumsum_run, .types = cum_types},
+    {.domain = "", .name = "CumProd", .since_min = 26, .parse = cumsum_parse, .infer = cumsum_infer,
+     .run = cumsum_run, .types = cum_types},
     {.domain = "", .name = "TopK", .since_min = 1, .since_max = 9, .upgrade = topk_upgrade},
     {.domain = "", .name = "TopK", .since_min = 10, .parse = topk_parse, .infer = topk_infer,
      .prepare = topk_prepare, .run = topk_run},

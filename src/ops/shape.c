@@ -1,7 +1,7 @@
 /* Shape family: ops that change how elements are laid out or described but
  * never compute on them (Reshape, Flatten, Transpose, Squeeze, Unsqueeze,
- * Expand, Tile, Shape, Size, Identity, Dropout at inference, DepthToSpace,
- * SpaceToDepth, EyeLike). Kernels move elements by byte size, so every
+ * Expand, Tile, Shape, Size, Identity, DepthToSpace, SpaceToDepth,
+ * EyeLike). Kernels move elements by byte size, so every
  * fixed-size dtype works; STRING tensors are refused because their elements
  * are owned pointers that a byte copy would alias. */
 #include "ops/families.h"
@@ -511,60 +511,6 @@ static kiln_status identity_infer(kn_op_ctx *c)
     return kn_set_output(c, 0, x->dtype, x->rank, x->dims);
 }
 
-/* ---- Dropout (inference only) ----------------------------------------- */
-
-/* Before opset 10 the mask had the input's type (ones); from 10 it is bool. */
-static kiln_dtype dropout_mask_dtype(const kn_op_ctx *c)
-{
-    return c->node->opset >= 10 ? KILN_DTYPE_BOOL : c->in[0]->dtype;
-}
-
-/* Opset 12+ training_mode input: true would need random masks, which an
- * inference runtime does not provide. Unknown at plan time: checked in run. */
-static kiln_status dropout_check_training(const kn_op_ctx *c)
-{
-    if (c->n_in < 3 || !c->in[2] || !c->in[2]->data)
-        return KILN_OK;
-    const kiln_tensor *t = c->in[2];
-    if (kn_tensor_count(t) != 1)
-        return kn_error(KILN_ERROR_SHAPE, "node '%s' (%s): training_mode must be a scalar", c->node->name,
-                        c->node->op_type);
-    /* Training with ratio 0 drops nothing, so it is still deterministic. */
-    const kiln_tensor *ratio = c->in[1];
-    bool zero_ratio = ratio && ratio->data && kn_tensor_count(ratio) == 1 && kn_tensor_get_f64(ratio, 0) == 0.0;
-    if (kn_tensor_get_f64(t, 0) != 0.0 && !zero_ratio)
-        return kn_error(KILN_ERROR_UNSUPPORTED, "node '%s' (%s): training_mode=true is not supported",
-                        c->node->name, c->node->op_type);
-    return KILN_OK;
-}
-
-static kiln_status dropout_infer(kn_op_ctx *c)
-{
-    KN_TRY(kn_check_arity(c, 1, c->node->opset >= 12 ? 3 : 1, 1, 2));
-    size_t esz;
-    KN_TRY(elem_size(c, 0, &esz));
-    KN_TRY(dropout_check_training(c));
-    const kiln_tensor *x = c->in[0];
-    KN_TRY(kn_set_output(c, 0, x->dtype, x->rank, x->dims));
-    return kn_set_output(c, 1, dropout_mask_dtype(c), x->rank, x->dims);
-}
-
-static kiln_status dropout_run(kn_op_ctx *c)
-{
-    KN_TRY(dropout_check_training(c));
-    copy_input(c);
-    kiln_tensor *mask = c->n_out > 1 ? c->out[1] : NULL;
-    if (mask) {
-        int64_t n = kn_tensor_count(mask);
-        if (mask->dtype == KILN_DTYPE_BOOL)
-            memset(mask->data, 1, (size_t)n);
-        else
-            for (int64_t i = 0; i < n; i++)
-                kn_tensor_set_f64(mask, i, 1.0);
-    }
-    return KILN_OK;
-}
-
 /* ---- DepthToSpace / SpaceToDepth -------------------------------------- */
 
 typedef struct block_params {
@@ -726,7 +672,6 @@ const kn_op kn_ops_shape[] = {
      .flags = KN_OP_SHAPE_ONLY},
     {.domain = "", .name = "Size", .since_min = 1, .infer = size_infer, .run = size_run, .flags = KN_OP_SHAPE_ONLY},
     {.domain = "", .name = "Identity", .since_min = 1, .infer = identity_infer, .run = copy_input},
-    {.domain = "", .name = "Dropout", .since_min = 1, .infer = dropout_infer, .run = dropout_run},
     {.domain = "", .name = "DepthToSpace", .since_min = 1, .parse = block_parse, .infer = d2s_infer,
      .run = d2s_run},
     {.domain = "", .name = "SpaceToDepth", .since_min = 1, .parse = block_parse, .infer = s2d_infer,

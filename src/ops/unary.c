@@ -142,6 +142,11 @@ UNARY_FLOAT(mish, x * tanh(SOFTPLUS(x)))
 UNARY_FLOAT(threlu, x > (CT)p->a ? x : (CT)0)
 UNARY_FLOAT(celu, x > 0 ? x : (CT)p->a * expm1(x / (CT)p->a))
 UNARY_FLOAT(shrink, x < -(CT)p->b ? x + (CT)p->a : (x > (CT)p->b ? x - (CT)p->a : (CT)0))
+/* x * sigmoid(alpha * x), the sigmoid in the form that cannot overflow */
+#define SWISH_SIG(z) ((z) >= 0 ? (CT)1 / ((CT)1 + exp(-(z))) : exp(z) / ((CT)1 + exp(z)))
+UNARY_FLOAT(swish, x * SWISH_SIG((CT)p->a * x))
+UNARY_SIGNED(bnot, (CT)~x)
+UNARY_UNSIGNED(bnot, (CT)~x)
 
 /* ---- attribute parsing ------------------------------------------------- */
 
@@ -235,6 +240,8 @@ static const unary_def defs[] = {
     {"ThresholdedRelu", parse_alpha1, false, {K_FLOAT(threlu)}},
     {"Celu", parse_alpha1, false, {K_FLOAT(celu)}},
     {"Shrink", parse_shrink, false, {K_FLOAT(shrink)}},
+    {"Swish", parse_alpha1, false, {K_FLOAT(swish)}},
+    {"BitwiseNot", NULL, false, {K_SIGNED(bnot), K_UNSIGNED(bnot)}},
 };
 
 static const unary_def *find_def(const char *op_type)
@@ -483,6 +490,10 @@ const kn_op kn_ops_unary[] = {
     U("ThresholdedRelu", 10),
     U("Celu", 12),
     U("Shrink", 9),
+    {.domain = "", .name = "Swish", .since_min = 24, .parse = unary_parse, .infer = unary_infer, .run = unary_run,
+     .types = kn_types_float},
+    {.domain = "", .name = "BitwiseNot", .since_min = 18, .parse = unary_parse, .infer = unary_infer,
+     .run = unary_run, .types = kn_types_int},
     {.domain = "", .name = "Clip", .since_min = 6, .since_max = 10, .upgrade = clip_upgrade},
     {.domain = "", .name = "Clip", .since_min = 11, .infer = clip_infer, .run = clip_run},
 };

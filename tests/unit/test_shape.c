@@ -1,5 +1,6 @@
 /* Shape family: Reshape, Flatten, Transpose, Squeeze, Unsqueeze, Expand,
- * Tile, Shape, Size, Identity, Dropout, DepthToSpace, SpaceToDepth, EyeLike.
+ * Tile, Shape, Size, Identity, DepthToSpace, SpaceToDepth, EyeLike (Dropout:
+ * test_dropout.c).
  * Hand-computed cases, old-opset upgrade forms, odd dtypes and errors. */
 #include "harness.h"
 
@@ -397,56 +398,6 @@ static void test_size_and_identity(void **state)
     kn_tensor_free(y);
 }
 
-/* ---- Dropout ---------------------------------------------------------- */
-
-static void test_dropout_inference(void **state)
-{
-    (void)state;
-    kiln_tensor *in[2] = {iota_f32(KT_DIMS(2, 3)), kt_f32(0, NULL, (float[]){0.5f})};
-    kiln_tensor *outs[2] = {0};
-    kt_node *n = kt_node_new("Dropout", 13);
-    assert_int_equal(kt_run(n, 2, in, 2, outs), KILN_OK);
-    assert_iota(outs[0]);
-    assert_int_equal(outs[1]->dtype, KILN_DTYPE_BOOL);
-    kt_assert_shape(outs[1], KT_DIMS(2, 3));
-    for (int i = 0; i < 6; i++)
-        assert_int_equal(((uint8_t *)outs[1]->data)[i], 1);
-    free_all(outs, 2);
-    free_all(in, 2);
-    kt_node_free(n);
-
-    /* opset 7: ratio attribute, mask of the input's type */
-    n = kt_node_new("Dropout", 7);
-    kt_attr_float(n, "ratio", 0.2f);
-    kiln_tensor *in2[1] = {iota_f32(KT_DIMS(4))};
-    assert_int_equal(kt_run(n, 1, in2, 2, outs), KILN_OK);
-    assert_iota(outs[0]);
-    kt_assert_f32_close(outs[1], (float[]){1, 1, 1, 1}, 4, 0, 0);
-    free_all(outs, 2);
-    free_all(in2, 1);
-    kt_node_free(n);
-}
-
-static void test_dropout_training_refused(void **state)
-{
-    (void)state;
-    uint8_t t = 1, f = 0;
-    kiln_tensor *in[3] = {iota_f32(KT_DIMS(3)), kt_f32(0, NULL, (float[]){0.5f}),
-                          kt_tensor(KILN_DTYPE_BOOL, 0, NULL, &t)};
-    assert_int_equal(run_fail(kt_node_new("Dropout", 13), 3, in), KILN_ERROR_UNSUPPORTED);
-    assert_non_null(strstr(kiln_last_error(), "training_mode"));
-    kiln_tensor *in2[3] = {iota_f32(KT_DIMS(3)), NULL, kt_tensor(KILN_DTYPE_BOOL, 0, NULL, &f)};
-    kiln_tensor *y = run1(kt_node_new("Dropout", 12), 3, in2);
-    assert_iota(y);
-    kn_tensor_free(y);
-    /* training with ratio 0 keeps everything: deterministic, so allowed */
-    kiln_tensor *in3[3] = {iota_f32(KT_DIMS(3)), kt_f32(0, NULL, (float[]){0.0f}),
-                           kt_tensor(KILN_DTYPE_BOOL, 0, NULL, &t)};
-    y = run1(kt_node_new("Dropout", 13), 3, in3);
-    assert_iota(y);
-    kn_tensor_free(y);
-}
-
 /* ---- DepthToSpace / SpaceToDepth -------------------------------------- */
 
 static const float d2s_dcr[48] = {0,  12, 1,  13, 2,  14, 24, 36, 25, 37, 26, 38, 3,  15, 4,  16,
@@ -554,8 +505,6 @@ int main(void)
         cmocka_unit_test(test_tile),
         cmocka_unit_test(test_shape_start_end),
         cmocka_unit_test(test_size_and_identity),
-        cmocka_unit_test(test_dropout_inference),
-        cmocka_unit_test(test_dropout_training_refused),
         cmocka_unit_test(test_depth_to_space_modes),
         cmocka_unit_test(test_space_to_depth),
         cmocka_unit_test(test_eyelike),
