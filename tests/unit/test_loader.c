@@ -5,6 +5,8 @@
 
 #include "onnx/onnx_import.h"
 
+#include <math.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -591,8 +593,8 @@ static void test_unknown_dtypes(void **state)
     static const int64_t d[1] = {4};
     tm m;
     tm_init(&m);
-    tm_init_raw(&m, "w", 17, 1, d, "abcd", 4); /* float8e4m3fn */
-    expect_error(&m, NULL, KILN_ERROR_UNSUPPORTED, "initializer 'w': data_type 17");
+    tm_init_raw(&m, "w", 27, 1, d, "abcd", 4); /* past FLOAT8E8M0 / INT2: newer than kiln */
+    expect_error(&m, NULL, KILN_ERROR_UNSUPPORTED, "initializer 'w': data_type 27");
 
     tm_init(&m);
     tm_init_raw(&m, "w", 0, 1, d, "abcd", 4);
@@ -600,13 +602,48 @@ static void test_unknown_dtypes(void **state)
 
     /* declared types kiln does not know are merely unknown */
     tm_init(&m);
-    m.tt[0].elem_type = 21;
+    m.tt[0].elem_type = 27;
     m.tt[1].elem_type = 99;
     kn_model_file mf;
     assert_int_equal(load(&m, NULL, &mf), KILN_OK);
     assert_int_equal(value(mf.graph, "x")->dtype, KILN_DTYPE_UNDEFINED);
     assert_int_equal(value(mf.graph, "y")->dtype, KILN_DTYPE_UNDEFINED);
     kn_model_file_clear(&mf);
+}
+
+/* 4-bit and 2-bit initializers are packed in the file (first element in the
+ * low bits, odd counts padded) and unpacked in memory; raw_data of the wrong
+ * packed size is refused. */
+static void test_narrow_initializers(void **state)
+{
+    (void)state;
+    static const int64_t d3[1] = {3}, d5[1] = {5};
+    static const uint8_t i4[2] = {0x9f, 0x07}, u2[2] = {0xe4, 0x01}, f8[3] = {0x38, 0x80, 0x7f};
+    tm m;
+    tm_init(&m);
+    tm_init_raw(&m, "a", KILN_DTYPE_INT4, 1, d3, i4, sizeof i4);
+    tm_init_raw(&m, "b", KILN_DTYPE_UINT2, 1, d5, u2, sizeof u2);
+    tm_init_raw(&m, "c", KILN_DTYPE_FLOAT8E4M3FN, 1, d3, f8, sizeof f8);
+    kn_model_file mf;
+    assert_int_equal(load(&m, NULL, &mf), KILN_OK);
+    const kiln_tensor *a = value(mf.graph, "a")->constant, *b = value(mf.graph, "b")->constant;
+    const kiln_tensor *c = value(mf.graph, "c")->constant;
+    assert_int_equal(a->nbytes, 3);
+    const int8_t *av = a->data;
+    assert_int_equal(av[0], -1);
+    assert_int_equal(av[1], -7);
+    assert_int_equal(av[2], 7);
+    const uint8_t *bv = b->data;
+    static const uint8_t bwant[5] = {0, 1, 2, 3, 1};
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(bv[i], bwant[i]);
+    assert_true(kn_tensor_get_f64(c, 0) == 1.0);
+    assert_true(isnan(kn_tensor_get_f64(c, 2)));
+    kn_model_file_clear(&mf);
+
+    tm_init(&m);
+    tm_init_raw(&m, "a", KILN_DTYPE_INT4, 1, d3, i4, 3); /* 3 elements pack into 2 bytes */
+    expect_error(&m, NULL, KILN_ERROR_MODEL, "raw_data has 3 bytes, dims [3] of int4 need 2");
 }
 
 static void test_value_info_hints(void **state)
@@ -1226,6 +1263,7 @@ int main(void)
         cmocka_unit_test(test_raw_data_size_mismatch),
         cmocka_unit_test(test_bad_dims),
         cmocka_unit_test(test_unknown_dtypes),
+        cmocka_unit_test(test_narrow_initializers),
         cmocka_unit_test(test_value_info_hints),
         cmocka_unit_test(test_constant_node_and_optional_io),
         cmocka_unit_test(test_attributes_every_type),

@@ -292,9 +292,15 @@ static void test_cast_unsupported(void **state)
     kt_attr_int(n, "to", KILN_DTYPE_STRING);
     assert_int_equal(run1(n, 1, &x, &out), KILN_ERROR_UNSUPPORTED);
     kt_node_free(n);
-    n = kt_node_new("Cast", 19);
-    kt_attr_int(n, "to", 17); /* float8e4m3fn */
+    n = kt_node_new("Cast", 25);
+    kt_attr_int(n, "to", 27); /* newer than kiln */
     assert_int_equal(run1(n, 1, &x, &out), KILN_ERROR_UNSUPPORTED);
+    kt_node_free(n);
+    n = kt_node_new("Cast", 25);
+    kt_attr_int(n, "to", KILN_DTYPE_FLOAT8E8M0);
+    kt_attr_string(n, "round_mode", "sideways");
+    assert_int_equal(run1(n, 1, &x, &out), KILN_ERROR_MODEL);
+    assert_non_null(strstr(kiln_last_error(), "round_mode 'sideways'"));
     kt_node_free(n);
     n = kt_node_new("Cast", 13);
     assert_int_equal(run1(n, 1, &x, &out), KILN_ERROR_MODEL); /* missing 'to' */
@@ -311,6 +317,159 @@ static void test_castlike(void **state)
     assert_int_equal(run1(n, 2, in, &out), KILN_OK);
     assert_int_equal(out->dtype, KILN_DTYPE_INT64);
     kt_assert_i64_equal(out, (int64_t[]){2, -2, 0}, 3);
+    kn_tensor_free(out);
+    kn_tensor_free(in[0]);
+    kn_tensor_free(in[1]);
+    kt_node_free(n);
+}
+
+/* ---- Cast with the narrow types --------------------------------------------- */
+
+static kiln_tensor *cast_to(kiln_tensor *x, int64_t to, int saturate, const char *round_mode)
+{
+    kt_node *n = kt_node_new("Cast", 25);
+    kt_attr_int(n, "to", to);
+    if (saturate >= 0)
+        kt_attr_int(n, "saturate", saturate);
+    if (round_mode)
+        kt_attr_string(n, "round_mode", round_mode);
+    kiln_tensor *out = NULL;
+    assert_int_equal(run1(n, 1, &x, &out), KILN_OK);
+    assert_int_equal(out->dtype, (kiln_dtype)to);
+    kt_node_free(n);
+    return out;
+}
+
+static void assert_bytes(const kiln_tensor *t, const uint8_t *want, size_t n)
+{
+    assert_int_equal(t->nbytes, n);
+    for (size_t i = 0; i < n; i++)
+        if (((const uint8_t *)t->data)[i] != want[i])
+            fail_msg("byte %zu: got 0x%02x, expected 0x%02x", i, ((const uint8_t *)t->data)[i], want[i]);
+}
+
+static void test_cast_float8_saturate(void **state)
+{
+    (void)state;
+    /* 1, 1e6, inf, -inf, NaN, -1e-7, 464 (a tie that stays 448 in e4m3fn) */
+    kiln_tensor *x = kt_f32(KT_DIMS(7), (float[]){1.0f, 1e6f, INFINITY, -INFINITY, NAN, -1e-7f, 464.0f});
+    kiln_tensor *y = cast_to(x, KILN_DTYPE_FLOAT8E4M3FN, -1, NULL); /* saturate defaults to 1 */
+    assert_bytes(y, (uint8_t[]){0x38, 0x7e, 0x7e, 0xfe, 0x7f, 0x80, 0x7e}, 7);
+    kn_tensor_free(y);
+    y = cast_to(x, KILN_DTYPE_FLOAT8E4M3FN, 0, NULL);
+    assert_bytes(y, (uint8_t[]){0x38, 0x7f, 0x7f, 0xff, 0x7f, 0x80, 0x7e}, 7);
+    kn_tensor_free(y);
+    y = cast_to(x, KILN_DTYPE_FLOAT8E5M2, 0, NULL);
+    assert_bytes(y, (uint8_t[]){0x3c, 0x7c, 0x7c, 0xfc, 0x7e, 0x80, 0x5f}, 7);
+    kn_tensor_free(y);
+    y = cast_to(x, KILN_DTYPE_FLOAT8E4M3FNUZ, 0, NULL);
+    assert_bytes(y, (uint8_t[]){0x40, 0x80, 0x80, 0x80, 0x80, 0x00, 0x80}, 7);
+    kn_tensor_free(y);
+    y = cast_to(x, KILN_DTYPE_FLOAT8E5M2FNUZ, 1, NULL);
+    assert_bytes(y, (uint8_t[]){0x40, 0x7f, 0x7f, 0xff, 0x80, 0x00, 0x63}, 7);
+    kn_tensor_free(y);
+    kn_tensor_free(x);
+}
+
+static void test_cast_float8_sources_and_double_rounding(void **state)
+{
+    (void)state;
+    /* float8 -> float is exact, NaN codes become NaN */
+    kiln_tensor *x = kt_tensor(KILN_DTYPE_FLOAT8E5M2, KT_DIMS(4), (uint8_t[]){0x3c, 0x01, 0xfc, 0x7f});
+    kiln_tensor *y = cast_to(x, KILN_DTYPE_FLOAT, -1, NULL);
+    const float *f = y->data;
+    assert_true(f[0] == 1.0f && f[1] == ldexpf(1, -16) && isinf(f[2]) && f[2] < 0 && isnan(f[3]));
+    kn_tensor_free(y);
+    /* float8 -> float8 goes through the exact value: e5m2 inf saturates to e4m3fn's max */
+    y = cast_to(x, KILN_DTYPE_FLOAT8E4M3FN, 1, NULL);
+    assert_bytes(y, (uint8_t[]){0x38, 0x00, 0xfe, 0x7f}, 4);
+    kn_tensor_free(y);
+    /* float8 -> int: truncation like every float source */
+    kn_tensor_free(x);
+    x = kt_tensor(KILN_DTYPE_FLOAT4E2M1, KT_DIMS(3), (uint8_t[]){0x5, 0xd, 0x1});
+    y = cast_to(x, KILN_DTYPE_INT32, -1, NULL);
+    assert_int_equal(((int32_t *)y->data)[0], 3);
+    assert_int_equal(((int32_t *)y->data)[1], -3);
+    assert_int_equal(((int32_t *)y->data)[2], 0);
+    kn_tensor_free(y);
+    kn_tensor_free(x);
+    /* double just above the e4m3fn midpoint 1.0625: rounding to float32
+     * first would land on the tie and give 1.0 */
+    double d[2] = {1.0625 + 1e-12, 1.0625};
+    x = kt_tensor(KILN_DTYPE_DOUBLE, KT_DIMS(2), d);
+    y = cast_to(x, KILN_DTYPE_FLOAT8E4M3FN, 1, NULL);
+    assert_bytes(y, (uint8_t[]){0x39, 0x38}, 2);
+    kn_tensor_free(y);
+    kn_tensor_free(x);
+}
+
+static void test_cast_small_ints(void **state)
+{
+    (void)state;
+    /* floats round half to even, then wrap: 2.5->2, 3.5->4->-4 (int4: 4 fits), -9->7, 15->-1 */
+    kiln_tensor *x = kt_f32(KT_DIMS(6), (float[]){2.5f, 3.5f, -9.0f, 15.0f, NAN, -0.5f});
+    kiln_tensor *y = cast_to(x, KILN_DTYPE_INT4, -1, NULL);
+    const int8_t *v = y->data;
+    int8_t want4[6] = {2, 4, 7, -1, 0, 0};
+    for (int i = 0; i < 6; i++)
+        assert_int_equal(v[i], want4[i]);
+    kn_tensor_free(y);
+    y = cast_to(x, KILN_DTYPE_UINT2, -1, NULL);
+    assert_bytes(y, (uint8_t[]){2, 0, 3, 3, 0, 0}, 6);
+    kn_tensor_free(y);
+    kn_tensor_free(x);
+    /* integer sources keep the low bits */
+    x = kt_i64(KT_DIMS(4), (int64_t[]){7, 8, -3, 300});
+    y = cast_to(x, KILN_DTYPE_INT2, -1, NULL);
+    const int8_t *w = y->data;
+    int8_t want2[4] = {-1, 0, 1, 0};
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(w[i], want2[i]);
+    kn_tensor_free(x);
+    /* and back: int2 -> int64 sign-extends, uint4 -> float is exact */
+    x = y;
+    y = cast_to(x, KILN_DTYPE_INT64, -1, NULL);
+    kt_assert_i64_equal(y, (int64_t[]){-1, 0, 1, 0}, 4);
+    kn_tensor_free(y);
+    kn_tensor_free(x);
+    x = kt_tensor(KILN_DTYPE_UINT4, KT_DIMS(2), (uint8_t[]){15, 9});
+    y = cast_to(x, KILN_DTYPE_FLOAT16, -1, NULL);
+    assert_true(kn_half_to_float(((uint16_t *)y->data)[0]) == 15.0f);
+    assert_true(kn_half_to_float(((uint16_t *)y->data)[1]) == 9.0f);
+    kn_tensor_free(y);
+    y = cast_to(x, KILN_DTYPE_BOOL, -1, NULL);
+    assert_bytes(y, (uint8_t[]){1, 1}, 2);
+    kn_tensor_free(y);
+    kn_tensor_free(x);
+}
+
+static void test_cast_e8m0_round_modes(void **state)
+{
+    (void)state;
+    kiln_tensor *x = kt_f32(KT_DIMS(4), (float[]){1.1f, 1.5f, 3.0e38f, 0.0f});
+    kiln_tensor *y = cast_to(x, KILN_DTYPE_FLOAT8E8M0, -1, NULL); /* "up", saturating */
+    assert_bytes(y, (uint8_t[]){128, 128, 254, 0}, 4);
+    kn_tensor_free(y);
+    y = cast_to(x, KILN_DTYPE_FLOAT8E8M0, 1, "down");
+    assert_bytes(y, (uint8_t[]){127, 127, 254, 0}, 4);
+    kn_tensor_free(y);
+    y = cast_to(x, KILN_DTYPE_FLOAT8E8M0, 0, "nearest");
+    assert_bytes(y, (uint8_t[]){127, 128, 255, 0}, 4);
+    kn_tensor_free(y);
+    kn_tensor_free(x);
+}
+
+static void test_castlike_narrow(void **state)
+{
+    (void)state;
+    kt_node *n = kt_node_new("CastLike", 25);
+    kt_attr_int(n, "saturate", 0);
+    kiln_tensor *in[2] = {kt_f32(KT_DIMS(2), (float[]){1e6f, 0.5f}),
+                          kt_tensor(KILN_DTYPE_FLOAT8E4M3FN, KT_DIMS(1), (uint8_t[]){0})};
+    kiln_tensor *out = NULL;
+    assert_int_equal(run1(n, 2, in, &out), KILN_OK);
+    assert_int_equal(out->dtype, KILN_DTYPE_FLOAT8E4M3FN);
+    assert_bytes(out, (uint8_t[]){0x7f, 0x30}, 2); /* saturate 0: overflow is NaN */
     kn_tensor_free(out);
     kn_tensor_free(in[0]);
     kn_tensor_free(in[1]);
@@ -521,6 +680,11 @@ int main(void)
         cmocka_unit_test(test_cast_empty_and_same),
         cmocka_unit_test(test_cast_unsupported),
         cmocka_unit_test(test_castlike),
+        cmocka_unit_test(test_cast_float8_saturate),
+        cmocka_unit_test(test_cast_float8_sources_and_double_rounding),
+        cmocka_unit_test(test_cast_small_ints),
+        cmocka_unit_test(test_cast_e8m0_round_modes),
+        cmocka_unit_test(test_castlike_narrow),
         cmocka_unit_test(test_pad_modes),
         cmocka_unit_test(test_pad_constant_value),
         cmocka_unit_test(test_pad_reflect_wide),
