@@ -646,6 +646,88 @@ static void test_narrow_initializers(void **state)
     expect_error(&m, NULL, KILN_ERROR_MODEL, "raw_data has 3 bytes, dims [3] of int4 need 2");
 }
 
+/* A model with an int4 graph input and an int4 initializer runs, and
+ * kiln_model_save writes the initializer packed again: the reloaded model
+ * gives the same answer. */
+static void test_narrow_model_save(void **state)
+{
+    (void)state;
+    static const int64_t d3[1] = {3};
+    static const uint8_t w4[2] = {0x9f, 0x07}; /* -1, -7, 7 */
+    static const float two = 2.0f;
+    tm m;
+    tm_init(&m);
+    m.graph.n_input = m.graph.n_output = m.graph.n_node = 0;
+    m.opset[0].version = 21;
+    tm_input(&m, tm_vi(&m, "q", KILN_DTYPE_INT4, 1, d3));
+    tm_output(&m, tm_vi(&m, "y", KILN_DTYPE_FLOAT, 1, d3));
+    tm_init_raw(&m, "w", KILN_DTYPE_INT4, 1, d3, w4, sizeof w4);
+    tm_init_raw(&m, "s", KILN_DTYPE_FLOAT, 0, NULL, &two, sizeof two);
+    tm_node(&m, "dq_w", "DequantizeLinear", "w", "s", "dw");
+    tm_node(&m, "dq_q", "DequantizeLinear", "q", "s", "dq");
+    tm_node(&m, "add", "Add", "dw", "dq", "y");
+    size_t size;
+    uint8_t *bytes = pack_model(&m.model, &size);
+    kiln_options *o;
+    assert_int_equal(kiln_options_create(&o), KILN_OK);
+    assert_int_equal(kiln_options_set_opt_level(o, 0), KILN_OK); /* keep the int4 initializer */
+    kiln_model *model;
+    if (kiln_model_load_buffer(bytes, size, NULL, o, &model) != KILN_OK)
+        fail_msg("%s", kiln_last_error());
+    free(bytes);
+    kiln_value_info vi;
+    assert_int_equal(kiln_model_input_info(model, 0, &vi), KILN_OK);
+    assert_int_equal(vi.dtype, KILN_DTYPE_INT4);
+
+    kiln_tensor *q;
+    assert_int_equal(kiln_tensor_create(KILN_DTYPE_INT4, 1, d3, &q), KILN_OK);
+    memcpy(kiln_tensor_data(q), (int8_t[]){-8, 0, 3}, 3);
+    char path[] = "/tmp/kiln_narrow_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(kiln_model_save(model, path), KILN_OK);
+    kiln_model *back;
+    if (kiln_model_load(path, o, &back) != KILN_OK)
+        fail_msg("%s", kiln_last_error());
+    const kiln_model *models[2] = {model, back};
+    for (int k = 0; k < 2; k++) {
+        kiln_context *c;
+        assert_int_equal(kiln_context_create(models[k], &c), KILN_OK);
+        const char *in_names[1] = {"q"};
+        kiln_tensor *y = NULL;
+        if (kiln_context_run(c, 1, in_names, (const kiln_tensor *const *)&q, 1, NULL, &y) != KILN_OK)
+            fail_msg("%s", kiln_last_error());
+        kt_assert_f32_close(y, (float[]){-18, -14, 20}, 3, 0, 0);
+        kiln_tensor_release(y);
+        kiln_context_release(c);
+    }
+    /* the file holds w as 2 packed bytes */
+    void *file;
+    size_t fsize;
+    assert_int_equal(kn_read_file(path, 0, &file, &fsize), KILN_OK);
+    Onnx__ModelProto *mp = onnx__model_proto__unpack(NULL, fsize, file);
+    assert_non_null(mp);
+    bool found = false;
+    for (size_t i = 0; i < mp->graph->n_initializer; i++) {
+        const Onnx__TensorProto *t = mp->graph->initializer[i];
+        if (strcmp(t->name, "w") != 0)
+            continue;
+        found = true;
+        assert_int_equal(t->data_type, KILN_DTYPE_INT4);
+        assert_int_equal(t->raw_data.len, 2);
+        assert_memory_equal(t->raw_data.data, w4, 2);
+    }
+    assert_true(found);
+    onnx__model_proto__free_unpacked(mp, NULL);
+    kn_free(file);
+    unlink(path);
+    kiln_tensor_release(q);
+    kiln_model_release(back);
+    kiln_model_release(model);
+    kiln_options_release(o);
+}
+
 static void test_value_info_hints(void **state)
 {
     (void)state;
@@ -1264,6 +1346,7 @@ int main(void)
         cmocka_unit_test(test_bad_dims),
         cmocka_unit_test(test_unknown_dtypes),
         cmocka_unit_test(test_narrow_initializers),
+        cmocka_unit_test(test_narrow_model_save),
         cmocka_unit_test(test_value_info_hints),
         cmocka_unit_test(test_constant_node_and_optional_io),
         cmocka_unit_test(test_attributes_every_type),
