@@ -1,6 +1,7 @@
 /* Ops that make or convert whole tensors: Constant, ConstantOfShape, Cast,
  * CastLike, Pad. */
 #include "core/dtype_small.h"
+#include "ops/cast_string.h"
 #include "ops/families.h"
 
 #include <math.h>
@@ -407,7 +408,7 @@ static void cast_ref(const void *src, kiln_dtype sd, void *dst, kiln_dtype dd, i
 
 static kiln_status check_cast_target(const kn_node *n, int64_t to)
 {
-    if (to <= 0 || to > KILN_DTYPE_INT2 || !plain_dtype((kiln_dtype)to))
+    if (to <= 0 || to > KILN_DTYPE_INT2 || (!plain_dtype((kiln_dtype)to) && to != KILN_DTYPE_STRING))
         return kn_error(KILN_ERROR_UNSUPPORTED, OP_FMT "cast to dtype %lld is not supported", OP_ARGS(n),
                         (long long)to);
     return KILN_OK;
@@ -445,18 +446,94 @@ static kiln_status cast_parse(kn_node *n)
     return cast_common_parse(n, to);
 }
 
+/* Cast's operands: plain elements or strings (parsed / formatted). */
+static kiln_status require_castable_input(const kn_op_ctx *c, int i)
+{
+    const kiln_tensor *t = c->in[i];
+    if (t && t->dtype == KILN_DTYPE_STRING)
+        return KILN_OK;
+    return require_plain_input(c, i);
+}
+
+/* A STRING result owns one allocation per element, which an arena buffer
+ * could not free: computed at run time (a dynamic step, own buffers) or
+ * folded when the input is constant. */
+static kiln_status cast_set_output(kn_op_ctx *c, kiln_dtype to)
+{
+    const kiln_tensor *x = c->in[0];
+    if (to == KILN_DTYPE_STRING && !x->data)
+        return KN_NEED_VALUE;
+    return kn_set_output(c, 0, to, x->rank, x->dims);
+}
+
 static kiln_status cast_infer(kn_op_ctx *c)
 {
     KN_TRY(kn_check_arity(c, 1, 1, 1, 1));
-    KN_TRY(require_plain_input(c, 0));
-    kiln_dtype to = (kiln_dtype)((const cast_params *)c->params)->to;
-    return kn_set_output(c, 0, to, c->in[0]->rank, c->in[0]->dims);
+    KN_TRY(require_castable_input(c, 0));
+    return cast_set_output(c, (kiln_dtype)((const cast_params *)c->params)->to);
+}
+
+static bool is_int_dtype(kiln_dtype dt)
+{
+    switch (dt) {
+    case KILN_DTYPE_INT8: case KILN_DTYPE_INT16: case KILN_DTYPE_INT32: case KILN_DTYPE_INT64:
+    case KILN_DTYPE_UINT8: case KILN_DTYPE_UINT16: case KILN_DTYPE_UINT32: case KILN_DTYPE_UINT64:
+        return true;
+    default:
+        return kn_dtype_is_small_int(dt);
+    }
+}
+
+static kiln_status cast_to_string(kn_op_ctx *c)
+{
+    const kiln_tensor *x = c->in[0];
+    char **dst = c->out[0]->data;
+    int64_t n = kn_tensor_count(x);
+    char buf[64];
+    for (int64_t i = 0; i < n; i++) {
+        const char *s = buf;
+        if (x->dtype == KILN_DTYPE_STRING)
+            s = ((char *const *)x->data)[i] ? ((char *const *)x->data)[i] : "";
+        else
+            kn_cast_format(x->dtype, x->data, i, buf, sizeof buf);
+        kn_free(dst[i]);
+        dst[i] = kn_strdup(s);
+        if (!dst[i])
+            return KN_NOMEM();
+    }
+    return KILN_OK;
+}
+
+static kiln_status cast_from_string(kn_op_ctx *c)
+{
+    const kiln_tensor *x = c->in[0];
+    kiln_tensor *y = c->out[0];
+    const char *const *src = x->data;
+    int64_t n = kn_tensor_count(x);
+    for (int64_t i = 0; i < n; i++) {
+        const char *s = src[i] ? src[i] : "";
+        double v;
+        int64_t iv;
+        bool is_int;
+        if (!kn_cast_parse(s, &v, &iv, &is_int))
+            return kn_error(KILN_ERROR_ARGUMENT, OP_FMT "element %lld, \"%.40s\", is not a number", OP_ARGS(c->node),
+                            (long long)i, s);
+        if (is_int && is_int_dtype(y->dtype))
+            store_from_int(y->data, y->dtype, i, iv, false, c->params);
+        else
+            store_from_double(y->data, y->dtype, i, v, c->params);
+    }
+    return KILN_OK;
 }
 
 static kiln_status cast_run(kn_op_ctx *c)
 {
     const kiln_tensor *x = c->in[0];
     kiln_tensor *y = c->out[0];
+    if (y->dtype == KILN_DTYPE_STRING)
+        return cast_to_string(c);
+    if (x->dtype == KILN_DTYPE_STRING)
+        return cast_from_string(c);
     cast_ref(x->data, x->dtype, y->data, y->dtype, kn_tensor_count(x), c->params);
     return KILN_OK;
 }
@@ -469,9 +546,9 @@ static kiln_status castlike_parse(kn_node *n)
 static kiln_status castlike_infer(kn_op_ctx *c)
 {
     KN_TRY(kn_check_arity(c, 2, 2, 1, 1));
-    KN_TRY(require_plain_input(c, 0));
-    KN_TRY(require_plain_input(c, 1));
-    return kn_set_output(c, 0, c->in[1]->dtype, c->in[0]->rank, c->in[0]->dims);
+    KN_TRY(require_castable_input(c, 0));
+    KN_TRY(require_castable_input(c, 1));
+    return cast_set_output(c, c->in[1]->dtype);
 }
 
 /* ======================================================================

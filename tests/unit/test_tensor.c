@@ -288,11 +288,7 @@ static void test_cast_unsupported(void **state)
     (void)state;
     kiln_tensor *x = kt_f32(KT_DIMS(2), NULL);
     kiln_tensor *out = NULL;
-    kt_node *n = kt_node_new("Cast", 13);
-    kt_attr_int(n, "to", KILN_DTYPE_STRING);
-    assert_int_equal(run1(n, 1, &x, &out), KILN_ERROR_UNSUPPORTED);
-    kt_node_free(n);
-    n = kt_node_new("Cast", 25);
+    kt_node *n = kt_node_new("Cast", 25);
     kt_attr_int(n, "to", 27); /* newer than kiln */
     assert_int_equal(run1(n, 1, &x, &out), KILN_ERROR_UNSUPPORTED);
     kt_node_free(n);
@@ -473,6 +469,110 @@ static void test_castlike_narrow(void **state)
     kn_tensor_free(out);
     kn_tensor_free(in[0]);
     kn_tensor_free(in[1]);
+    kt_node_free(n);
+}
+
+/* ---- Cast to and from STRING ---------------------------------------------- */
+
+static kiln_tensor *strings(int64_t n, const char *const *v)
+{
+    kiln_tensor *t;
+    assert_int_equal(kn_tensor_new(KILN_DTYPE_STRING, 1, &n, &t), KILN_OK);
+    for (int64_t i = 0; i < n; i++)
+        assert_non_null(((char **)t->data)[i] = kn_strdup(v[i]));
+    return t;
+}
+
+static void assert_strings(const kiln_tensor *t, const char *const *want, int64_t n)
+{
+    assert_int_equal(t->dtype, KILN_DTYPE_STRING);
+    assert_int_equal(kn_tensor_count(t), n);
+    for (int64_t i = 0; i < n; i++)
+        if (strcmp(((char *const *)t->data)[i], want[i]) != 0)
+            fail_msg("element %lld: got \"%s\", expected \"%s\"", (long long)i, ((char *const *)t->data)[i],
+                     want[i]);
+}
+
+static void test_cast_to_string(void **state)
+{
+    (void)state;
+    /* numpy's str(): shortest round-trip digits, positional in [1e-4, 1e16) */
+    kiln_tensor *x = kt_f32(KT_DIMS(12), (float[]){0.5f, 100.0f, 1e-5f, 1.5e16f, -0.0f, NAN, -INFINITY, 0.1f,
+                                                   0.9767611f, 0.039187793f, 123456.79f, -2.5e-4f});
+    kiln_tensor *y = cast_to(x, KILN_DTYPE_STRING, -1, NULL);
+    assert_strings(y, (const char *[]){"0.5", "100.0", "1e-05", "1.5e+16", "-0.0", "nan", "-inf", "0.1",
+                                       "0.9767611", "0.039187793", "123456.79", "-0.00025"},
+                   12);
+    kn_tensor_free(y);
+    kn_tensor_free(x);
+    /* digits as the source type needs them: float16 0.1 and double 0.1 */
+    x = kt_tensor(KILN_DTYPE_FLOAT16, KT_DIMS(2), (uint16_t[]){kn_float_to_half(0.1f), kn_float_to_half(65504.0f)});
+    y = cast_to(x, KILN_DTYPE_STRING, -1, NULL);
+    assert_strings(y, (const char *[]){"0.1", "65500.0"}, 2);
+    kn_tensor_free(y);
+    kn_tensor_free(x);
+    x = kt_tensor(KILN_DTYPE_DOUBLE, KT_DIMS(2), (double[]){0.1, 1.0 / 3.0});
+    y = cast_to(x, KILN_DTYPE_STRING, -1, NULL);
+    assert_strings(y, (const char *[]){"0.1", "0.3333333333333333"}, 2);
+    kn_tensor_free(y);
+    kn_tensor_free(x);
+    x = kt_i64(KT_DIMS(2), (int64_t[]){-42, INT64_MAX});
+    y = cast_to(x, KILN_DTYPE_STRING, -1, NULL);
+    assert_strings(y, (const char *[]){"-42", "9223372036854775807"}, 2);
+    kn_tensor_free(y);
+    kn_tensor_free(x);
+    x = kt_tensor(KILN_DTYPE_BOOL, KT_DIMS(2), (uint8_t[]){1, 0});
+    y = cast_to(x, KILN_DTYPE_STRING, -1, NULL);
+    assert_strings(y, (const char *[]){"True", "False"}, 2);
+    kn_tensor_free(y);
+    kn_tensor_free(x);
+    x = kt_tensor(KILN_DTYPE_FLOAT8E4M3FN, KT_DIMS(2), (uint8_t[]){0x7e, 0x01});
+    y = cast_to(x, KILN_DTYPE_STRING, -1, NULL);
+    assert_strings(y, (const char *[]){"448.0", "0.001953125"}, 2); /* the exact value 2^-9 */
+    kn_tensor_free(y);
+    kn_tensor_free(x);
+}
+
+static void test_cast_from_string(void **state)
+{
+    (void)state;
+    const char *in[] = {" 3.5 ", "1E8", "+INF", "-inf", "nAn", "-1e-5", "INF"};
+    kiln_tensor *x = strings(7, in);
+    kiln_tensor *y = cast_to(x, KILN_DTYPE_FLOAT, -1, NULL);
+    const float *f = y->data;
+    assert_true(f[0] == 3.5f && f[1] == 1e8f && isinf(f[2]) && f[2] > 0 && isinf(f[3]) && f[3] < 0);
+    assert_true(isnan(f[4]) && f[5] == -1e-5f && isinf(f[6]));
+    kn_tensor_free(y);
+    kn_tensor_free(x);
+    /* integers keep 64 bits; "100.5" to an integer truncates like a float */
+    const char *ints[] = {"9007199254740993", "-7", "100.5"};
+    x = strings(3, ints);
+    y = cast_to(x, KILN_DTYPE_INT64, -1, NULL);
+    kt_assert_i64_equal(y, (int64_t[]){9007199254740993LL, -7, 100}, 3);
+    kn_tensor_free(y);
+    /* string -> string copies */
+    y = cast_to(x, KILN_DTYPE_STRING, -1, NULL);
+    assert_strings(y, ints, 3);
+    kn_tensor_free(y);
+    kn_tensor_free(x);
+    /* not a number: refused, naming the element */
+    const char *bad[] = {"1", "twelve"};
+    x = strings(2, bad);
+    kt_node *n = kt_node_new("Cast", 13);
+    kt_attr_int(n, "to", KILN_DTYPE_FLOAT);
+    kiln_tensor *out = NULL;
+    assert_int_equal(run1(n, 1, &x, &out), KILN_ERROR_ARGUMENT);
+    assert_non_null(strstr(kiln_last_error(), "element 1, \"twelve\", is not a number"));
+    kt_node_free(n);
+    kn_tensor_free(x);
+    /* CastLike takes only the type of a string 'like' input */
+    n = kt_node_new("CastLike", 15);
+    kiln_tensor *cl[2] = {kt_f32(KT_DIMS(1), (float[]){2.25f}), strings(1, (const char *[]){"x"})};
+    assert_int_equal(run1(n, 2, cl, &out), KILN_OK);
+    assert_strings(out, (const char *[]){"2.25"}, 1);
+    kn_tensor_free(out);
+    kn_tensor_free(cl[0]);
+    kn_tensor_free(cl[1]);
     kt_node_free(n);
 }
 
@@ -685,6 +785,8 @@ int main(void)
         cmocka_unit_test(test_cast_small_ints),
         cmocka_unit_test(test_cast_e8m0_round_modes),
         cmocka_unit_test(test_castlike_narrow),
+        cmocka_unit_test(test_cast_to_string),
+        cmocka_unit_test(test_cast_from_string),
         cmocka_unit_test(test_pad_modes),
         cmocka_unit_test(test_pad_constant_value),
         cmocka_unit_test(test_pad_reflect_wide),
