@@ -644,6 +644,26 @@ static void test_narrow_initializers(void **state)
     tm_init(&m);
     tm_init_raw(&m, "a", KILN_DTYPE_INT4, 1, d3, i4, 3); /* 3 elements pack into 2 bytes */
     expect_error(&m, NULL, KILN_ERROR_MODEL, "raw_data has 3 bytes, dims [3] of int4 need 2");
+
+    /* int32_data: one float8 code per entry; one packed byte per entry for
+     * 4-bit and 2-bit types */
+    int32_t f8_i32[3] = {0x38, 0x80, 0x7f}, i4_i32[2] = {0x9f, 0x07};
+    tm_init(&m);
+    Onnx__TensorProto *t = tm_init_raw(&m, "c", KILN_DTYPE_FLOAT8E4M3FN, 1, d3, NULL, 0);
+    t->n_int32_data = 3;
+    t->int32_data = f8_i32;
+    t = tm_init_raw(&m, "a", KILN_DTYPE_INT4, 1, d3, NULL, 0);
+    t->n_int32_data = 2;
+    t->int32_data = i4_i32;
+    assert_int_equal(load(&m, NULL, &mf), KILN_OK);
+    assert_memory_equal(value(mf.graph, "c")->constant->data, f8, 3);
+    assert_memory_equal(value(mf.graph, "a")->constant->data, ((int8_t[]){-1, -7, 7}), 3);
+    kn_model_file_clear(&mf);
+    tm_init(&m);
+    t = tm_init_raw(&m, "a", KILN_DTYPE_INT4, 1, d3, NULL, 0);
+    t->n_int32_data = 3; /* one per element is wrong: they are packed */
+    t->int32_data = f8_i32;
+    expect_error(&m, NULL, KILN_ERROR_MODEL, "int32_data has 3 values, dims [3] of int4 need 2");
 }
 
 /* A model with an int4 graph input and an int4 initializer runs, and
@@ -1255,6 +1275,25 @@ static void test_external_data(void **state)
     t = tm_init_raw(&m, "w", KILN_DTYPE_FLOAT, 2, wd, NULL, 0);
     tm_external(&m, t, "weights.bin", "8", NULL);
     expect_error(&m, NULL, KILN_ERROR_MODEL, "initializer 'w': uses external data 'weights.bin'");
+
+    /* packed 4-bit external data: 5 int4 take 3 bytes, the length says so */
+    static const uint8_t packed[3] = {0x21, 0x43, 0x0f};
+    snprintf(path, sizeof path, "%s/int4.bin", td.model);
+    write_bytes(path, packed, sizeof packed);
+    static const int64_t d5[1] = {5};
+    tm_init(&m);
+    t = tm_init_raw(&m, "w", KILN_DTYPE_INT4, 1, d5, NULL, 0);
+    tm_external(&m, t, "int4.bin", "0", "3");
+    if (load(&m, td.model, &mf) != KILN_OK)
+        fail_msg("%s", kiln_last_error());
+    const kiln_tensor *w4 = value(mf.graph, "w")->constant;
+    assert_int_equal(w4->nbytes, 5);
+    assert_memory_equal(w4->data, ((int8_t[]){1, 2, 3, 4, -1}), 5);
+    kn_model_file_clear(&mf);
+    tm_init(&m);
+    t = tm_init_raw(&m, "w", KILN_DTYPE_INT4, 1, d5, NULL, 0);
+    tm_external(&m, t, "int4.bin", "0", "5"); /* the unpacked size is not the file's */
+    expect_error(&m, td.model, KILN_ERROR_MODEL, "length 5");
     tmpdir_remove(&td);
 }
 
