@@ -1,7 +1,8 @@
 /* Narrow element types (core/dtype_small.c): every float8 / float4 code
  * decoded against the formulas of ONNX's float8 / float4 documentation,
  * float -> code checked against a brute-force nearest-value search over all
- * codes, e8m0 rounding modes, integer wrapping, packing. */
+ * codes, e8m0 rounding modes, integer wrapping, packing; and ops on narrow
+ * tensors either move them intact or refuse them. */
 #include "harness.h"
 
 #include "core/dtype_small.h"
@@ -433,6 +434,71 @@ static void test_dtype_facts(void **state)
     kn_tensor_free(t);
 }
 
+/* ---- ops on narrow tensors --------------------------------------------------- */
+
+/* Data-movement ops carry the unpacked bytes through; ops that compute
+ * refuse the narrow types instead of reading their bytes as something else. */
+static void test_ops_move_or_refuse(void **state)
+{
+    (void)state;
+    static const kiln_dtype dts[] = {KILN_DTYPE_FLOAT8E4M3FN, KILN_DTYPE_INT4, KILN_DTYPE_FLOAT4E2M1,
+                                     KILN_DTYPE_UINT2, KILN_DTYPE_FLOAT8E8M0};
+    const uint8_t codes[6] = {0x01, 0x02, 0x03, 0x04, 0x05, 0x06}; /* valid in every type here */
+    for (size_t d = 0; d < sizeof dts / sizeof dts[0]; d++) {
+        kiln_dtype dt = dts[d];
+        uint8_t vals[6];
+        for (int i = 0; i < 6; i++)
+            vals[i] = kn_dtype_is_small_int(dt) ? (uint8_t)kn_small_int_wrap(dt, codes[i]) : codes[i];
+        kiln_tensor *x = kt_tensor(dt, KT_DIMS(2, 3), vals);
+        kiln_tensor *out[1] = {NULL};
+
+        kt_node *n = kt_node_new("Transpose", 21);
+        assert_int_equal(kt_run(n, 1, &x, 1, out), KILN_OK);
+        assert_int_equal(out[0]->dtype, dt);
+        const uint8_t want_t[6] = {vals[0], vals[3], vals[1], vals[4], vals[2], vals[5]};
+        assert_memory_equal(out[0]->data, want_t, 6);
+        kn_tensor_free(out[0]);
+        kt_node_free(n);
+
+        n = kt_node_new("Gather", 13);
+        kt_attr_int(n, "axis", 1);
+        kiln_tensor *idx = kt_i64(KT_DIMS(2), (int64_t[]){2, 0});
+        assert_int_equal(kt_run(n, 2, (kiln_tensor *[]){x, idx}, 1, out), KILN_OK);
+        const uint8_t want_g[4] = {vals[2], vals[0], vals[5], vals[3]};
+        assert_memory_equal(out[0]->data, want_g, 4);
+        kn_tensor_free(out[0]);
+        kn_tensor_free(idx);
+        kt_node_free(n);
+
+        n = kt_node_new("Identity", 21);
+        assert_int_equal(kt_run(n, 1, &x, 1, out), KILN_OK);
+        assert_memory_equal(out[0]->data, vals, 6);
+        kn_tensor_free(out[0]);
+        kt_node_free(n);
+
+        static const char *computing[] = {"Add", "Mul", "MatMul", "Max", "Equal", "Less"};
+        for (size_t k = 0; k < sizeof computing / sizeof computing[0]; k++) {
+            n = kt_node_new(computing[k], 21);
+            out[0] = NULL;
+            if (kt_run(n, 2, (kiln_tensor *[]){x, x}, 1, out) == KILN_OK)
+                fail_msg("%s accepted %s", computing[k], kiln_dtype_name(dt));
+            kn_tensor_free(out[0]);
+            kt_node_free(n);
+        }
+        static const char *unary[] = {"Relu", "Abs", "Neg", "Sqrt", "ReduceSum", "ReduceMax", "Softmax",
+                                      "ArgMax", "Clip", "Sign", "IsNaN", "Floor"};
+        for (size_t k = 0; k < sizeof unary / sizeof unary[0]; k++) {
+            n = kt_node_new(unary[k], 21);
+            out[0] = NULL;
+            if (kt_run(n, 1, &x, 1, out) == KILN_OK)
+                fail_msg("%s accepted %s", unary[k], kiln_dtype_name(dt));
+            kn_tensor_free(out[0]);
+            kt_node_free(n);
+        }
+        kn_tensor_free(x);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -446,6 +512,7 @@ int main(void)
         cmocka_unit_test(test_int_wrap),
         cmocka_unit_test(test_pack_unpack),
         cmocka_unit_test(test_dtype_facts),
+        cmocka_unit_test(test_ops_move_or_refuse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
