@@ -75,7 +75,23 @@ typedef enum kiln_dtype {
     KILN_DTYPE_UINT64 = 13,
     KILN_DTYPE_COMPLEX64 = 14,
     KILN_DTYPE_COMPLEX128 = 15,
-    KILN_DTYPE_BFLOAT16 = 16
+    KILN_DTYPE_BFLOAT16 = 16,
+    /* Narrow types (ONNX 1.15+). In kiln's memory every one takes one byte
+     * per element, unpacked: the float8 / float4 types hold their bit code
+     * (float4e2m1 in the low nibble), INT4 / INT2 a sign-extended int8,
+     * UINT4 / UINT2 a uint8. Only ONNX files pack 4-bit and 2-bit elements
+     * (two resp. four per byte); kiln unpacks on reading and packs on
+     * writing. */
+    KILN_DTYPE_FLOAT8E4M3FN = 17,
+    KILN_DTYPE_FLOAT8E4M3FNUZ = 18,
+    KILN_DTYPE_FLOAT8E5M2 = 19,
+    KILN_DTYPE_FLOAT8E5M2FNUZ = 20,
+    KILN_DTYPE_UINT4 = 21,
+    KILN_DTYPE_INT4 = 22,
+    KILN_DTYPE_FLOAT4E2M1 = 23,
+    KILN_DTYPE_FLOAT8E8M0 = 24,
+    KILN_DTYPE_UINT2 = 25,
+    KILN_DTYPE_INT2 = 26
 } kiln_dtype;
 
 /* Instruction sets kiln can dispatch to. */
@@ -100,7 +116,8 @@ KILN_API const char *kiln_status_string(kiln_status status);
 /* Message of the last failed call made by this thread ("" if none). */
 KILN_API const char *kiln_last_error(void);
 KILN_API const char *kiln_dtype_name(kiln_dtype dtype);
-/* Bytes per element; 0 for STRING and unknown types. */
+/* Bytes per element in memory; 0 for STRING and unknown types. The 4-bit
+ * and 2-bit types take 1 (kiln stores them unpacked, see kiln_dtype). */
 KILN_API size_t kiln_dtype_size(kiln_dtype dtype);
 
 /* ---- host integration: allocator, log --------------------------------- */

@@ -328,10 +328,21 @@ void cli_sanitize_name(const char *name, const char *fallback, char *buf, size_t
 
 /* ---- elements ---------------------------------------------------------- */
 
+bool cli_dtype_is_narrow_float(kiln_dtype dt)
+{
+    switch (dt) {
+    case KILN_DTYPE_FLOAT8E4M3FN: case KILN_DTYPE_FLOAT8E4M3FNUZ: case KILN_DTYPE_FLOAT8E5M2:
+    case KILN_DTYPE_FLOAT8E5M2FNUZ: case KILN_DTYPE_FLOAT8E8M0: case KILN_DTYPE_FLOAT4E2M1:
+        return true;
+    default:
+        return false;
+    }
+}
+
 bool cli_dtype_is_float(kiln_dtype dt)
 {
     return dt == KILN_DTYPE_FLOAT || dt == KILN_DTYPE_DOUBLE || dt == KILN_DTYPE_FLOAT16 ||
-           dt == KILN_DTYPE_BFLOAT16;
+           dt == KILN_DTYPE_BFLOAT16 || cli_dtype_is_narrow_float(dt);
 }
 
 bool cli_dtype_is_integer(kiln_dtype dt)
@@ -339,6 +350,7 @@ bool cli_dtype_is_integer(kiln_dtype dt)
     switch (dt) {
     case KILN_DTYPE_INT8: case KILN_DTYPE_UINT8: case KILN_DTYPE_INT16: case KILN_DTYPE_UINT16:
     case KILN_DTYPE_INT32: case KILN_DTYPE_UINT32: case KILN_DTYPE_INT64: case KILN_DTYPE_UINT64:
+    case KILN_DTYPE_INT4: case KILN_DTYPE_UINT4: case KILN_DTYPE_INT2: case KILN_DTYPE_UINT2:
         return true;
     default:
         return false;
@@ -400,8 +412,37 @@ static float bf16_to_float(uint16_t b)
     return f;
 }
 
+/* Value of a float8 / float4 code, from the formats' definitions (ONNX
+ * docs: float8.md, float4.md): exponent bits, mantissa bits, bias. */
+static double narrow_float(kiln_dtype dt, unsigned c)
+{
+    int eb, mb, bias;
+    switch (dt) {
+    case KILN_DTYPE_FLOAT8E8M0: return c == 0xFF ? NAN : ldexp(1.0, (int)c - 127);
+    case KILN_DTYPE_FLOAT8E4M3FN: eb = 4, mb = 3, bias = 7; break;
+    case KILN_DTYPE_FLOAT8E4M3FNUZ: eb = 4, mb = 3, bias = 8; break;
+    case KILN_DTYPE_FLOAT8E5M2: eb = 5, mb = 2, bias = 15; break;
+    case KILN_DTYPE_FLOAT8E5M2FNUZ: eb = 5, mb = 2, bias = 16; break;
+    case KILN_DTYPE_FLOAT4E2M1: eb = 2, mb = 1, bias = 1; break;
+    default: return NAN;
+    }
+    unsigned sign = 1u << (eb + mb), mag = c & (sign - 1);
+    unsigned exp = mag >> mb, man = mag & ((1u << mb) - 1), exp_max = (1u << eb) - 1;
+    bool uz = dt == KILN_DTYPE_FLOAT8E4M3FNUZ || dt == KILN_DTYPE_FLOAT8E5M2FNUZ;
+    if (uz && c == sign)
+        return NAN;
+    if (dt == KILN_DTYPE_FLOAT8E4M3FN && mag == sign - 1)
+        return NAN;
+    if (dt == KILN_DTYPE_FLOAT8E5M2 && exp == exp_max)
+        return man ? NAN : (c & sign) ? -INFINITY : INFINITY;
+    double v = exp ? ldexp((double)(man | (1u << mb)), (int)exp - bias - mb) : ldexp((double)man, 1 - bias - mb);
+    return (c & sign) ? -v : v;
+}
+
 double cli_element_double(kiln_dtype dt, const void *data, int64_t i)
 {
+    if (cli_dtype_is_narrow_float(dt))
+        return narrow_float(dt, ((const uint8_t *)data)[i]);
     switch (dt) {
     case KILN_DTYPE_FLOAT: return ((const float *)data)[i];
     case KILN_DTYPE_DOUBLE: return ((const double *)data)[i];
@@ -416,6 +457,9 @@ double cli_element_double(kiln_dtype dt, const void *data, int64_t i)
     case KILN_DTYPE_INT64: return (double)((const int64_t *)data)[i];
     case KILN_DTYPE_UINT64: return (double)((const uint64_t *)data)[i];
     case KILN_DTYPE_BOOL: return ((const uint8_t *)data)[i] ? 1.0 : 0.0;
+    /* kiln keeps 4-bit and 2-bit integers unpacked, one byte each */
+    case KILN_DTYPE_INT4: case KILN_DTYPE_INT2: return ((const int8_t *)data)[i];
+    case KILN_DTYPE_UINT4: case KILN_DTYPE_UINT2: return ((const uint8_t *)data)[i];
     default: return NAN;
     }
 }
@@ -511,7 +555,9 @@ static void compare_numbers(const kiln_tensor *got, const kiln_tensor *exp, int6
         } else {
             gv = component(dt, g, k);
             ev = component(dt, e, k);
-            ok = close_enough(gv, ev, rtol, atol);
+            /* a narrow float's expected value is its code: no tolerance */
+            ok = cli_dtype_is_narrow_float(dt) ? gv == ev || (isnan(gv) && isnan(ev))
+                                               : close_enough(gv, ev, rtol, atol);
             if (isfinite(gv) && isfinite(ev)) {
                 double abs_err = fabs(gv - ev);
                 if (abs_err > r->worst_abs)

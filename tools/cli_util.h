@@ -78,8 +78,10 @@ void cli_sanitize_name(const char *name, const char *fallback, char *buf, size_t
 
 /* ---- elements ---------------------------------------------------------- */
 
-bool cli_dtype_is_float(kiln_dtype dtype);   /* float16/32/64, bfloat16 */
-bool cli_dtype_is_integer(kiln_dtype dtype); /* signed and unsigned ints */
+bool cli_dtype_is_float(kiln_dtype dtype);   /* float16/32/64, bfloat16, float8/float4 */
+bool cli_dtype_is_integer(kiln_dtype dtype); /* signed and unsigned ints, int4/int2 too */
+/* float8 / float4: one byte per element holding the bit code. */
+bool cli_dtype_is_narrow_float(kiln_dtype dtype);
 bool cli_dtype_is_complex(kiln_dtype dtype);
 /* Element i of a real numeric / bool tensor as a double. */
 double cli_element_double(kiln_dtype dtype, const void *data, int64_t i);

@@ -1,5 +1,6 @@
 /* Element type facts and scalar conversions. */
 #include "core/core.h"
+#include "core/dtype_small.h"
 
 #include <math.h>
 #include <string.h>
@@ -9,6 +10,10 @@ KILN_API size_t kiln_dtype_size(kiln_dtype dtype)
     switch (dtype) {
     case KILN_DTYPE_FLOAT: case KILN_DTYPE_INT32: case KILN_DTYPE_UINT32: return 4;
     case KILN_DTYPE_UINT8: case KILN_DTYPE_INT8: case KILN_DTYPE_BOOL: return 1;
+    /* unpacked in memory: one byte per element, see kiln.h */
+    case KILN_DTYPE_FLOAT8E4M3FN: case KILN_DTYPE_FLOAT8E4M3FNUZ: case KILN_DTYPE_FLOAT8E5M2:
+    case KILN_DTYPE_FLOAT8E5M2FNUZ: case KILN_DTYPE_UINT4: case KILN_DTYPE_INT4: case KILN_DTYPE_FLOAT4E2M1:
+    case KILN_DTYPE_FLOAT8E8M0: case KILN_DTYPE_UINT2: case KILN_DTYPE_INT2: return 1;
     case KILN_DTYPE_UINT16: case KILN_DTYPE_INT16: case KILN_DTYPE_FLOAT16: case KILN_DTYPE_BFLOAT16: return 2;
     case KILN_DTYPE_INT64: case KILN_DTYPE_UINT64: case KILN_DTYPE_DOUBLE: case KILN_DTYPE_COMPLEX64: return 8;
     case KILN_DTYPE_COMPLEX128: return 16;
@@ -37,13 +42,23 @@ KILN_API const char *kiln_dtype_name(kiln_dtype dtype)
     case KILN_DTYPE_COMPLEX64: return "complex64";
     case KILN_DTYPE_COMPLEX128: return "complex128";
     case KILN_DTYPE_BFLOAT16: return "bfloat16";
+    case KILN_DTYPE_FLOAT8E4M3FN: return "float8e4m3fn";
+    case KILN_DTYPE_FLOAT8E4M3FNUZ: return "float8e4m3fnuz";
+    case KILN_DTYPE_FLOAT8E5M2: return "float8e5m2";
+    case KILN_DTYPE_FLOAT8E5M2FNUZ: return "float8e5m2fnuz";
+    case KILN_DTYPE_UINT4: return "uint4";
+    case KILN_DTYPE_INT4: return "int4";
+    case KILN_DTYPE_FLOAT4E2M1: return "float4e2m1";
+    case KILN_DTYPE_FLOAT8E8M0: return "float8e8m0";
+    case KILN_DTYPE_UINT2: return "uint2";
+    case KILN_DTYPE_INT2: return "int2";
     }
     return "unknown";
 }
 
 bool kn_dtype_known(kiln_dtype dtype)
 {
-    return dtype >= KILN_DTYPE_FLOAT && dtype <= KILN_DTYPE_BFLOAT16;
+    return dtype >= KILN_DTYPE_FLOAT && dtype <= KILN_DTYPE_INT2;
 }
 
 bool kn_dtype_bytes(kiln_dtype dtype, int64_t count, size_t *bytes)
@@ -147,7 +162,12 @@ double kn_tensor_get_f64(const kiln_tensor *t, int64_t i)
     case KILN_DTYPE_UINT32: return ((const uint32_t *)d)[i];
     case KILN_DTYPE_INT64: return (double)((const int64_t *)d)[i];
     case KILN_DTYPE_UINT64: return (double)((const uint64_t *)d)[i];
-    default: return 0.0;
+    case KILN_DTYPE_INT4: case KILN_DTYPE_INT2: return ((const int8_t *)d)[i];
+    case KILN_DTYPE_UINT4: case KILN_DTYPE_UINT2: return ((const uint8_t *)d)[i];
+    default:
+        if (kn_dtype_is_small_float(t->dtype))
+            return kn_small_to_float(t->dtype, ((const uint8_t *)d)[i]);
+        return 0.0;
     }
 }
 
@@ -188,6 +208,12 @@ void kn_tensor_set_f64(kiln_tensor *t, int64_t i, double v)
     case KILN_DTYPE_UINT32: ((uint32_t *)d)[i] = (uint32_t)v; break;
     case KILN_DTYPE_INT64: ((int64_t *)d)[i] = (int64_t)v; break;
     case KILN_DTYPE_UINT64: ((uint64_t *)d)[i] = (uint64_t)v; break;
-    default: break;
+    case KILN_DTYPE_INT4: case KILN_DTYPE_INT2: case KILN_DTYPE_UINT4: case KILN_DTYPE_UINT2:
+        ((uint8_t *)d)[i] = (uint8_t)kn_small_int_wrap(t->dtype, isfinite(v) && fabs(v) < 9e18 ? (int64_t)v : 0);
+        break;
+    default:
+        if (kn_dtype_is_small_float(t->dtype)) /* saturating, ONNX's default */
+            ((uint8_t *)d)[i] = kn_float_to_small(t->dtype, (float)v, true);
+        break;
     }
 }

@@ -1,6 +1,7 @@
 /* Writes the IR back as ONNX. The protobuf-c structs built here borrow
  * strings and tensor data from the graph; only the struct memory is ours,
  * tracked in a list and freed after packing. */
+#include "core/dtype_small.h"
 #include "graph/scope.h"
 #include "onnx/onnx_export.h"
 #include "onnx/onnx.pb-c.h"
@@ -67,6 +68,16 @@ static Onnx__TensorProto *tensor_proto(exporter *ex, const kiln_tensor *t, const
             p->string_data[i].data = (uint8_t *)(s[i] ? s[i] : "");
             p->string_data[i].len = s[i] ? strlen(s[i]) : 0;
         }
+    } else if (kn_dtype_packed_bits(t->dtype) == 4 || kn_dtype_packed_bits(t->dtype) == 2) {
+        /* unpacked in memory, packed in the file */
+        size_t count = (size_t)kn_tensor_count(t), nb = kn_small_packed_bytes(t->dtype, count);
+        uint8_t *packed = ex_alloc(ex, nb);
+        if (!packed)
+            return NULL;
+        kn_small_pack(t->dtype, t->data, count, packed);
+        p->has_raw_data = 1;
+        p->raw_data.data = packed;
+        p->raw_data.len = nb;
     } else {
         p->has_raw_data = 1;
         p->raw_data.data = t->data;

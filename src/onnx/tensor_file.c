@@ -1,5 +1,6 @@
 /* Public tensor file calls: TensorProto (.pb) and NumPy (.npy), read by
  * content and written atomically. */
+#include "core/dtype_small.h"
 #include "onnx/onnx_import.h"
 
 #include <stdio.h>
@@ -103,7 +104,18 @@ KILN_API kiln_status kiln_tensor_write_pb(const kiln_tensor *tensor, const char 
     tp.data_type = (int32_t)tensor->dtype;
     tp.name = name ? (char *)name : NULL;
     ProtobufCBinaryData *strings = NULL;
-    if (tensor->dtype == KILN_DTYPE_STRING) {
+    uint8_t *packed = NULL;
+    int bits = kn_dtype_packed_bits(tensor->dtype);
+    if (bits == 4 || bits == 2) { /* unpacked in memory, packed in the file */
+        size_t count = (size_t)kn_tensor_count(tensor), nb = kn_small_packed_bytes(tensor->dtype, count);
+        packed = kn_malloc(nb ? nb : 1);
+        if (!packed)
+            return KN_NOMEM();
+        kn_small_pack(tensor->dtype, tensor->data, count, packed);
+        tp.has_raw_data = 1;
+        tp.raw_data.len = nb;
+        tp.raw_data.data = packed;
+    } else if (tensor->dtype == KILN_DTYPE_STRING) {
         size_t count = (size_t)kn_tensor_count(tensor);
         strings = kn_calloc(count ? count : 1, sizeof *strings);
         if (!strings)
@@ -130,6 +142,7 @@ KILN_API kiln_status kiln_tensor_write_pb(const kiln_tensor *tensor, const char 
     }
     kn_free(buf);
     kn_free(strings);
+    kn_free(packed);
     return s;
 }
 

@@ -1,6 +1,7 @@
 /* TensorProto -> kiln_tensor. The data may sit in raw_data (little-endian
  * bytes), in one of the typed repeated fields (which one depends on the
  * dtype, see onnx.proto), or in an external file. */
+#include "core/dtype_small.h"
 #include "onnx/onnx_import.h"
 
 #include <stdio.h>
@@ -9,20 +10,6 @@
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "raw_data is little-endian and copied as is: kiln needs a little-endian host"
 #endif
-
-static const char *proto_dtype_name(int32_t t)
-{
-    switch (t) {
-    case 17: return "float8e4m3fn";
-    case 18: return "float8e4m3fnuz";
-    case 19: return "float8e5m2";
-    case 20: return "float8e5m2fnuz";
-    case 21: return "uint4";
-    case 22: return "int4";
-    case 23: return "float4e2m1";
-    default: return "unknown";
-    }
-}
 
 static void dims_str(const Onnx__TensorProto *p, char *buf, size_t size)
 {
@@ -134,6 +121,21 @@ static void copy_typed(const Onnx__TensorProto *p, kiln_tensor *t, size_t count)
     }
 }
 
+/* Narrow types: int32_data holds one float8 code per entry, or one packed
+ * byte (two 4-bit / four 2-bit elements) per entry. */
+static kiln_status copy_typed_small(const Onnx__TensorProto *p, kiln_tensor *t, size_t count)
+{
+    size_t stored = kn_small_packed_bytes(t->dtype, count);
+    uint8_t *bytes = kn_malloc(stored ? stored : 1);
+    if (!bytes)
+        return KN_NOMEM();
+    for (size_t i = 0; i < stored; i++)
+        bytes[i] = (uint8_t)p->int32_data[i];
+    kn_small_unpack(t->dtype, bytes, count, t->data);
+    kn_free(bytes);
+    return KILN_OK;
+}
+
 /* dtype and shape checks; the tensor gets its storage only once the data
  * source is known to hold that many bytes, so a hostile header cannot make
  * kiln allocate more than the file provides. */
@@ -143,8 +145,7 @@ static kiln_status new_tensor_for(const Onnx__TensorProto *p, const char *label,
     if (code == 0)
         return kn_error(KILN_ERROR_MODEL, "%s: data_type is not set", label);
     if (!kn_dtype_known((kiln_dtype)code))
-        return kn_error(KILN_ERROR_UNSUPPORTED, "%s: data_type %d (%s) is not supported", label, (int)code,
-                        proto_dtype_name(code));
+        return kn_error(KILN_ERROR_UNSUPPORTED, "%s: data_type %d is not supported", label, (int)code);
     kiln_dtype dt = (kiln_dtype)code;
     if (p->n_dims > KN_MAX_RANK)
         return kn_error(KILN_ERROR_UNSUPPORTED, "%s: rank %zu exceeds kiln's limit of %d", label, p->n_dims,
@@ -191,38 +192,54 @@ static kiln_status fill_data(const Onnx__TensorProto *p, const char *base_dir, c
 {
     char dbuf[256];
     size_t count = (size_t)kn_tensor_count(t);
+    /* 4-bit and 2-bit elements are packed in files, unpacked in memory */
+    bool packed = kn_dtype_packed_bits(t->dtype) == 4 || kn_dtype_packed_bits(t->dtype) == 2;
+    size_t stored = packed ? kn_small_packed_bytes(t->dtype, count) : t->nbytes;
     bool external = p->has_data_location && p->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL;
     if (external) {
         if (t->dtype == KILN_DTYPE_STRING)
             return kn_error(KILN_ERROR_MODEL, "%s: string tensors cannot use external data", label);
-        KN_TRY(kn_external_data_read(p, base_dir, label, t->nbytes, &t->data));
-        t->owns_data = true;
-        return KILN_OK;
+        void *raw;
+        KN_TRY(kn_external_data_read(p, base_dir, label, stored, &raw));
+        if (!packed) {
+            t->data = raw;
+            t->owns_data = true;
+            return KILN_OK;
+        }
+        kiln_status s = alloc_data(t);
+        if (s == KILN_OK)
+            kn_small_unpack(t->dtype, raw, count, t->data);
+        kn_aligned_free(raw);
+        return s;
     }
     if (p->has_raw_data) {
         if (t->dtype == KILN_DTYPE_STRING)
             return kn_error(KILN_ERROR_MODEL, "%s: string tensors cannot use raw_data", label);
-        if (p->raw_data.len != t->nbytes) {
+        if (p->raw_data.len != stored) {
             dims_str(p, dbuf, sizeof dbuf);
             return kn_error(KILN_ERROR_MODEL, "%s: raw_data has %zu bytes, dims %s of %s need %zu", label,
-                            p->raw_data.len, dbuf, kiln_dtype_name(t->dtype), t->nbytes);
+                            p->raw_data.len, dbuf, kiln_dtype_name(t->dtype), stored);
         }
         KN_TRY(alloc_data(t));
-        if (t->nbytes)
+        if (packed)
+            kn_small_unpack(t->dtype, p->raw_data.data, count, t->data);
+        else if (t->nbytes)
             memcpy(t->data, p->raw_data.data, t->nbytes);
         return KILN_OK;
     }
     size_t per;
     typed_field f = field_for(t->dtype, &per);
-    size_t have = field_len(p, f);
-    if (have != count * per) {
+    size_t have = field_len(p, f), need = packed ? stored : count * per;
+    if (have != need) {
         dims_str(p, dbuf, sizeof dbuf);
         return kn_error(KILN_ERROR_MODEL, "%s: %s has %zu values, dims %s of %s need %zu", label, field_name(f),
-                        have, dbuf, kiln_dtype_name(t->dtype), count * per);
+                        have, dbuf, kiln_dtype_name(t->dtype), need);
     }
     KN_TRY(alloc_data(t));
     if (f == F_STRING)
         return copy_strings(p, t, count);
+    if (count && kn_dtype_is_small(t->dtype))
+        return copy_typed_small(p, t, count);
     if (count)
         copy_typed(p, t, count);
     return KILN_OK;

@@ -1,5 +1,7 @@
 /* Ops that make or convert whole tensors: Constant, ConstantOfShape, Cast,
  * CastLike, Pad. */
+#include "core/dtype_small.h"
+#include "ops/cast_string.h"
 #include "ops/families.h"
 
 #include <math.h>
@@ -200,12 +202,26 @@ static kiln_status cos_run(kn_op_ctx *c)
  * beyond the target's range saturate to its limits, so nothing is undefined.
  * Integer to narrower integer wraps modulo 2^bits (two's complement), as
  * numpy and ONNX Runtime do. Anything to bool is "!= 0" (NaN is true).
+ *
+ * The narrow types (core/dtype_small.h): float8 / float4 sources decode
+ * exactly; float8 targets round to nearest even and honour `saturate`,
+ * float8e8m0 its `round_mode`; int4 / int2 targets round floats to nearest
+ * even and then wrap like the other integers (the ONNX int4 / int2 rule).
  * ==================================================================== */
+
+typedef struct cast_params {
+    int64_t to;    /* Cast only; CastLike takes its target from input 1 */
+    bool saturate; /* float8 targets */
+    kn_e8m0_round round_mode;
+} cast_params;
+
+/* Conversions outside Cast (Pad's value) use ONNX's defaults. */
+static const cast_params cast_defaults = {.to = 0, .saturate = true, .round_mode = KN_E8M0_UP};
 
 static bool is_float_dtype(kiln_dtype dt)
 {
     return dt == KILN_DTYPE_FLOAT || dt == KILN_DTYPE_DOUBLE || dt == KILN_DTYPE_FLOAT16 ||
-           dt == KILN_DTYPE_BFLOAT16;
+           dt == KILN_DTYPE_BFLOAT16 || kn_dtype_is_small_float(dt);
 }
 
 /* double -> float rounding toward zero with the lowest bit set when inexact
@@ -245,8 +261,32 @@ static uint64_t sat_u64(double v, double hi_excl, uint64_t hi_u)
     return (uint64_t)v;
 }
 
-static void store_from_double(void *dst, kiln_dtype dt, int64_t i, double v)
+/* Round half to even, then keep the target's low bits. */
+static uint8_t double_to_small_int(kiln_dtype dt, double v)
 {
+    if (!isfinite(v))
+        return 0;
+    double r = fmod(nearbyint(v), 256.0); /* exact; enough bits for 4-bit and 2-bit wrapping */
+    return (uint8_t)kn_small_int_wrap(dt, (int64_t)r);
+}
+
+static uint8_t double_to_small_float(kiln_dtype dt, double v, const cast_params *p)
+{
+    if (dt == KILN_DTYPE_FLOAT8E8M0) /* the reference rounds to float32 first */
+        return kn_float_to_e8m0((float)v, p->saturate, p->round_mode);
+    return kn_float_to_small(dt, double_to_float_odd(v), p->saturate);
+}
+
+static void store_from_double(void *dst, kiln_dtype dt, int64_t i, double v, const cast_params *p)
+{
+    if (kn_dtype_is_small_float(dt)) {
+        ((uint8_t *)dst)[i] = double_to_small_float(dt, v, p);
+        return;
+    }
+    if (kn_dtype_is_small_int(dt)) {
+        ((uint8_t *)dst)[i] = double_to_small_int(dt, v);
+        return;
+    }
     switch (dt) {
     case KILN_DTYPE_FLOAT: ((float *)dst)[i] = (float)v; break;
     case KILN_DTYPE_DOUBLE: ((double *)dst)[i] = v; break;
@@ -272,9 +312,17 @@ static void store_from_double(void *dst, kiln_dtype dt, int64_t i, double v)
 }
 
 /* bits is the value as int64, or for uint64 sources the raw bits (is_u64). */
-static void store_from_int(void *dst, kiln_dtype dt, int64_t i, int64_t bits, bool is_u64)
+static void store_from_int(void *dst, kiln_dtype dt, int64_t i, int64_t bits, bool is_u64, const cast_params *p)
 {
     uint64_t u = (uint64_t)bits;
+    if (kn_dtype_is_small_float(dt)) {
+        ((uint8_t *)dst)[i] = double_to_small_float(dt, is_u64 ? (double)u : (double)bits, p);
+        return;
+    }
+    if (kn_dtype_is_small_int(dt)) {
+        ((uint8_t *)dst)[i] = (uint8_t)kn_small_int_wrap(dt, bits);
+        return;
+    }
     switch (dt) {
     case KILN_DTYPE_FLOAT: ((float *)dst)[i] = is_u64 ? (float)u : (float)bits; break;
     case KILN_DTYPE_DOUBLE: ((double *)dst)[i] = is_u64 ? (double)u : (double)bits; break;
@@ -309,6 +357,8 @@ static int64_t load_int_bits(const void *src, kiln_dtype dt, int64_t i)
     case KILN_DTYPE_UINT32: return ((const uint32_t *)src)[i];
     case KILN_DTYPE_INT64: return ((const int64_t *)src)[i];
     case KILN_DTYPE_UINT64: return (int64_t)((const uint64_t *)src)[i];
+    case KILN_DTYPE_INT4: case KILN_DTYPE_INT2: return ((const int8_t *)src)[i];
+    case KILN_DTYPE_UINT4: case KILN_DTYPE_UINT2: return ((const uint8_t *)src)[i];
     default: return 0;
     }
 }
@@ -320,12 +370,12 @@ static double load_float(const void *src, kiln_dtype dt, int64_t i)
     case KILN_DTYPE_DOUBLE: return ((const double *)src)[i];
     case KILN_DTYPE_FLOAT16: return kn_half_to_float(((const uint16_t *)src)[i]);
     case KILN_DTYPE_BFLOAT16: return kn_bf16_to_float(((const uint16_t *)src)[i]);
-    default: return 0.0;
+    default: return kn_dtype_is_small_float(dt) ? kn_small_to_float(dt, ((const uint8_t *)src)[i]) : 0.0;
     }
 }
 
 /* Reference kernel: convert count elements of src (dtype sd) into dst (dd). */
-static void cast_ref(const void *src, kiln_dtype sd, void *dst, kiln_dtype dd, int64_t count)
+static void cast_ref(const void *src, kiln_dtype sd, void *dst, kiln_dtype dd, int64_t count, const cast_params *p)
 {
     if (sd == dd) {
         if (count > 0)
@@ -348,19 +398,43 @@ static void cast_ref(const void *src, kiln_dtype sd, void *dst, kiln_dtype dd, i
     }
     if (is_float_dtype(sd)) {
         for (int64_t i = 0; i < count; i++)
-            store_from_double(dst, dd, i, load_float(src, sd, i));
+            store_from_double(dst, dd, i, load_float(src, sd, i), p);
         return;
     }
     bool is_u64 = sd == KILN_DTYPE_UINT64;
     for (int64_t i = 0; i < count; i++)
-        store_from_int(dst, dd, i, load_int_bits(src, sd, i), is_u64);
+        store_from_int(dst, dd, i, load_int_bits(src, sd, i), is_u64, p);
 }
 
 static kiln_status check_cast_target(const kn_node *n, int64_t to)
 {
-    if (to <= 0 || to > KILN_DTYPE_BFLOAT16 || !plain_dtype((kiln_dtype)to))
+    if (to <= 0 || to > KILN_DTYPE_INT2 || (!plain_dtype((kiln_dtype)to) && to != KILN_DTYPE_STRING))
         return kn_error(KILN_ERROR_UNSUPPORTED, OP_FMT "cast to dtype %lld is not supported", OP_ARGS(n),
                         (long long)to);
+    return KILN_OK;
+}
+
+/* saturate and round_mode, shared by Cast and CastLike. */
+static kiln_status cast_common_parse(kn_node *n, int64_t to)
+{
+    int64_t saturate;
+    KN_TRY(kn_attr_get_int(n, "saturate", 1, &saturate));
+    const char *rm;
+    KN_TRY(kn_attr_get_string(n, "round_mode", "up", &rm));
+    kn_e8m0_round mode;
+    if (strcmp(rm, "up") == 0)
+        mode = KN_E8M0_UP;
+    else if (strcmp(rm, "down") == 0)
+        mode = KN_E8M0_DOWN;
+    else if (strcmp(rm, "nearest") == 0)
+        mode = KN_E8M0_NEAREST;
+    else
+        return kn_error(KILN_ERROR_MODEL, OP_FMT "round_mode '%s' is not one of up, down, nearest", OP_ARGS(n), rm);
+    cast_params *p = kn_malloc(sizeof *p);
+    if (!p)
+        return KN_NOMEM();
+    *p = (cast_params){.to = to, .saturate = saturate != 0, .round_mode = mode};
+    n->params = p;
     return KILN_OK;
 }
 
@@ -369,44 +443,112 @@ static kiln_status cast_parse(kn_node *n)
     int64_t to;
     KN_TRY(kn_attr_require_int(n, "to", &to));
     KN_TRY(check_cast_target(n, to));
-    int64_t saturate;
-    KN_TRY(kn_attr_get_int(n, "saturate", 1, &saturate)); /* only matters for float8 targets */
-    int64_t *p = kn_malloc(sizeof *p);
-    if (!p)
-        return KN_NOMEM();
-    *p = to;
-    n->params = p;
-    return KILN_OK;
+    return cast_common_parse(n, to);
+}
+
+/* Cast's operands: plain elements or strings (parsed / formatted). */
+static kiln_status require_castable_input(const kn_op_ctx *c, int i)
+{
+    const kiln_tensor *t = c->in[i];
+    if (t && t->dtype == KILN_DTYPE_STRING)
+        return KILN_OK;
+    return require_plain_input(c, i);
+}
+
+/* A STRING result owns one allocation per element, which an arena buffer
+ * could not free: computed at run time (a dynamic step, own buffers) or
+ * folded when the input is constant. */
+static kiln_status cast_set_output(kn_op_ctx *c, kiln_dtype to)
+{
+    const kiln_tensor *x = c->in[0];
+    if (to == KILN_DTYPE_STRING && !x->data)
+        return KN_NEED_VALUE;
+    return kn_set_output(c, 0, to, x->rank, x->dims);
 }
 
 static kiln_status cast_infer(kn_op_ctx *c)
 {
     KN_TRY(kn_check_arity(c, 1, 1, 1, 1));
-    KN_TRY(require_plain_input(c, 0));
-    kiln_dtype to = (kiln_dtype)*(const int64_t *)c->params;
-    return kn_set_output(c, 0, to, c->in[0]->rank, c->in[0]->dims);
+    KN_TRY(require_castable_input(c, 0));
+    return cast_set_output(c, (kiln_dtype)((const cast_params *)c->params)->to);
+}
+
+static bool is_int_dtype(kiln_dtype dt)
+{
+    switch (dt) {
+    case KILN_DTYPE_INT8: case KILN_DTYPE_INT16: case KILN_DTYPE_INT32: case KILN_DTYPE_INT64:
+    case KILN_DTYPE_UINT8: case KILN_DTYPE_UINT16: case KILN_DTYPE_UINT32: case KILN_DTYPE_UINT64:
+        return true;
+    default:
+        return kn_dtype_is_small_int(dt);
+    }
+}
+
+static kiln_status cast_to_string(kn_op_ctx *c)
+{
+    const kiln_tensor *x = c->in[0];
+    char **dst = c->out[0]->data;
+    int64_t n = kn_tensor_count(x);
+    char buf[64];
+    for (int64_t i = 0; i < n; i++) {
+        const char *s = buf;
+        if (x->dtype == KILN_DTYPE_STRING)
+            s = ((char *const *)x->data)[i] ? ((char *const *)x->data)[i] : "";
+        else
+            kn_cast_format(x->dtype, x->data, i, buf, sizeof buf);
+        kn_free(dst[i]);
+        dst[i] = kn_strdup(s);
+        if (!dst[i])
+            return KN_NOMEM();
+    }
+    return KILN_OK;
+}
+
+static kiln_status cast_from_string(kn_op_ctx *c)
+{
+    const kiln_tensor *x = c->in[0];
+    kiln_tensor *y = c->out[0];
+    const char *const *src = x->data;
+    int64_t n = kn_tensor_count(x);
+    for (int64_t i = 0; i < n; i++) {
+        const char *s = src[i] ? src[i] : "";
+        double v;
+        int64_t iv;
+        bool is_int;
+        if (!kn_cast_parse(s, &v, &iv, &is_int))
+            return kn_error(KILN_ERROR_ARGUMENT, OP_FMT "element %lld, \"%.40s\", is not a number", OP_ARGS(c->node),
+                            (long long)i, s);
+        if (is_int && is_int_dtype(y->dtype))
+            store_from_int(y->data, y->dtype, i, iv, false, c->params);
+        else
+            store_from_double(y->data, y->dtype, i, v, c->params);
+    }
+    return KILN_OK;
 }
 
 static kiln_status cast_run(kn_op_ctx *c)
 {
     const kiln_tensor *x = c->in[0];
     kiln_tensor *y = c->out[0];
-    cast_ref(x->data, x->dtype, y->data, y->dtype, kn_tensor_count(x));
+    if (y->dtype == KILN_DTYPE_STRING)
+        return cast_to_string(c);
+    if (x->dtype == KILN_DTYPE_STRING)
+        return cast_from_string(c);
+    cast_ref(x->data, x->dtype, y->data, y->dtype, kn_tensor_count(x), c->params);
     return KILN_OK;
 }
 
 static kiln_status castlike_parse(kn_node *n)
 {
-    int64_t saturate;
-    return kn_attr_get_int(n, "saturate", 1, &saturate);
+    return cast_common_parse(n, 0);
 }
 
 static kiln_status castlike_infer(kn_op_ctx *c)
 {
     KN_TRY(kn_check_arity(c, 2, 2, 1, 1));
-    KN_TRY(require_plain_input(c, 0));
-    KN_TRY(require_plain_input(c, 1));
-    return kn_set_output(c, 0, c->in[1]->dtype, c->in[0]->rank, c->in[0]->dims);
+    KN_TRY(require_castable_input(c, 0));
+    KN_TRY(require_castable_input(c, 1));
+    return cast_set_output(c, c->in[1]->dtype);
 }
 
 /* ======================================================================
@@ -466,7 +608,7 @@ static kiln_status pad_upgrade(kn_graph *g, int node)
             dt = KILN_DTYPE_FLOAT;
         kiln_tensor *vt;
         KN_TRY(kn_tensor_new(dt, 0, NULL, &vt));
-        store_from_double(vt->data, dt, 0, value);
+        store_from_double(vt->data, dt, 0, value, &cast_defaults);
         int v_idx;
         KN_TRY(kn_graph_add_constant(g, "pad_value", vt, &v_idx));
         ins[2] = v_idx;
@@ -596,7 +738,7 @@ static void pad_value(const kn_op_ctx *c, kiln_dtype dt, unsigned char *bytes)
     if (v->dtype == dt)
         memcpy(bytes, v->data, kiln_dtype_size(dt));
     else
-        cast_ref(v->data, v->dtype, bytes, dt, 1);
+        cast_ref(v->data, v->dtype, bytes, dt, 1, &cast_defaults);
 }
 
 static kiln_status pad_run(kn_op_ctx *c)

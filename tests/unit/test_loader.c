@@ -5,6 +5,8 @@
 
 #include "onnx/onnx_import.h"
 
+#include <math.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -591,8 +593,8 @@ static void test_unknown_dtypes(void **state)
     static const int64_t d[1] = {4};
     tm m;
     tm_init(&m);
-    tm_init_raw(&m, "w", 17, 1, d, "abcd", 4); /* float8e4m3fn */
-    expect_error(&m, NULL, KILN_ERROR_UNSUPPORTED, "initializer 'w': data_type 17");
+    tm_init_raw(&m, "w", 27, 1, d, "abcd", 4); /* past FLOAT8E8M0 / INT2: newer than kiln */
+    expect_error(&m, NULL, KILN_ERROR_UNSUPPORTED, "initializer 'w': data_type 27");
 
     tm_init(&m);
     tm_init_raw(&m, "w", 0, 1, d, "abcd", 4);
@@ -600,13 +602,150 @@ static void test_unknown_dtypes(void **state)
 
     /* declared types kiln does not know are merely unknown */
     tm_init(&m);
-    m.tt[0].elem_type = 21;
+    m.tt[0].elem_type = 27;
     m.tt[1].elem_type = 99;
     kn_model_file mf;
     assert_int_equal(load(&m, NULL, &mf), KILN_OK);
     assert_int_equal(value(mf.graph, "x")->dtype, KILN_DTYPE_UNDEFINED);
     assert_int_equal(value(mf.graph, "y")->dtype, KILN_DTYPE_UNDEFINED);
     kn_model_file_clear(&mf);
+}
+
+/* 4-bit and 2-bit initializers are packed in the file (first element in the
+ * low bits, odd counts padded) and unpacked in memory; raw_data of the wrong
+ * packed size is refused. */
+static void test_narrow_initializers(void **state)
+{
+    (void)state;
+    static const int64_t d3[1] = {3}, d5[1] = {5};
+    static const uint8_t i4[2] = {0x9f, 0x07}, u2[2] = {0xe4, 0x01}, f8[3] = {0x38, 0x80, 0x7f};
+    tm m;
+    tm_init(&m);
+    tm_init_raw(&m, "a", KILN_DTYPE_INT4, 1, d3, i4, sizeof i4);
+    tm_init_raw(&m, "b", KILN_DTYPE_UINT2, 1, d5, u2, sizeof u2);
+    tm_init_raw(&m, "c", KILN_DTYPE_FLOAT8E4M3FN, 1, d3, f8, sizeof f8);
+    kn_model_file mf;
+    assert_int_equal(load(&m, NULL, &mf), KILN_OK);
+    const kiln_tensor *a = value(mf.graph, "a")->constant, *b = value(mf.graph, "b")->constant;
+    const kiln_tensor *c = value(mf.graph, "c")->constant;
+    assert_int_equal(a->nbytes, 3);
+    const int8_t *av = a->data;
+    assert_int_equal(av[0], -1);
+    assert_int_equal(av[1], -7);
+    assert_int_equal(av[2], 7);
+    const uint8_t *bv = b->data;
+    static const uint8_t bwant[5] = {0, 1, 2, 3, 1};
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(bv[i], bwant[i]);
+    assert_true(kn_tensor_get_f64(c, 0) == 1.0);
+    assert_true(isnan(kn_tensor_get_f64(c, 2)));
+    kn_model_file_clear(&mf);
+
+    tm_init(&m);
+    tm_init_raw(&m, "a", KILN_DTYPE_INT4, 1, d3, i4, 3); /* 3 elements pack into 2 bytes */
+    expect_error(&m, NULL, KILN_ERROR_MODEL, "raw_data has 3 bytes, dims [3] of int4 need 2");
+
+    /* int32_data: one float8 code per entry; one packed byte per entry for
+     * 4-bit and 2-bit types */
+    int32_t f8_i32[3] = {0x38, 0x80, 0x7f}, i4_i32[2] = {0x9f, 0x07};
+    tm_init(&m);
+    Onnx__TensorProto *t = tm_init_raw(&m, "c", KILN_DTYPE_FLOAT8E4M3FN, 1, d3, NULL, 0);
+    t->n_int32_data = 3;
+    t->int32_data = f8_i32;
+    t = tm_init_raw(&m, "a", KILN_DTYPE_INT4, 1, d3, NULL, 0);
+    t->n_int32_data = 2;
+    t->int32_data = i4_i32;
+    assert_int_equal(load(&m, NULL, &mf), KILN_OK);
+    assert_memory_equal(value(mf.graph, "c")->constant->data, f8, 3);
+    assert_memory_equal(value(mf.graph, "a")->constant->data, ((int8_t[]){-1, -7, 7}), 3);
+    kn_model_file_clear(&mf);
+    tm_init(&m);
+    t = tm_init_raw(&m, "a", KILN_DTYPE_INT4, 1, d3, NULL, 0);
+    t->n_int32_data = 3; /* one per element is wrong: they are packed */
+    t->int32_data = f8_i32;
+    expect_error(&m, NULL, KILN_ERROR_MODEL, "int32_data has 3 values, dims [3] of int4 need 2");
+}
+
+/* A model with an int4 graph input and an int4 initializer runs, and
+ * kiln_model_save writes the initializer packed again: the reloaded model
+ * gives the same answer. */
+static void test_narrow_model_save(void **state)
+{
+    (void)state;
+    static const int64_t d3[1] = {3};
+    static const uint8_t w4[2] = {0x9f, 0x07}; /* -1, -7, 7 */
+    static const float two = 2.0f;
+    tm m;
+    tm_init(&m);
+    m.graph.n_input = m.graph.n_output = m.graph.n_node = 0;
+    m.opset[0].version = 21;
+    tm_input(&m, tm_vi(&m, "q", KILN_DTYPE_INT4, 1, d3));
+    tm_output(&m, tm_vi(&m, "y", KILN_DTYPE_FLOAT, 1, d3));
+    tm_init_raw(&m, "w", KILN_DTYPE_INT4, 1, d3, w4, sizeof w4);
+    tm_init_raw(&m, "s", KILN_DTYPE_FLOAT, 0, NULL, &two, sizeof two);
+    tm_node(&m, "dq_w", "DequantizeLinear", "w", "s", "dw");
+    tm_node(&m, "dq_q", "DequantizeLinear", "q", "s", "dq");
+    tm_node(&m, "add", "Add", "dw", "dq", "y");
+    size_t size;
+    uint8_t *bytes = pack_model(&m.model, &size);
+    kiln_options *o;
+    assert_int_equal(kiln_options_create(&o), KILN_OK);
+    assert_int_equal(kiln_options_set_opt_level(o, 0), KILN_OK); /* keep the int4 initializer */
+    kiln_model *model;
+    if (kiln_model_load_buffer(bytes, size, NULL, o, &model) != KILN_OK)
+        fail_msg("%s", kiln_last_error());
+    free(bytes);
+    kiln_value_info vi;
+    assert_int_equal(kiln_model_input_info(model, 0, &vi), KILN_OK);
+    assert_int_equal(vi.dtype, KILN_DTYPE_INT4);
+
+    kiln_tensor *q;
+    assert_int_equal(kiln_tensor_create(KILN_DTYPE_INT4, 1, d3, &q), KILN_OK);
+    memcpy(kiln_tensor_data(q), (int8_t[]){-8, 0, 3}, 3);
+    char path[] = "/tmp/kiln_narrow_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(kiln_model_save(model, path), KILN_OK);
+    kiln_model *back;
+    if (kiln_model_load(path, o, &back) != KILN_OK)
+        fail_msg("%s", kiln_last_error());
+    const kiln_model *models[2] = {model, back};
+    for (int k = 0; k < 2; k++) {
+        kiln_context *c;
+        assert_int_equal(kiln_context_create(models[k], &c), KILN_OK);
+        const char *in_names[1] = {"q"};
+        kiln_tensor *y = NULL;
+        if (kiln_context_run(c, 1, in_names, (const kiln_tensor *const *)&q, 1, NULL, &y) != KILN_OK)
+            fail_msg("%s", kiln_last_error());
+        kt_assert_f32_close(y, (float[]){-18, -14, 20}, 3, 0, 0);
+        kiln_tensor_release(y);
+        kiln_context_release(c);
+    }
+    /* the file holds w as 2 packed bytes */
+    void *file;
+    size_t fsize;
+    assert_int_equal(kn_read_file(path, 0, &file, &fsize), KILN_OK);
+    Onnx__ModelProto *mp = onnx__model_proto__unpack(NULL, fsize, file);
+    assert_non_null(mp);
+    bool found = false;
+    for (size_t i = 0; i < mp->graph->n_initializer; i++) {
+        const Onnx__TensorProto *t = mp->graph->initializer[i];
+        if (strcmp(t->name, "w") != 0)
+            continue;
+        found = true;
+        assert_int_equal(t->data_type, KILN_DTYPE_INT4);
+        assert_int_equal(t->raw_data.len, 2);
+        assert_memory_equal(t->raw_data.data, w4, 2);
+    }
+    assert_true(found);
+    onnx__model_proto__free_unpacked(mp, NULL);
+    kn_free(file);
+    unlink(path);
+    kiln_tensor_release(q);
+    kiln_model_release(back);
+    kiln_model_release(model);
+    kiln_options_release(o);
 }
 
 static void test_value_info_hints(void **state)
@@ -1136,6 +1275,25 @@ static void test_external_data(void **state)
     t = tm_init_raw(&m, "w", KILN_DTYPE_FLOAT, 2, wd, NULL, 0);
     tm_external(&m, t, "weights.bin", "8", NULL);
     expect_error(&m, NULL, KILN_ERROR_MODEL, "initializer 'w': uses external data 'weights.bin'");
+
+    /* packed 4-bit external data: 5 int4 take 3 bytes, the length says so */
+    static const uint8_t packed[3] = {0x21, 0x43, 0x0f};
+    snprintf(path, sizeof path, "%s/int4.bin", td.model);
+    write_bytes(path, packed, sizeof packed);
+    static const int64_t d5[1] = {5};
+    tm_init(&m);
+    t = tm_init_raw(&m, "w", KILN_DTYPE_INT4, 1, d5, NULL, 0);
+    tm_external(&m, t, "int4.bin", "0", "3");
+    if (load(&m, td.model, &mf) != KILN_OK)
+        fail_msg("%s", kiln_last_error());
+    const kiln_tensor *w4 = value(mf.graph, "w")->constant;
+    assert_int_equal(w4->nbytes, 5);
+    assert_memory_equal(w4->data, ((int8_t[]){1, 2, 3, 4, -1}), 5);
+    kn_model_file_clear(&mf);
+    tm_init(&m);
+    t = tm_init_raw(&m, "w", KILN_DTYPE_INT4, 1, d5, NULL, 0);
+    tm_external(&m, t, "int4.bin", "0", "5"); /* the unpacked size is not the file's */
+    expect_error(&m, td.model, KILN_ERROR_MODEL, "length 5");
     tmpdir_remove(&td);
 }
 
@@ -1226,6 +1384,8 @@ int main(void)
         cmocka_unit_test(test_raw_data_size_mismatch),
         cmocka_unit_test(test_bad_dims),
         cmocka_unit_test(test_unknown_dtypes),
+        cmocka_unit_test(test_narrow_initializers),
+        cmocka_unit_test(test_narrow_model_save),
         cmocka_unit_test(test_value_info_hints),
         cmocka_unit_test(test_constant_node_and_optional_io),
         cmocka_unit_test(test_attributes_every_type),

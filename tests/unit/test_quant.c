@@ -5,6 +5,8 @@
  * zero points, and errors. */
 #include "harness.h"
 
+#include <math.h>
+
 static kiln_tensor *u8(int rank, const int64_t *dims, const uint8_t *v)
 {
     return kt_tensor(KILN_DTYPE_UINT8, rank, dims, v);
@@ -277,6 +279,153 @@ static void test_qlinear_conv(void **state)
     free_n(in, 9);
 }
 
+/* ---- narrow types ---------------------------------------------------------- */
+
+static void test_quantize_narrow_ints(void **state)
+{
+    (void)state;
+    /* x / 2 = 0, 1.25, 2.5, 3.5, -7.5, 100, -100: round half to even, + zp, saturate */
+    kiln_tensor *x = kt_f32(KT_DIMS(7), (float[]){0, 2.5f, 5, 7, -15, 200, -200});
+    kiln_tensor *s = kt_f32(KT_DIMS(), (float[]){2});
+    kt_node *n = kt_node_new("QuantizeLinear", 25);
+    kiln_tensor *zp = kt_tensor(KILN_DTYPE_INT4, KT_DIMS(1), (int8_t[]){1}); /* [1] beside a scalar scale */
+    kiln_tensor *y = run1(n, 3, (kiln_tensor *[]){x, s, zp}, KILN_OK);
+    assert_bytes(y, KILN_DTYPE_INT4, (int8_t[]){1, 2, 3, 5, -7, 7, -8}, 7);
+    kn_tensor_free(y);
+    kn_tensor_free(zp);
+    zp = kt_tensor(KILN_DTYPE_UINT2, KT_DIMS(), (uint8_t[]){1});
+    y = run1(n, 3, (kiln_tensor *[]){x, s, zp}, KILN_OK);
+    assert_bytes(y, KILN_DTYPE_UINT2, (uint8_t[]){1, 2, 3, 3, 0, 3, 0}, 7);
+    kn_tensor_free(y);
+    kn_tensor_free(zp);
+    kt_node_free(n);
+    /* output_dtype without a zero point; blocked scales along axis 1 */
+    n = kt_node_new("QuantizeLinear", 25);
+    kt_attr_int(n, "output_dtype", KILN_DTYPE_UINT4);
+    kt_attr_int(n, "axis", 1);
+    kt_attr_int(n, "block_size", 2);
+    kiln_tensor *xb = kt_f32(KT_DIMS(2, 3), (float[]){1, 2, 30, 4, 5, 6});
+    kiln_tensor *sb = kt_f32(KT_DIMS(2, 2), (float[]){1, 10, 2, 4});
+    y = run1(n, 2, (kiln_tensor *[]){xb, sb}, KILN_OK);
+    assert_bytes(y, KILN_DTYPE_UINT4, (uint8_t[]){1, 2, 3, 2, 2, 2}, 6);
+    kn_tensor_free(y);
+    kt_node_free(n);
+    kn_tensor_free(xb);
+    kn_tensor_free(sb);
+    kn_tensor_free(x);
+    kn_tensor_free(s);
+}
+
+static void test_quantize_float8_and_float4(void **state)
+{
+    (void)state;
+    /* x / 2 = 0, 0.5, 1, 50000, 224, -1e9 */
+    kiln_tensor *x = kt_f32(KT_DIMS(6), (float[]){0, 1, 2, 100000, 448, -2e9f});
+    kiln_tensor *s = kt_f32(KT_DIMS(), (float[]){2});
+    kiln_tensor *zp = kt_tensor(KILN_DTYPE_FLOAT8E4M3FN, KT_DIMS(), (uint8_t[]){0});
+    kt_node *n = kt_node_new("QuantizeLinear", 21);
+    kiln_tensor *y = run1(n, 3, (kiln_tensor *[]){x, s, zp}, KILN_OK); /* saturates by default */
+    assert_bytes(y, KILN_DTYPE_FLOAT8E4M3FN, (uint8_t[]){0x00, 0x30, 0x38, 0x7e, 0x76, 0xfe}, 6);
+    kn_tensor_free(y);
+    kt_node_free(n);
+    n = kt_node_new("QuantizeLinear", 21);
+    kt_attr_int(n, "saturate", 0);
+    y = run1(n, 3, (kiln_tensor *[]){x, s, zp}, KILN_OK);
+    assert_bytes(y, KILN_DTYPE_FLOAT8E4M3FN, (uint8_t[]){0x00, 0x30, 0x38, 0x7f, 0x76, 0xff}, 6);
+    kn_tensor_free(y);
+    kn_tensor_free(zp);
+    /* a float8 zero point must be zero */
+    zp = kt_tensor(KILN_DTYPE_FLOAT8E5M2, KT_DIMS(), (uint8_t[]){0x3c});
+    assert_null(run1(n, 3, (kiln_tensor *[]){x, s, zp}, KILN_ERROR_MODEL));
+    assert_non_null(strstr(kiln_last_error(), "must be zero"));
+    kn_tensor_free(zp);
+    kt_node_free(n);
+    /* float4: the zero point is added; out of range saturates to +-6 */
+    n = kt_node_new("QuantizeLinear", 25);
+    zp = kt_tensor(KILN_DTYPE_FLOAT4E2M1, KT_DIMS(), (uint8_t[]){0x2}); /* 1.0 */
+    y = run1(n, 3, (kiln_tensor *[]){x, s, zp}, KILN_OK);
+    assert_bytes(y, KILN_DTYPE_FLOAT4E2M1, (uint8_t[]){0x2, 0x3, 0x4, 0x7, 0x7, 0xf}, 6);
+    kn_tensor_free(y);
+    kn_tensor_free(zp);
+    kt_node_free(n);
+    kn_tensor_free(x);
+    kn_tensor_free(s);
+}
+
+static void test_quantize_precision(void **state)
+{
+    (void)state;
+    /* x is cast to the precision type before dividing: 2049 is exact in
+     * float32 but becomes 2048 in float16 */
+    kiln_tensor *x = kt_f32(KT_DIMS(1), (float[]){2049});
+    kiln_tensor *s = kt_f32(KT_DIMS(), (float[]){1});
+    kiln_tensor *zp = kt_tensor(KILN_DTYPE_INT16, KT_DIMS(), (int16_t[]){0});
+    kt_node *n = kt_node_new("QuantizeLinear", 25);
+    kiln_tensor *y = run1(n, 3, (kiln_tensor *[]){x, s, zp}, KILN_OK);
+    assert_bytes(y, KILN_DTYPE_INT16, (int16_t[]){2049}, 2);
+    kn_tensor_free(y);
+    kt_node_free(n);
+    n = kt_node_new("QuantizeLinear", 25);
+    kt_attr_int(n, "precision", KILN_DTYPE_FLOAT16);
+    y = run1(n, 3, (kiln_tensor *[]){x, s, zp}, KILN_OK);
+    assert_bytes(y, KILN_DTYPE_INT16, (int16_t[]){2048}, 2);
+    kn_tensor_free(y);
+    kt_node_free(n);
+    n = kt_node_new("QuantizeLinear", 25);
+    kt_attr_int(n, "precision", KILN_DTYPE_INT8);
+    assert_null(run1(n, 3, (kiln_tensor *[]){x, s, zp}, KILN_ERROR_UNSUPPORTED));
+    kt_node_free(n);
+    kn_tensor_free(x);
+    kn_tensor_free(s);
+    kn_tensor_free(zp);
+}
+
+static void test_dequantize_narrow(void **state)
+{
+    (void)state;
+    kiln_tensor *s = kt_f32(KT_DIMS(), (float[]){2});
+    kt_node *n = kt_node_new("DequantizeLinear", 25);
+    kiln_tensor *x = kt_tensor(KILN_DTYPE_INT4, KT_DIMS(4), (int8_t[]){-8, -1, 0, 7});
+    kiln_tensor *zp = kt_tensor(KILN_DTYPE_INT4, KT_DIMS(), (int8_t[]){-1});
+    kiln_tensor *y = run1(n, 3, (kiln_tensor *[]){x, s, zp}, KILN_OK);
+    kt_assert_f32_close(y, (float[]){-14, 0, 2, 16}, 4, 0, 0);
+    kn_tensor_free(y);
+    kn_tensor_free(x);
+    kn_tensor_free(zp);
+    x = kt_tensor(KILN_DTYPE_UINT2, KT_DIMS(4), (uint8_t[]){0, 1, 2, 3});
+    y = run1(n, 2, (kiln_tensor *[]){x, s}, KILN_OK);
+    kt_assert_f32_close(y, (float[]){0, 2, 4, 6}, 4, 0, 0);
+    kn_tensor_free(y);
+    kn_tensor_free(x);
+    /* float8: decoded exactly; NaN stays NaN */
+    x = kt_tensor(KILN_DTYPE_FLOAT8E5M2, KT_DIMS(3), (uint8_t[]){0x3c, 0xc0, 0x7f});
+    y = run1(n, 2, (kiln_tensor *[]){x, s}, KILN_OK);
+    const float *f = y->data;
+    assert_true(f[0] == 2.0f && f[1] == -4.0f && isnan(f[2]));
+    kn_tensor_free(y);
+    /* a mismatched zero point type is refused */
+    zp = kt_tensor(KILN_DTYPE_INT4, KT_DIMS(), (int8_t[]){0});
+    assert_null(run1(n, 3, (kiln_tensor *[]){x, s, zp}, KILN_ERROR_DTYPE));
+    kn_tensor_free(zp);
+    kn_tensor_free(x);
+    /* float4 with a float16 scale gives float16 */
+    kiln_tensor *s16 = kt_tensor(KILN_DTYPE_FLOAT16, KT_DIMS(), (uint16_t[]){kn_float_to_half(0.5f)});
+    x = kt_tensor(KILN_DTYPE_FLOAT4E2M1, KT_DIMS(2), (uint8_t[]){0x7, 0x9});
+    y = run1(n, 2, (kiln_tensor *[]){x, s16}, KILN_OK);
+    assert_int_equal(y->dtype, KILN_DTYPE_FLOAT16);
+    assert_true(kn_half_to_float(((uint16_t *)y->data)[0]) == 3.0f);
+    assert_true(kn_half_to_float(((uint16_t *)y->data)[1]) == -0.25f);
+    kn_tensor_free(y);
+    kn_tensor_free(x);
+    kn_tensor_free(s16);
+    /* e8m0 is a scale format, not a quantized one */
+    x = kt_tensor(KILN_DTYPE_FLOAT8E8M0, KT_DIMS(1), (uint8_t[]){127});
+    assert_null(run1(n, 2, (kiln_tensor *[]){x, s}, KILN_ERROR_UNSUPPORTED));
+    kn_tensor_free(x);
+    kt_node_free(n);
+    kn_tensor_free(s);
+}
+
 static void test_errors(void **state)
 {
     (void)state;
@@ -321,6 +470,10 @@ int main(void)
         cmocka_unit_test(test_qlinear_matmul),
         cmocka_unit_test(test_conv_integer),
         cmocka_unit_test(test_qlinear_conv),
+        cmocka_unit_test(test_quantize_narrow_ints),
+        cmocka_unit_test(test_quantize_float8_and_float4),
+        cmocka_unit_test(test_quantize_precision),
+        cmocka_unit_test(test_dequantize_narrow),
         cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

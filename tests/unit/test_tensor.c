@@ -288,13 +288,15 @@ static void test_cast_unsupported(void **state)
     (void)state;
     kiln_tensor *x = kt_f32(KT_DIMS(2), NULL);
     kiln_tensor *out = NULL;
-    kt_node *n = kt_node_new("Cast", 13);
-    kt_attr_int(n, "to", KILN_DTYPE_STRING);
+    kt_node *n = kt_node_new("Cast", 25);
+    kt_attr_int(n, "to", 27); /* newer than kiln */
     assert_int_equal(run1(n, 1, &x, &out), KILN_ERROR_UNSUPPORTED);
     kt_node_free(n);
-    n = kt_node_new("Cast", 19);
-    kt_attr_int(n, "to", 17); /* float8e4m3fn */
-    assert_int_equal(run1(n, 1, &x, &out), KILN_ERROR_UNSUPPORTED);
+    n = kt_node_new("Cast", 25);
+    kt_attr_int(n, "to", KILN_DTYPE_FLOAT8E8M0);
+    kt_attr_string(n, "round_mode", "sideways");
+    assert_int_equal(run1(n, 1, &x, &out), KILN_ERROR_MODEL);
+    assert_non_null(strstr(kiln_last_error(), "round_mode 'sideways'"));
     kt_node_free(n);
     n = kt_node_new("Cast", 13);
     assert_int_equal(run1(n, 1, &x, &out), KILN_ERROR_MODEL); /* missing 'to' */
@@ -314,6 +316,263 @@ static void test_castlike(void **state)
     kn_tensor_free(out);
     kn_tensor_free(in[0]);
     kn_tensor_free(in[1]);
+    kt_node_free(n);
+}
+
+/* ---- Cast with the narrow types --------------------------------------------- */
+
+static kiln_tensor *cast_to(kiln_tensor *x, int64_t to, int saturate, const char *round_mode)
+{
+    kt_node *n = kt_node_new("Cast", 25);
+    kt_attr_int(n, "to", to);
+    if (saturate >= 0)
+        kt_attr_int(n, "saturate", saturate);
+    if (round_mode)
+        kt_attr_string(n, "round_mode", round_mode);
+    kiln_tensor *out = NULL;
+    assert_int_equal(run1(n, 1, &x, &out), KILN_OK);
+    assert_int_equal(out->dtype, (kiln_dtype)to);
+    kt_node_free(n);
+    return out;
+}
+
+static void assert_bytes(const kiln_tensor *t, const uint8_t *want, size_t n)
+{
+    assert_int_equal(t->nbytes, n);
+    for (size_t i = 0; i < n; i++)
+        if (((const uint8_t *)t->data)[i] != want[i])
+            fail_msg("byte %zu: got 0x%02x, expected 0x%02x", i, ((const uint8_t *)t->data)[i], want[i]);
+}
+
+static void test_cast_float8_saturate(void **state)
+{
+    (void)state;
+    /* 1, 1e6, inf, -inf, NaN, -1e-7, 464 (a tie that stays 448 in e4m3fn) */
+    kiln_tensor *x = kt_f32(KT_DIMS(7), (float[]){1.0f, 1e6f, INFINITY, -INFINITY, NAN, -1e-7f, 464.0f});
+    kiln_tensor *y = cast_to(x, KILN_DTYPE_FLOAT8E4M3FN, -1, NULL); /* saturate defaults to 1 */
+    assert_bytes(y, (uint8_t[]){0x38, 0x7e, 0x7e, 0xfe, 0x7f, 0x80, 0x7e}, 7);
+    kn_tensor_free(y);
+    y = cast_to(x, KILN_DTYPE_FLOAT8E4M3FN, 0, NULL);
+    assert_bytes(y, (uint8_t[]){0x38, 0x7f, 0x7f, 0xff, 0x7f, 0x80, 0x7e}, 7);
+    kn_tensor_free(y);
+    y = cast_to(x, KILN_DTYPE_FLOAT8E5M2, 0, NULL);
+    assert_bytes(y, (uint8_t[]){0x3c, 0x7c, 0x7c, 0xfc, 0x7e, 0x80, 0x5f}, 7);
+    kn_tensor_free(y);
+    y = cast_to(x, KILN_DTYPE_FLOAT8E4M3FNUZ, 0, NULL);
+    assert_bytes(y, (uint8_t[]){0x40, 0x80, 0x80, 0x80, 0x80, 0x00, 0x80}, 7);
+    kn_tensor_free(y);
+    y = cast_to(x, KILN_DTYPE_FLOAT8E5M2FNUZ, 1, NULL);
+    assert_bytes(y, (uint8_t[]){0x40, 0x7f, 0x7f, 0xff, 0x80, 0x00, 0x63}, 7);
+    kn_tensor_free(y);
+    kn_tensor_free(x);
+}
+
+static void test_cast_float8_sources_and_double_rounding(void **state)
+{
+    (void)state;
+    /* float8 -> float is exact, NaN codes become NaN */
+    kiln_tensor *x = kt_tensor(KILN_DTYPE_FLOAT8E5M2, KT_DIMS(4), (uint8_t[]){0x3c, 0x01, 0xfc, 0x7f});
+    kiln_tensor *y = cast_to(x, KILN_DTYPE_FLOAT, -1, NULL);
+    const float *f = y->data;
+    assert_true(f[0] == 1.0f && f[1] == ldexpf(1, -16) && isinf(f[2]) && f[2] < 0 && isnan(f[3]));
+    kn_tensor_free(y);
+    /* float8 -> float8 goes through the exact value: e5m2 inf saturates to e4m3fn's max */
+    y = cast_to(x, KILN_DTYPE_FLOAT8E4M3FN, 1, NULL);
+    assert_bytes(y, (uint8_t[]){0x38, 0x00, 0xfe, 0x7f}, 4);
+    kn_tensor_free(y);
+    /* float8 -> int: truncation like every float source */
+    kn_tensor_free(x);
+    x = kt_tensor(KILN_DTYPE_FLOAT4E2M1, KT_DIMS(3), (uint8_t[]){0x5, 0xd, 0x1});
+    y = cast_to(x, KILN_DTYPE_INT32, -1, NULL);
+    assert_int_equal(((int32_t *)y->data)[0], 3);
+    assert_int_equal(((int32_t *)y->data)[1], -3);
+    assert_int_equal(((int32_t *)y->data)[2], 0);
+    kn_tensor_free(y);
+    kn_tensor_free(x);
+    /* double just above the e4m3fn midpoint 1.0625: rounding to float32
+     * first would land on the tie and give 1.0 */
+    double d[2] = {1.0625 + 1e-12, 1.0625};
+    x = kt_tensor(KILN_DTYPE_DOUBLE, KT_DIMS(2), d);
+    y = cast_to(x, KILN_DTYPE_FLOAT8E4M3FN, 1, NULL);
+    assert_bytes(y, (uint8_t[]){0x39, 0x38}, 2);
+    kn_tensor_free(y);
+    kn_tensor_free(x);
+}
+
+static void test_cast_small_ints(void **state)
+{
+    (void)state;
+    /* floats round half to even, then wrap: 2.5->2, 3.5->4->-4 (int4: 4 fits), -9->7, 15->-1 */
+    kiln_tensor *x = kt_f32(KT_DIMS(6), (float[]){2.5f, 3.5f, -9.0f, 15.0f, NAN, -0.5f});
+    kiln_tensor *y = cast_to(x, KILN_DTYPE_INT4, -1, NULL);
+    const int8_t *v = y->data;
+    int8_t want4[6] = {2, 4, 7, -1, 0, 0};
+    for (int i = 0; i < 6; i++)
+        assert_int_equal(v[i], want4[i]);
+    kn_tensor_free(y);
+    y = cast_to(x, KILN_DTYPE_UINT2, -1, NULL);
+    assert_bytes(y, (uint8_t[]){2, 0, 3, 3, 0, 0}, 6);
+    kn_tensor_free(y);
+    kn_tensor_free(x);
+    /* integer sources keep the low bits */
+    x = kt_i64(KT_DIMS(4), (int64_t[]){7, 8, -3, 300});
+    y = cast_to(x, KILN_DTYPE_INT2, -1, NULL);
+    const int8_t *w = y->data;
+    int8_t want2[4] = {-1, 0, 1, 0};
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(w[i], want2[i]);
+    kn_tensor_free(x);
+    /* and back: int2 -> int64 sign-extends, uint4 -> float is exact */
+    x = y;
+    y = cast_to(x, KILN_DTYPE_INT64, -1, NULL);
+    kt_assert_i64_equal(y, (int64_t[]){-1, 0, 1, 0}, 4);
+    kn_tensor_free(y);
+    kn_tensor_free(x);
+    x = kt_tensor(KILN_DTYPE_UINT4, KT_DIMS(2), (uint8_t[]){15, 9});
+    y = cast_to(x, KILN_DTYPE_FLOAT16, -1, NULL);
+    assert_true(kn_half_to_float(((uint16_t *)y->data)[0]) == 15.0f);
+    assert_true(kn_half_to_float(((uint16_t *)y->data)[1]) == 9.0f);
+    kn_tensor_free(y);
+    y = cast_to(x, KILN_DTYPE_BOOL, -1, NULL);
+    assert_bytes(y, (uint8_t[]){1, 1}, 2);
+    kn_tensor_free(y);
+    kn_tensor_free(x);
+}
+
+static void test_cast_e8m0_round_modes(void **state)
+{
+    (void)state;
+    kiln_tensor *x = kt_f32(KT_DIMS(4), (float[]){1.1f, 1.5f, 3.0e38f, 0.0f});
+    kiln_tensor *y = cast_to(x, KILN_DTYPE_FLOAT8E8M0, -1, NULL); /* "up", saturating */
+    assert_bytes(y, (uint8_t[]){128, 128, 254, 0}, 4);
+    kn_tensor_free(y);
+    y = cast_to(x, KILN_DTYPE_FLOAT8E8M0, 1, "down");
+    assert_bytes(y, (uint8_t[]){127, 127, 254, 0}, 4);
+    kn_tensor_free(y);
+    y = cast_to(x, KILN_DTYPE_FLOAT8E8M0, 0, "nearest");
+    assert_bytes(y, (uint8_t[]){127, 128, 255, 0}, 4);
+    kn_tensor_free(y);
+    kn_tensor_free(x);
+}
+
+static void test_castlike_narrow(void **state)
+{
+    (void)state;
+    kt_node *n = kt_node_new("CastLike", 25);
+    kt_attr_int(n, "saturate", 0);
+    kiln_tensor *in[2] = {kt_f32(KT_DIMS(2), (float[]){1e6f, 0.5f}),
+                          kt_tensor(KILN_DTYPE_FLOAT8E4M3FN, KT_DIMS(1), (uint8_t[]){0})};
+    kiln_tensor *out = NULL;
+    assert_int_equal(run1(n, 2, in, &out), KILN_OK);
+    assert_int_equal(out->dtype, KILN_DTYPE_FLOAT8E4M3FN);
+    assert_bytes(out, (uint8_t[]){0x7f, 0x30}, 2); /* saturate 0: overflow is NaN */
+    kn_tensor_free(out);
+    kn_tensor_free(in[0]);
+    kn_tensor_free(in[1]);
+    kt_node_free(n);
+}
+
+/* ---- Cast to and from STRING ---------------------------------------------- */
+
+static kiln_tensor *strings(int64_t n, const char *const *v)
+{
+    kiln_tensor *t;
+    assert_int_equal(kn_tensor_new(KILN_DTYPE_STRING, 1, &n, &t), KILN_OK);
+    for (int64_t i = 0; i < n; i++)
+        assert_non_null(((char **)t->data)[i] = kn_strdup(v[i]));
+    return t;
+}
+
+static void assert_strings(const kiln_tensor *t, const char *const *want, int64_t n)
+{
+    assert_int_equal(t->dtype, KILN_DTYPE_STRING);
+    assert_int_equal(kn_tensor_count(t), n);
+    for (int64_t i = 0; i < n; i++)
+        if (strcmp(((char *const *)t->data)[i], want[i]) != 0)
+            fail_msg("element %lld: got \"%s\", expected \"%s\"", (long long)i, ((char *const *)t->data)[i],
+                     want[i]);
+}
+
+static void test_cast_to_string(void **state)
+{
+    (void)state;
+    /* numpy's str(): shortest round-trip digits, positional in [1e-4, 1e16) */
+    kiln_tensor *x = kt_f32(KT_DIMS(12), (float[]){0.5f, 100.0f, 1e-5f, 1.5e16f, -0.0f, NAN, -INFINITY, 0.1f,
+                                                   0.9767611f, 0.039187793f, 123456.79f, -2.5e-4f});
+    kiln_tensor *y = cast_to(x, KILN_DTYPE_STRING, -1, NULL);
+    assert_strings(y, (const char *[]){"0.5", "100.0", "1e-05", "1.5e+16", "-0.0", "nan", "-inf", "0.1",
+                                       "0.9767611", "0.039187793", "123456.79", "-0.00025"},
+                   12);
+    kn_tensor_free(y);
+    kn_tensor_free(x);
+    /* digits as the source type needs them: float16 0.1 and double 0.1 */
+    x = kt_tensor(KILN_DTYPE_FLOAT16, KT_DIMS(2), (uint16_t[]){kn_float_to_half(0.1f), kn_float_to_half(65504.0f)});
+    y = cast_to(x, KILN_DTYPE_STRING, -1, NULL);
+    assert_strings(y, (const char *[]){"0.1", "65500.0"}, 2);
+    kn_tensor_free(y);
+    kn_tensor_free(x);
+    x = kt_tensor(KILN_DTYPE_DOUBLE, KT_DIMS(2), (double[]){0.1, 1.0 / 3.0});
+    y = cast_to(x, KILN_DTYPE_STRING, -1, NULL);
+    assert_strings(y, (const char *[]){"0.1", "0.3333333333333333"}, 2);
+    kn_tensor_free(y);
+    kn_tensor_free(x);
+    x = kt_i64(KT_DIMS(2), (int64_t[]){-42, INT64_MAX});
+    y = cast_to(x, KILN_DTYPE_STRING, -1, NULL);
+    assert_strings(y, (const char *[]){"-42", "9223372036854775807"}, 2);
+    kn_tensor_free(y);
+    kn_tensor_free(x);
+    x = kt_tensor(KILN_DTYPE_BOOL, KT_DIMS(2), (uint8_t[]){1, 0});
+    y = cast_to(x, KILN_DTYPE_STRING, -1, NULL);
+    assert_strings(y, (const char *[]){"True", "False"}, 2);
+    kn_tensor_free(y);
+    kn_tensor_free(x);
+    x = kt_tensor(KILN_DTYPE_FLOAT8E4M3FN, KT_DIMS(2), (uint8_t[]){0x7e, 0x01});
+    y = cast_to(x, KILN_DTYPE_STRING, -1, NULL);
+    assert_strings(y, (const char *[]){"448.0", "0.001953125"}, 2); /* the exact value 2^-9 */
+    kn_tensor_free(y);
+    kn_tensor_free(x);
+}
+
+static void test_cast_from_string(void **state)
+{
+    (void)state;
+    const char *in[] = {" 3.5 ", "1E8", "+INF", "-inf", "nAn", "-1e-5", "INF"};
+    kiln_tensor *x = strings(7, in);
+    kiln_tensor *y = cast_to(x, KILN_DTYPE_FLOAT, -1, NULL);
+    const float *f = y->data;
+    assert_true(f[0] == 3.5f && f[1] == 1e8f && isinf(f[2]) && f[2] > 0 && isinf(f[3]) && f[3] < 0);
+    assert_true(isnan(f[4]) && f[5] == -1e-5f && isinf(f[6]));
+    kn_tensor_free(y);
+    kn_tensor_free(x);
+    /* integers keep 64 bits; "100.5" to an integer truncates like a float */
+    const char *ints[] = {"9007199254740993", "-7", "100.5"};
+    x = strings(3, ints);
+    y = cast_to(x, KILN_DTYPE_INT64, -1, NULL);
+    kt_assert_i64_equal(y, (int64_t[]){9007199254740993LL, -7, 100}, 3);
+    kn_tensor_free(y);
+    /* string -> string copies */
+    y = cast_to(x, KILN_DTYPE_STRING, -1, NULL);
+    assert_strings(y, ints, 3);
+    kn_tensor_free(y);
+    kn_tensor_free(x);
+    /* not a number: refused, naming the element */
+    const char *bad[] = {"1", "twelve"};
+    x = strings(2, bad);
+    kt_node *n = kt_node_new("Cast", 13);
+    kt_attr_int(n, "to", KILN_DTYPE_FLOAT);
+    kiln_tensor *out = NULL;
+    assert_int_equal(run1(n, 1, &x, &out), KILN_ERROR_ARGUMENT);
+    assert_non_null(strstr(kiln_last_error(), "element 1, \"twelve\", is not a number"));
+    kt_node_free(n);
+    kn_tensor_free(x);
+    /* CastLike takes only the type of a string 'like' input */
+    n = kt_node_new("CastLike", 15);
+    kiln_tensor *cl[2] = {kt_f32(KT_DIMS(1), (float[]){2.25f}), strings(1, (const char *[]){"x"})};
+    assert_int_equal(run1(n, 2, cl, &out), KILN_OK);
+    assert_strings(out, (const char *[]){"2.25"}, 1);
+    kn_tensor_free(out);
+    kn_tensor_free(cl[0]);
+    kn_tensor_free(cl[1]);
     kt_node_free(n);
 }
 
@@ -521,6 +780,13 @@ int main(void)
         cmocka_unit_test(test_cast_empty_and_same),
         cmocka_unit_test(test_cast_unsupported),
         cmocka_unit_test(test_castlike),
+        cmocka_unit_test(test_cast_float8_saturate),
+        cmocka_unit_test(test_cast_float8_sources_and_double_rounding),
+        cmocka_unit_test(test_cast_small_ints),
+        cmocka_unit_test(test_cast_e8m0_round_modes),
+        cmocka_unit_test(test_castlike_narrow),
+        cmocka_unit_test(test_cast_to_string),
+        cmocka_unit_test(test_cast_from_string),
         cmocka_unit_test(test_pad_modes),
         cmocka_unit_test(test_pad_constant_value),
         cmocka_unit_test(test_pad_reflect_wide),

@@ -2,6 +2,7 @@
  * atomic writes, and the official ONNX test data files. */
 #include "harness.h"
 
+#include "core/dtype_small.h"
 #include "onnx/onnx_import.h"
 
 #include <dirent.h>
@@ -126,6 +127,52 @@ static void test_pb_strings_and_no_name(void **state)
     kn_tensor_free(r);
     /* .npy has no string dtype: refused, nothing written */
     const char *npy = tmp_path("s.npy");
+    assert_int_equal(kiln_tensor_write_npy(t, npy), KILN_ERROR_UNSUPPORTED);
+    assert_int_equal(access(npy, F_OK), -1);
+    kn_tensor_free(t);
+}
+
+/* Narrow types: packed in the file (raw_data of ceil(n/2) or ceil(n/4)
+ * bytes for the 4-bit and 2-bit ones), unpacked again on reading. */
+static void test_pb_narrow_types(void **state)
+{
+    (void)state;
+    const char *path = tmp_path("n.pb");
+    for (int dt = KILN_DTYPE_FLOAT8E4M3FN; dt <= KILN_DTYPE_INT2; dt++) {
+        for (size_t sh = 0; sh < sizeof shapes / sizeof shapes[0]; sh++) {
+            kiln_tensor *t = patterned((kiln_dtype)dt, shapes[sh].rank, shapes[sh].dims);
+            uint8_t *v = t->data;
+            for (size_t i = 0; i < t->nbytes; i++) /* values the type can hold, as kiln keeps them */
+                if (kn_dtype_is_small_int((kiln_dtype)dt))
+                    v[i] = (uint8_t)kn_small_int_wrap((kiln_dtype)dt, v[i]);
+                else if (dt == KILN_DTYPE_FLOAT4E2M1)
+                    v[i] &= 0x0f;
+            assert_int_equal(kiln_tensor_write_pb(t, "n", path), KILN_OK);
+            void *bytes;
+            size_t size;
+            assert_int_equal(kn_read_file(path, 0, &bytes, &size), KILN_OK);
+            Onnx__TensorProto *tp = onnx__tensor_proto__unpack(NULL, size, bytes);
+            assert_non_null(tp);
+            size_t n = (size_t)kn_tensor_count(t);
+            assert_int_equal(tp->data_type, dt);
+            assert_int_equal(tp->raw_data.len, kn_small_packed_bytes((kiln_dtype)dt, n));
+            uint8_t packed[32];
+            kn_small_pack((kiln_dtype)dt, t->data, n, packed);
+            if (tp->raw_data.len)
+                assert_memory_equal(tp->raw_data.data, packed, tp->raw_data.len);
+            onnx__tensor_proto__free_unpacked(tp, NULL);
+            kn_free(bytes);
+            kiln_tensor *r = NULL;
+            if (kiln_tensor_read_file(path, &r) != KILN_OK)
+                fail_msg("%s rank %d: %s", kiln_dtype_name((kiln_dtype)dt), shapes[sh].rank, kiln_last_error());
+            assert_same_tensor(t, r);
+            kn_tensor_free(r);
+            kn_tensor_free(t);
+        }
+    }
+    /* .npy has no such dtypes: refused, nothing written */
+    kiln_tensor *t = patterned(KILN_DTYPE_FLOAT8E5M2, 1, (int64_t[]){3});
+    const char *npy = tmp_path("n.npy");
     assert_int_equal(kiln_tensor_write_npy(t, npy), KILN_ERROR_UNSUPPORTED);
     assert_int_equal(access(npy, F_OK), -1);
     kn_tensor_free(t);
@@ -509,6 +556,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pb_round_trip),
         cmocka_unit_test(test_pb_strings_and_no_name),
+        cmocka_unit_test(test_pb_narrow_types),
         cmocka_unit_test(test_npy_round_trip),
         cmocka_unit_test(test_npy_header_format),
         cmocka_unit_test(test_npy_variants),
