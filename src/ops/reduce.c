@@ -108,6 +108,11 @@ static kiln_status rd_axes(const kn_op_ctx *c, bool *mask, bool *identity)
     for (size_t i = 0; i < n_axes; i++) {
         int a;
         KN_TRY(kn_norm_axis(c, axes[i], rank, &a));
+        /* as in the reference (numpy): an axis named twice is an error, not
+         * a set union */
+        if (mask[a])
+            return kn_error(KILN_ERROR_MODEL, "node '%s' (%s): axis %d is listed twice in axes", c->node->name,
+                            c->node->op_type, a);
         mask[a] = true;
     }
     return KILN_OK;
