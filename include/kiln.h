@@ -269,11 +269,11 @@ typedef struct kiln_op_info {
     const char *name;
     int since_min;            /* lowest opset version covered */
     int since_max;            /* highest; 0 = up to the newest kiln knows */
-    const kiln_dtype *dtypes; /* the element types input dtype_input may have; */
+    const kiln_dtype *dtypes; /* the element types input dtype_input may have, */
     size_t n_dtypes;          /* 0 (dtypes NULL): any, the op checks itself */
     int dtype_input;
     int fast;                 /* float32 runs on a vectorized/blocked kernel */
-    int upgrade_only;
+    int upgrade_only;         /* no kernel: rewritten into a newer opset form at load */
 } kiln_op_info;
 
 KILN_API size_t kiln_op_count(void);
