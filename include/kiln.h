@@ -276,6 +276,26 @@ KILN_API kiln_status kiln_model_op_stats(const kiln_model *model, int optimized,
 KILN_API kiln_status kiln_model_op_stat(const kiln_model *model, int optimized, size_t index,
                                         kiln_op_stat *out);
 
+/* The operator table: every built-in kernel descriptor, one entry per
+ * opset range (an op may have several; an entry that only rewrites an old
+ * opset form into a newer one has upgrade_only set). Host-registered custom
+ * ops (kiln_register_op) are not listed. Strings and the dtype list are
+ * static: valid for the life of the process. */
+typedef struct kiln_op_info {
+    const char *domain;       /* "" = the default ONNX domain */
+    const char *name;
+    int since_min;            /* lowest opset version covered */
+    int since_max;            /* highest; 0 = up to the newest kiln knows */
+    const kiln_dtype *dtypes; /* the element types input dtype_input may have, */
+    size_t n_dtypes;          /* 0 (dtypes NULL): any, the op checks itself */
+    int dtype_input;
+    int fast;                 /* float32 runs on a vectorized/blocked kernel */
+    int upgrade_only;         /* no kernel: rewritten into a newer opset form at load */
+} kiln_op_info;
+
+KILN_API size_t kiln_op_count(void);
+KILN_API kiln_status kiln_op_get_info(size_t index, kiln_op_info *out);
+
 /* What the optimizer did while loading: one line per rewrite
  * ("fuse-bn: bn1 folded into Conv 'conv1'"). Lines stay valid while the model
  * lives; NULL past the end. */

@@ -11,18 +11,8 @@ import os
 import re
 import sys
 
-import onnx
-
-LINE = re.compile(r"^(PASS|FAIL|SKIP) (\S+?)(?::\s*(.*))?$")
-
-
-def ops_of(model_path):
-    try:
-        m = onnx.load(model_path, load_external_data=False)
-    except Exception:
-        return ["(unreadable model)"]
-    ops = sorted({(n.domain + "." if n.domain not in ("", "ai.onnx") else "") + n.op_type for n in m.graph.node})
-    return ops or ["(no nodes)"]
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from conformance_logs import LINE, ops_of  # noqa: E402
 
 
 def main():

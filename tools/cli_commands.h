@@ -8,5 +8,6 @@ int cmd_run(int argc, char **argv);
 int cmd_conformance(int argc, char **argv);
 int cmd_optimize(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_ops(int argc, char **argv);
 
 #endif /* KILN_CLI_COMMANDS_H */

@@ -20,6 +20,7 @@ static const command commands[] = {
     {"recalibrate", kiln_cmd_recalibrate, "re-estimate BatchNorm statistics on new data (Precise BN)"},
     {"optimize", cmd_optimize, "fold BatchNormalization and simplify; write a standard ONNX model"},
     {"bench", cmd_bench, "time a model: latency, throughput, load time, peak memory, per-layer profile"},
+    {"ops", cmd_ops, "list the operators kiln runs: opsets, dtypes, fast kernels (--json)"},
 };
 
 static void print_usage(FILE *f)

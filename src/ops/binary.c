@@ -699,20 +699,48 @@ static kiln_status binary_run(kn_op_ctx *c)
 
 /* ---- descriptors -------------------------------------------------------- */
 
-#define B(NAME, SINCE) \
-    {.domain = "", .name = NAME, .since_min = SINCE, .parse = binary_parse, .infer = binary_infer, .run = binary_run}
+/* TYPES (of input TI) must list exactly the dtypes the op's kernel table in
+ * defs fills; Pow's base takes any numeric type (pow_mixed), Where any type
+ * where_kernel can move. */
+#define B(NAME, SINCE, TYPES, TI)                                                                         \
+    {.domain = "", .name = NAME, .since_min = SINCE, .parse = binary_parse, .infer = binary_infer, .run = binary_run, \
+     .types = TYPES, .type_input = TI}
+
+static const kiln_dtype equal_types[] = {KILN_DTYPE_FLOAT,  KILN_DTYPE_DOUBLE, KILN_DTYPE_FLOAT16, KILN_DTYPE_BFLOAT16,
+                                         KILN_DTYPE_INT8,   KILN_DTYPE_INT16,  KILN_DTYPE_INT32,   KILN_DTYPE_INT64,
+                                         KILN_DTYPE_UINT8,  KILN_DTYPE_UINT16, KILN_DTYPE_UINT32,  KILN_DTYPE_UINT64,
+                                         KILN_DTYPE_BOOL,   KILN_DTYPE_STRING, KILN_DTYPE_UNDEFINED};
+static const kiln_dtype unsigned_types[] = {KILN_DTYPE_UINT8, KILN_DTYPE_UINT16, KILN_DTYPE_UINT32, KILN_DTYPE_UINT64,
+                                            KILN_DTYPE_UNDEFINED};
+static const kiln_dtype where_types[] = {KILN_DTYPE_FLOAT,  KILN_DTYPE_DOUBLE, KILN_DTYPE_FLOAT16, KILN_DTYPE_BFLOAT16,
+                                         KILN_DTYPE_INT8,   KILN_DTYPE_INT16,  KILN_DTYPE_INT32,   KILN_DTYPE_INT64,
+                                         KILN_DTYPE_UINT8,  KILN_DTYPE_UINT16, KILN_DTYPE_UINT32,  KILN_DTYPE_UINT64,
+                                         KILN_DTYPE_BOOL,   KILN_DTYPE_COMPLEX64, KILN_DTYPE_UNDEFINED};
 
 const kn_op kn_ops_binary[] = {
-    B("Add", 1),         B("Sub", 1),     B("Mul", 1),     B("Div", 1),          B("Mod", 10),
-    B("Pow", 1),         B("PRelu", 1),   B("Max", 1),     B("Min", 1),          B("Sum", 1),
-    B("Mean", 1),        B("Equal", 1),   B("Less", 1),    B("Greater", 1),      B("LessOrEqual", 12),
-    B("GreaterOrEqual", 12), B("And", 1), B("Or", 1),      B("Xor", 1),          B("BitShift", 11),
-    B("Where", 9),
-    {.domain = "", .name = "BitwiseAnd", .since_min = 18, .parse = binary_parse, .infer = binary_infer,
-     .run = binary_run, .types = kn_types_int},
-    {.domain = "", .name = "BitwiseOr", .since_min = 18, .parse = binary_parse, .infer = binary_infer,
-     .run = binary_run, .types = kn_types_int},
-    {.domain = "", .name = "BitwiseXor", .since_min = 18, .parse = binary_parse, .infer = binary_infer,
-     .run = binary_run, .types = kn_types_int},
+    B("Add", 1, kn_types_numeric, 0),
+    B("Sub", 1, kn_types_numeric, 0),
+    B("Mul", 1, kn_types_numeric, 0),
+    B("Div", 1, kn_types_numeric, 0),
+    B("Mod", 10, kn_types_numeric, 0),
+    B("Pow", 1, kn_types_numeric, 0),
+    B("PRelu", 1, kn_types_numeric, 0),
+    B("Max", 1, kn_types_numeric, 0),
+    B("Min", 1, kn_types_numeric, 0),
+    B("Sum", 1, kn_types_numeric, 0),
+    B("Mean", 1, kn_types_float, 0),
+    B("Equal", 1, equal_types, 0),
+    B("Less", 1, kn_types_numeric, 0),
+    B("Greater", 1, kn_types_numeric, 0),
+    B("LessOrEqual", 12, kn_types_numeric, 0),
+    B("GreaterOrEqual", 12, kn_types_numeric, 0),
+    B("And", 1, kn_types_bool, 0),
+    B("Or", 1, kn_types_bool, 0),
+    B("Xor", 1, kn_types_bool, 0),
+    B("BitShift", 11, unsigned_types, 0),
+    B("Where", 9, where_types, 1),
+    B("BitwiseAnd", 18, kn_types_int, 0),
+    B("BitwiseOr", 18, kn_types_int, 0),
+    B("BitwiseXor", 18, kn_types_int, 0),
 };
 KN_FAMILY_COUNT(binary);

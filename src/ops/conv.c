@@ -255,12 +255,13 @@ static kiln_status geometry(const kn_op_ctx *c, kn_conv_params *p)
     return conv_geometry(c, p);
 }
 
+/* X's dtypes (kn_op.types, checked before infer); W and B must match X. */
+static const kiln_dtype conv_types[] = {KILN_DTYPE_FLOAT, KILN_DTYPE_FLOAT16, KILN_DTYPE_UNDEFINED};
+
 static kiln_status conv_infer(kn_op_ctx *c)
 {
-    static const kiln_dtype types[] = {KILN_DTYPE_FLOAT, KILN_DTYPE_FLOAT16, KILN_DTYPE_UNDEFINED};
     const conv_attrs *a = c->params;
     KN_TRY(kn_check_arity(c, 2, a->fused ? 4 : 3, 1, 1));
-    KN_TRY(kn_check_dtype(c, 0, types));
     if (a->fused && c->in[0]->dtype != KILN_DTYPE_FLOAT)
         return kn_error(KILN_ERROR_DTYPE, "node '%s' (%s): fused convolution runs on float32 only", c->node->name,
                         c->node->op_type);
@@ -483,11 +484,13 @@ static kiln_status conv_finalize(const kn_graph *g, kn_node *n, kn_isa_level isa
 
 const kn_op kn_ops_conv[] = {
     {.domain = "", .name = "Conv", .since_min = 1, .since_max = 0, .parse = conv_parse, .infer = conv_infer,
-     .prepare = conv_prepare, .run = conv_run, .free_params = conv_free_params, .finalize = conv_finalize},
+     .prepare = conv_prepare, .run = conv_run, .free_params = conv_free_params, .finalize = conv_finalize,
+     .types = conv_types, .flags = KN_OP_FAST},
     {.domain = "", .name = "ConvTranspose", .since_min = 1, .since_max = 0, .parse = conv_parse,
-     .infer = conv_infer, .prepare = conv_prepare, .run = conv_run, .free_params = conv_free_params},
+     .infer = conv_infer, .prepare = conv_prepare, .run = conv_run, .free_params = conv_free_params,
+     .types = conv_types},
     {.domain = "kiln", .name = "FusedConv", .since_min = 1, .since_max = 0, .parse = conv_parse,
      .infer = conv_infer, .prepare = conv_prepare, .run = conv_run, .free_params = conv_free_params,
-     .finalize = conv_finalize},
+     .finalize = conv_finalize, .types = conv_types, .flags = KN_OP_FAST},
 };
 KN_FAMILY_COUNT(conv);

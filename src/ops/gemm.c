@@ -248,14 +248,18 @@ static kiln_status gemm_parse(kn_node *n)
     return KILN_OK;
 }
 
+/* The dtypes of A (kn_op.types; B and C must match A). */
+static const kiln_dtype gemm_types[] = {KILN_DTYPE_FLOAT, KILN_DTYPE_DOUBLE, KILN_DTYPE_FLOAT16, KILN_DTYPE_UNDEFINED};
+static const kiln_dtype matmul_types[] = {KILN_DTYPE_FLOAT, KILN_DTYPE_DOUBLE, KILN_DTYPE_FLOAT16, KILN_DTYPE_INT32,
+                                          KILN_DTYPE_INT64, KILN_DTYPE_UNDEFINED};
+
 static kiln_status gemm_infer(kn_op_ctx *c)
 {
-    static const kiln_dtype types[] = {KILN_DTYPE_FLOAT, KILN_DTYPE_DOUBLE, KILN_DTYPE_FLOAT16, KILN_DTYPE_UNDEFINED};
     const gemm_params *p = c->params;
     const kn_node *n = c->node;
     KN_TRY(kn_check_arity(c, n->opset < 11 ? 3 : 2, 3, 1, 1));
-    for (int i = 0; i < 3; i++)
-        KN_TRY(kn_check_dtype(c, i, types));
+    for (int i = 1; i < 3; i++)
+        KN_TRY(kn_check_dtype(c, i, gemm_types));
     const kiln_tensor *a = c->in[0], *b = c->in[1], *cc = c->n_in > 2 ? c->in[2] : NULL;
     if (a->rank != 2 || b->rank != 2)
         return kn_error(KILN_ERROR_SHAPE, "node '%s' (Gemm): A and B must be 2-D, got rank %d and %d", n->name,
@@ -431,11 +435,8 @@ static kiln_status matmul_geom(const kn_op_ctx *c, mm_geom *g)
 
 static kiln_status matmul_infer(kn_op_ctx *c)
 {
-    static const kiln_dtype types[] = {KILN_DTYPE_FLOAT, KILN_DTYPE_DOUBLE, KILN_DTYPE_FLOAT16, KILN_DTYPE_INT32,
-                                       KILN_DTYPE_INT64, KILN_DTYPE_UNDEFINED};
     KN_TRY(kn_check_arity(c, 2, 2, 1, 1));
-    KN_TRY(kn_check_dtype(c, 0, types));
-    KN_TRY(kn_check_dtype(c, 1, types));
+    KN_TRY(kn_check_dtype(c, 1, matmul_types));
     if (c->in[0]->dtype != c->in[1]->dtype)
         return kn_error(KILN_ERROR_DTYPE, "node '%s' (MatMul): inputs have dtypes %s and %s", c->node->name,
                         kiln_dtype_name(c->in[0]->dtype), kiln_dtype_name(c->in[1]->dtype));
@@ -500,8 +501,10 @@ static kiln_status matmul_run(kn_op_ctx *c)
 
 const kn_op kn_ops_gemm[] = {
     {.domain = "", .name = "Gemm", .since_min = 1, .since_max = 0, .parse = gemm_parse, .infer = gemm_infer,
-     .prepare = gemm_prepare, .run = gemm_run, .free_params = gemm_free_params, .finalize = gemm_finalize},
+     .prepare = gemm_prepare, .run = gemm_run, .free_params = gemm_free_params, .finalize = gemm_finalize,
+     .types = gemm_types, .flags = KN_OP_FAST},
+    /* fast: float32 runs on the packed, cache-blocked kn_sgemm_ref */
     {.domain = "", .name = "MatMul", .since_min = 1, .since_max = 0, .infer = matmul_infer,
-     .prepare = matmul_prepare, .run = matmul_run},
+     .prepare = matmul_prepare, .run = matmul_run, .types = matmul_types, .flags = KN_OP_FAST},
 };
 KN_FAMILY_COUNT(gemm);

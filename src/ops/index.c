@@ -929,9 +929,6 @@ zero_delta:
 static kiln_status range_infer(kn_op_ctx *c)
 {
     KN_TRY(kn_check_arity(c, 3, 3, 1, 1));
-    static const kiln_dtype ok[] = {KILN_DTYPE_FLOAT, KILN_DTYPE_DOUBLE, KILN_DTYPE_FLOAT16, KILN_DTYPE_BFLOAT16,
-                                    KILN_DTYPE_INT16, KILN_DTYPE_INT32, KILN_DTYPE_INT64, KILN_DTYPE_UNDEFINED};
-    KN_TRY(kn_check_dtype(c, 0, ok));
     for (int i = 0; i < 3; i++) {
         if (c->in[i]->dtype != c->in[0]->dtype)
             return kn_error(KILN_ERROR_DTYPE, "node '%s' (%s): start, limit and delta must share a dtype",
@@ -981,11 +978,6 @@ static kiln_status nonzero_infer(kn_op_ctx *c)
 {
     KN_TRY(kn_check_arity(c, 1, 1, 1, 1));
     const kiln_tensor *x = c->in[0];
-    kiln_dtype dt = x->dtype;
-    if (dt == KILN_DTYPE_STRING || dt == KILN_DTYPE_COMPLEX64 || dt == KILN_DTYPE_COMPLEX128 ||
-        kiln_dtype_size(dt) == 0)
-        return kn_error(KILN_ERROR_UNSUPPORTED, "node '%s' (%s): dtype %s is not supported", c->node->name,
-                        c->node->op_type, kiln_dtype_name(dt));
     if (!x->data)
         return KN_NEED_VALUE;
     int64_t n = kn_tensor_count(x), nnz = 0;
@@ -1151,7 +1143,6 @@ static const kiln_dtype cum_types[] = {KILN_DTYPE_FLOAT, KILN_DTYPE_DOUBLE, KILN
 static kiln_status cumsum_infer(kn_op_ctx *c)
 {
     KN_TRY(kn_check_arity(c, 2, 2, 1, 1));
-    KN_TRY(kn_check_dtype(c, 0, cum_types));
     KN_TRY(check_index_dtype(c, 1));
     const kiln_tensor *x = c->in[0];
     if (x->rank == 0)
@@ -1279,11 +1270,6 @@ static kiln_status topk_shape(const kn_op_ctx *c, int *axis, int64_t *k)
 static kiln_status topk_infer(kn_op_ctx *c)
 {
     KN_TRY(kn_check_arity(c, 2, 2, 1, 2));
-    static const kiln_dtype ok[] = {KILN_DTYPE_FLOAT, KILN_DTYPE_DOUBLE, KILN_DTYPE_FLOAT16, KILN_DTYPE_BFLOAT16,
-                                    KILN_DTYPE_INT8, KILN_DTYPE_INT16, KILN_DTYPE_INT32, KILN_DTYPE_INT64,
-                                    KILN_DTYPE_UINT8, KILN_DTYPE_UINT16, KILN_DTYPE_UINT32, KILN_DTYPE_UINT64,
-                                    KILN_DTYPE_UNDEFINED};
-    KN_TRY(kn_check_dtype(c, 0, ok));
     int axis;
     int64_t k = 0;
     kiln_status s = topk_shape(c, &axis, &k);
@@ -1397,33 +1383,38 @@ static kiln_status topk_run(kn_op_ctx *c)
 
 /* ---- descriptors ------------------------------------------------------ */
 
+/* Input 0's dtypes (kn_op.types). Data movement takes every fixed-size type
+ * (elem_size refuses strings); the others list what their kernels compute. */
+static const kiln_dtype range_types[] = {KILN_DTYPE_FLOAT, KILN_DTYPE_DOUBLE, KILN_DTYPE_FLOAT16, KILN_DTYPE_BFLOAT16,
+                                         KILN_DTYPE_INT16, KILN_DTYPE_INT32,  KILN_DTYPE_INT64,   KILN_DTYPE_UNDEFINED};
+
 const kn_op kn_ops_index[] = {
     {.domain = "", .name = "Concat", .since_min = 1, .parse = concat_parse, .infer = concat_infer,
-     .run = concat_run},
+     .run = concat_run, .types = kn_types_fixed},
     {.domain = "", .name = "Split", .since_min = 1, .since_max = 12, .upgrade = split_upgrade},
-    {.domain = "", .name = "Split", .since_min = 13, .parse = split_parse, .infer = split_infer, .run = split_run},
+    {.domain = "", .name = "Split", .since_min = 13, .parse = split_parse, .infer = split_infer, .run = split_run, .types = kn_types_fixed},
     {.domain = "", .name = "Slice", .since_min = 1, .since_max = 9, .upgrade = slice_upgrade},
-    {.domain = "", .name = "Slice", .since_min = 10, .infer = slice_infer, .run = slice_run},
+    {.domain = "", .name = "Slice", .since_min = 10, .infer = slice_infer, .run = slice_run, .types = kn_types_fixed},
     {.domain = "", .name = "Gather", .since_min = 1, .parse = axis0_parse, .infer = gather_infer,
-     .run = gather_run},
+     .run = gather_run, .types = kn_types_fixed},
     {.domain = "", .name = "GatherElements", .since_min = 11, .parse = axis0_parse, .infer = gather_elements_infer,
-     .run = gather_elements_run},
+     .run = gather_elements_run, .types = kn_types_fixed},
     {.domain = "", .name = "GatherND", .since_min = 11, .parse = gather_nd_parse, .infer = gather_nd_infer,
-     .run = gather_nd_run},
+     .run = gather_nd_run, .types = kn_types_fixed},
     {.domain = "", .name = "ScatterND", .since_min = 11, .parse = scatter_parse, .infer = scatter_nd_infer,
-     .run = scatter_nd_run},
+     .run = scatter_nd_run, .types = kn_types_fixed},
     {.domain = "", .name = "Scatter", .since_min = 9, .since_max = 10, .upgrade = scatter_upgrade},
     {.domain = "", .name = "ScatterElements", .since_min = 11, .parse = scatter_parse,
-     .infer = scatter_elements_infer, .run = scatter_elements_run},
-    {.domain = "", .name = "Range", .since_min = 11, .infer = range_infer, .run = range_run},
-    {.domain = "", .name = "NonZero", .since_min = 9, .infer = nonzero_infer, .run = nonzero_run},
-    {.domain = "", .name = "Trilu", .since_min = 14, .parse = trilu_parse, .infer = trilu_infer, .run = trilu_run},
+     .infer = scatter_elements_infer, .run = scatter_elements_run, .types = kn_types_fixed},
+    {.domain = "", .name = "Range", .since_min = 11, .infer = range_infer, .run = range_run, .types = range_types},
+    {.domain = "", .name = "NonZero", .since_min = 9, .infer = nonzero_infer, .run = nonzero_run, .types = kn_types_plain},
+    {.domain = "", .name = "Trilu", .since_min = 14, .parse = trilu_parse, .infer = trilu_infer, .run = trilu_run, .types = kn_types_fixed},
     {.domain = "", .name = "CumSum", .since_min = 11, .parse = cumsum_parse, .infer = cumsum_infer,
      .run = cumsum_run, .types = cum_types},
     {.domain = "", .name = "CumProd", .since_min = 26, .parse = cumsum_parse, .infer = cumsum_infer,
      .run = cumsum_run, .types = cum_types},
     {.domain = "", .name = "TopK", .since_min = 1, .since_max = 9, .upgrade = topk_upgrade},
     {.domain = "", .name = "TopK", .since_min = 10, .parse = topk_parse, .infer = topk_infer,
-     .prepare = topk_prepare, .run = topk_run},
+     .prepare = topk_prepare, .run = topk_run, .types = kn_types_numeric},
 };
 KN_FAMILY_COUNT(index);

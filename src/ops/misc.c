@@ -41,9 +41,7 @@ kiln_status kn_misc_error(const kn_op_ctx *c, kiln_status code, const char *fmt,
 
 kiln_status kn_misc_check_float(const kn_op_ctx *c, int i)
 {
-    static const kiln_dtype ok[] = {KILN_DTYPE_FLOAT, KILN_DTYPE_DOUBLE, KILN_DTYPE_FLOAT16, KILN_DTYPE_BFLOAT16,
-                                    KILN_DTYPE_UNDEFINED};
-    return kn_check_dtype(c, i, ok);
+    return kn_check_dtype(c, i, kn_types_float);
 }
 
 static kiln_status scalar_input(const kn_op_ctx *c, int i)
@@ -143,11 +141,6 @@ static kiln_status onehot_infer(kn_op_ctx *c)
 {
     KN_TRY(kn_check_arity(c, 3, 3, 1, 1));
     KN_TRY(movable(c, 2));
-    static const kiln_dtype idx_ok[] = {KILN_DTYPE_INT64, KILN_DTYPE_INT32, KILN_DTYPE_INT8, KILN_DTYPE_UINT8,
-                                        KILN_DTYPE_INT16, KILN_DTYPE_UINT16, KILN_DTYPE_UINT32, KILN_DTYPE_UINT64,
-                                        KILN_DTYPE_FLOAT, KILN_DTYPE_DOUBLE, KILN_DTYPE_FLOAT16,
-                                        KILN_DTYPE_UNDEFINED};
-    KN_TRY(kn_check_dtype(c, 0, idx_ok));
     int axis;
     int64_t depth;
     KN_TRY(onehot_shape(c, &axis, &depth));
@@ -231,7 +224,6 @@ static kiln_status compress_geometry(const kn_op_ctx *c, int64_t *outer, int64_t
 static kiln_status compress_infer(kn_op_ctx *c)
 {
     KN_TRY(kn_check_arity(c, 2, 2, 1, 1));
-    KN_TRY(movable(c, 0));
     static const kiln_dtype ok[] = {KILN_DTYPE_BOOL, KILN_DTYPE_UNDEFINED};
     KN_TRY(kn_check_dtype(c, 1, ok));
     if (c->in[1]->rank != 1)
@@ -458,10 +450,7 @@ static kiln_status unique_compute(const kn_op_ctx *c, const unique_view *v, uniq
 static kiln_status unique_infer(kn_op_ctx *c)
 {
     KN_TRY(kn_check_arity(c, 1, 1, 1, 4));
-    KN_TRY(movable(c, 0));
     const kiln_tensor *x = c->in[0];
-    if (x->dtype == KILN_DTYPE_COMPLEX64 || x->dtype == KILN_DTYPE_COMPLEX128)
-        return kn_misc_error(c, KILN_ERROR_UNSUPPORTED, "dtype %s is not supported", kiln_dtype_name(x->dtype));
     unique_view v;
     KN_TRY(unique_view_of(c, &v));
     if (!x->data)
@@ -540,7 +529,6 @@ static kiln_status lpnorm_parse(kn_node *n)
 static kiln_status lpnorm_infer(kn_op_ctx *c)
 {
     KN_TRY(kn_check_arity(c, 1, 1, 1, 1));
-    KN_TRY(kn_misc_check_float(c, 0));
     const axis_params *p = c->params;
     const kiln_tensor *x = c->in[0];
     int axis;
@@ -604,7 +592,6 @@ static kiln_status revseq_parse(kn_node *n)
 static kiln_status revseq_infer(kn_op_ctx *c)
 {
     KN_TRY(kn_check_arity(c, 2, 2, 1, 1));
-    KN_TRY(movable(c, 0));
     static const kiln_dtype ok[] = {KILN_DTYPE_INT64, KILN_DTYPE_INT32, KILN_DTYPE_UNDEFINED};
     KN_TRY(kn_check_dtype(c, 1, ok));
     const revseq_params *p = c->params;
@@ -645,7 +632,6 @@ static kiln_status revseq_run(kn_op_ctx *c)
 static kiln_status det_infer(kn_op_ctx *c)
 {
     KN_TRY(kn_check_arity(c, 1, 1, 1, 1));
-    KN_TRY(kn_misc_check_float(c, 0));
     const kiln_tensor *x = c->in[0];
     if (x->rank < 2 || x->dims[x->rank - 1] != x->dims[x->rank - 2])
         return kn_misc_error(c, KILN_ERROR_SHAPE, "input must be [*, M, M]");
@@ -743,7 +729,6 @@ static kiln_status ccp_shape(const kn_op_ctx *c, int64_t *dims)
 static kiln_status ccp_infer(kn_op_ctx *c)
 {
     KN_TRY(kn_check_arity(c, 2, 2, 1, 1));
-    KN_TRY(movable(c, 0));
     static const kiln_dtype ok[] = {KILN_DTYPE_INT64, KILN_DTYPE_INT32, KILN_DTYPE_UNDEFINED};
     KN_TRY(kn_check_dtype(c, 1, ok));
     int64_t dims[KN_MAX_RANK];
@@ -795,35 +780,44 @@ static kiln_status ccp_run(kn_op_ctx *c)
 
 /* ---- descriptors ------------------------------------------------------- */
 
-#define MISC_OP(nm, since, hooks) \
+#define MISC_OP(nm, since, hooks, types_) \
     {.domain = "", .name = nm, .since_min = since, .parse = kn_misc_##hooks##_parse, \
-     .infer = kn_misc_##hooks##_infer, .run = kn_misc_##hooks##_run}
+     .infer = kn_misc_##hooks##_infer, .run = kn_misc_##hooks##_run, .types = types_}
+
+/* Input 0's dtypes (kn_op.types). Data movement (Compress, ReverseSequence,
+ * CenterCropPad) takes every fixed-size type, Unique every comparable one;
+ * the generators (windows, MelWeightMatrix) list their size input's. */
+static const kiln_dtype onehot_types[] = {KILN_DTYPE_INT64,  KILN_DTYPE_INT32,  KILN_DTYPE_INT8,   KILN_DTYPE_UINT8,
+                                          KILN_DTYPE_INT16,  KILN_DTYPE_UINT16, KILN_DTYPE_UINT32, KILN_DTYPE_UINT64,
+                                          KILN_DTYPE_FLOAT,  KILN_DTYPE_DOUBLE, KILN_DTYPE_FLOAT16,
+                                          KILN_DTYPE_UNDEFINED};
 
 const kn_op kn_ops_misc[] = {
     {.domain = "", .name = "OneHot", .since_min = 9, .parse = onehot_parse, .infer = onehot_infer,
-     .run = onehot_run},
+     .run = onehot_run, .types = onehot_types},
     {.domain = "", .name = "Compress", .since_min = 9, .parse = compress_parse, .infer = compress_infer,
-     .run = compress_run},
+     .run = compress_run, .types = kn_types_fixed},
     {.domain = "", .name = "Unique", .since_min = 11, .parse = unique_parse, .infer = unique_infer,
-     .run = unique_run},
+     .run = unique_run, .types = kn_types_plain},
     {.domain = "", .name = "LpNormalization", .since_min = 1, .parse = lpnorm_parse, .infer = lpnorm_infer,
-     .run = lpnorm_run},
+     .run = lpnorm_run, .types = kn_types_float},
     {.domain = "", .name = "ReverseSequence", .since_min = 10, .parse = revseq_parse, .infer = revseq_infer,
-     .run = revseq_run},
-    {.domain = "", .name = "Det", .since_min = 11, .infer = det_infer, .prepare = det_prepare, .run = det_run},
+     .run = revseq_run, .types = kn_types_fixed},
+    {.domain = "", .name = "Det", .since_min = 11, .infer = det_infer, .prepare = det_prepare, .run = det_run,
+     .types = kn_types_float},
     {.domain = "", .name = "CenterCropPad", .since_min = 18, .parse = ccp_parse, .infer = ccp_infer,
-     .run = ccp_run},
-    MISC_OP("Einsum", 12, einsum),
-    MISC_OP("NonMaxSuppression", 10, nms),
-    MISC_OP("RoiAlign", 10, roialign),
-    MISC_OP("DFT", 17, dft),
-    MISC_OP("STFT", 17, stft),
-    MISC_OP("HannWindow", 17, window),
-    MISC_OP("HammingWindow", 17, window),
-    MISC_OP("BlackmanWindow", 17, window),
-    MISC_OP("MelWeightMatrix", 17, melweight),
-    MISC_OP("GridSample", 16, gridsample),
-    MISC_OP("AffineGrid", 20, affinegrid),
-    MISC_OP("Col2Im", 18, col2im),
+     .run = ccp_run, .types = kn_types_fixed},
+    MISC_OP("Einsum", 12, einsum, kn_misc_einsum_types),
+    MISC_OP("NonMaxSuppression", 10, nms, kn_types_float),
+    MISC_OP("RoiAlign", 10, roialign, kn_types_float),
+    MISC_OP("DFT", 17, dft, kn_types_float),
+    MISC_OP("STFT", 17, stft, kn_types_float),
+    MISC_OP("HannWindow", 17, window, kn_types_index),
+    MISC_OP("HammingWindow", 17, window, kn_types_index),
+    MISC_OP("BlackmanWindow", 17, window, kn_types_index),
+    MISC_OP("MelWeightMatrix", 17, melweight, kn_types_plain),
+    MISC_OP("GridSample", 16, gridsample, kn_types_float),
+    MISC_OP("AffineGrid", 20, affinegrid, kn_types_float),
+    MISC_OP("Col2Im", 18, col2im, kn_types_float),
 };
 KN_FAMILY_COUNT(misc);

@@ -155,7 +155,6 @@ static kiln_status nms_select(const kn_op_ctx *c, int64_t *out, int64_t *total)
 kiln_status kn_misc_nms_infer(kn_op_ctx *c)
 {
     KN_TRY(kn_check_arity(c, 2, 5, 1, 1));
-    KN_TRY(kn_misc_check_float(c, 0));
     KN_TRY(kn_misc_check_float(c, 1));
     const kiln_tensor *boxes = c->in[0], *scores = c->in[1];
     if (boxes->rank != 3 || boxes->dims[2] != 4)
@@ -229,7 +228,6 @@ kiln_status kn_misc_roialign_parse(kn_node *n)
 kiln_status kn_misc_roialign_infer(kn_op_ctx *c)
 {
     KN_TRY(kn_check_arity(c, 3, 3, 1, 1));
-    KN_TRY(kn_misc_check_float(c, 0));
     KN_TRY(kn_misc_check_float(c, 1));
     static const kiln_dtype ok[] = {KILN_DTYPE_INT64, KILN_DTYPE_INT32, KILN_DTYPE_UNDEFINED};
     KN_TRY(kn_check_dtype(c, 2, ok));

@@ -64,7 +64,6 @@ kiln_status kn_misc_gridsample_parse(kn_node *n)
 kiln_status kn_misc_gridsample_infer(kn_op_ctx *c)
 {
     KN_TRY(kn_check_arity(c, 2, 2, 1, 1));
-    KN_TRY(kn_misc_check_float(c, 0));
     KN_TRY(kn_misc_check_float(c, 1));
     const kiln_tensor *x = c->in[0], *g = c->in[1];
     int r = x->rank - 2;
@@ -262,7 +261,6 @@ static kiln_status affine_size(const kn_op_ctx *c, int64_t *size, int *r)
 kiln_status kn_misc_affinegrid_infer(kn_op_ctx *c)
 {
     KN_TRY(kn_check_arity(c, 2, 2, 1, 1));
-    KN_TRY(kn_misc_check_float(c, 0));
     static const kiln_dtype ok[] = {KILN_DTYPE_INT64, KILN_DTYPE_UNDEFINED};
     KN_TRY(kn_check_dtype(c, 1, ok));
     int64_t size[KN_MAX_RANK];
@@ -388,7 +386,6 @@ static kiln_status col2im_geometry(const kn_op_ctx *c, col2im_geom *g)
 kiln_status kn_misc_col2im_infer(kn_op_ctx *c)
 {
     KN_TRY(kn_check_arity(c, 3, 3, 1, 1));
-    KN_TRY(kn_misc_check_float(c, 0));
     col2im_geom g;
     KN_TRY(col2im_geometry(c, &g));
     int64_t dims[KN_MAX_RANK];

@@ -18,6 +18,7 @@ kiln_status kn_misc_check_float(const kn_op_ctx *c, int i);
 /* Scalar (or one-element) input i as int64 / double; KN_NEED_VALUE if unknown. */
 kiln_status kn_misc_scalar_i64(const kn_op_ctx *c, int i, int64_t *out);
 kiln_status kn_misc_scalar_f64(const kn_op_ctx *c, int i, double *out);
+extern const kiln_dtype kn_misc_einsum_types[];
 
 #define KN_MISC_HOOKS(name)                    \
     kiln_status kn_misc_##name##_parse(kn_node *n); \

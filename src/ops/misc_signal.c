@@ -104,7 +104,6 @@ static kiln_status dft_geometry(const kn_op_ctx *c, dft_geom *g)
 kiln_status kn_misc_dft_infer(kn_op_ctx *c)
 {
     KN_TRY(kn_check_arity(c, 1, c->node->opset >= 20 ? 3 : 2, 1, 1));
-    KN_TRY(kn_misc_check_float(c, 0));
     dft_geom g;
     KN_TRY(dft_geometry(c, &g));
     const kiln_tensor *x = c->in[0];
@@ -248,7 +247,6 @@ static kiln_status stft_geometry(const kn_op_ctx *c, stft_geom *g)
 kiln_status kn_misc_stft_infer(kn_op_ctx *c)
 {
     KN_TRY(kn_check_arity(c, 2, 4, 1, 1));
-    KN_TRY(kn_misc_check_float(c, 0));
     if (c->n_in > 2 && c->in[2])
         KN_TRY(kn_misc_check_float(c, 2));
     stft_geom g;
@@ -334,8 +332,6 @@ kiln_status kn_misc_window_parse(kn_node *n)
 
 static kiln_status window_size(const kn_op_ctx *c, int64_t *size)
 {
-    static const kiln_dtype ok[] = {KILN_DTYPE_INT64, KILN_DTYPE_INT32, KILN_DTYPE_UNDEFINED};
-    KN_TRY(kn_check_dtype(c, 0, ok));
     KN_TRY(kn_misc_scalar_i64(c, 0, size));
     if (*size < 0)
         return kn_misc_error(c, KILN_ERROR_SHAPE, "size %lld is negative", (long long)*size);

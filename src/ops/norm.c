@@ -11,6 +11,8 @@
 #include <math.h>
 #include <string.h>
 
+/* X's dtypes (kn_op.types, what ldx/stx load and store); the parameter
+ * inputs take the same list (need_float). */
 static const kiln_dtype float_types[] = {KILN_DTYPE_FLOAT, KILN_DTYPE_DOUBLE, KILN_DTYPE_FLOAT16,
                                          KILN_DTYPE_UNDEFINED};
 
@@ -188,7 +190,7 @@ static kiln_status bn_infer(kn_op_ctx *c)
     const bn_params *p = c->params;
     const char *name = c->node->name;
     KN_TRY(kn_check_arity(c, 5, 5, 1, p->training && c->node->opset >= 14 ? 3 : 1));
-    KN_TRY(need_float(c, 0, 4));
+    KN_TRY(need_float(c, 1, 4));
     const kiln_tensor *x = c->in[0];
     if (x->rank < 2)
         return kn_error(KILN_ERROR_SHAPE, "node '%s' (BatchNormalization): input has rank %d, expected >= 2", name,
@@ -324,7 +326,7 @@ static kiln_status ln_infer(kn_op_ctx *c)
 {
     const ln_params *p = c->params;
     KN_TRY(kn_check_arity(c, 2, p->rms ? 2 : 3, 1, p->rms ? 1 : 3));
-    KN_TRY(need_float(c, 0, 2));
+    KN_TRY(need_float(c, 1, 2));
     const kiln_tensor *x = c->in[0];
     int axis;
     KN_TRY(kn_norm_axis(c, p->axis, x->rank, &axis));
@@ -460,7 +462,7 @@ static kiln_status gn_infer(kn_op_ctx *c)
 {
     const gn_params *p = c->params;
     KN_TRY(kn_check_arity(c, 3, 3, 1, 1));
-    KN_TRY(need_float(c, 0, 2));
+    KN_TRY(need_float(c, 1, 2));
     const kiln_tensor *x = c->in[0];
     if (x->rank < 2)
         return kn_error(KILN_ERROR_SHAPE, "node '%s' (%s): input has rank %d, expected >= 2", c->node->name,
@@ -526,7 +528,6 @@ static kiln_status lrn_parse(kn_node *n)
 static kiln_status lrn_infer(kn_op_ctx *c)
 {
     KN_TRY(kn_check_arity(c, 1, 1, 1, 1));
-    KN_TRY(need_float(c, 0, 0));
     const kiln_tensor *x = c->in[0];
     if (x->rank < 2)
         return kn_error(KILN_ERROR_SHAPE, "node '%s' (LRN): input has rank %d, expected >= 2", c->node->name,
@@ -611,7 +612,6 @@ static kiln_status mvn_layout(const kn_op_ctx *c, int64_t *stat_strides, int64_t
 static kiln_status mvn_infer(kn_op_ctx *c)
 {
     KN_TRY(kn_check_arity(c, 1, 1, 1, 1));
-    KN_TRY(need_float(c, 0, 0));
     int64_t st[KN_MAX_RANK], n_stats, n_red;
     KN_TRY(mvn_layout(c, st, &n_stats, &n_red));
     return kn_set_output(c, 0, c->in[0]->dtype, c->in[0]->rank, c->in[0]->dims);
@@ -666,18 +666,18 @@ static kiln_status mvn_run(kn_op_ctx *c)
 const kn_op kn_ops_norm[] = {
     {.domain = "", .name = "BatchNormalization", .since_min = 1, .since_max = 0, .parse = bn_parse,
      .infer = bn_infer, .prepare = bn_prepare, .run = bn_run, .free_params = bn_free_params,
-     .finalize = bn_finalize},
+     .finalize = bn_finalize, .types = float_types, .flags = KN_OP_FAST},
     {.domain = "", .name = "LayerNormalization", .since_min = 17, .since_max = 0, .parse = ln_parse,
-     .infer = ln_infer, .prepare = ln_prepare, .run = ln_run},
+     .infer = ln_infer, .prepare = ln_prepare, .run = ln_run, .types = float_types},
     {.domain = "", .name = "RMSNormalization", .since_min = 23, .since_max = 0, .parse = ln_parse,
-     .infer = ln_infer, .prepare = ln_prepare, .run = ln_run},
+     .infer = ln_infer, .prepare = ln_prepare, .run = ln_run, .types = float_types},
     {.domain = "", .name = "InstanceNormalization", .since_min = 1, .since_max = 0, .parse = in_parse,
-     .infer = gn_infer, .run = gn_run},
+     .infer = gn_infer, .run = gn_run, .types = float_types},
     {.domain = "", .name = "GroupNormalization", .since_min = 18, .since_max = 0, .parse = gn_parse,
-     .infer = gn_infer, .run = gn_run},
+     .infer = gn_infer, .run = gn_run, .types = float_types},
     {.domain = "", .name = "LRN", .since_min = 1, .since_max = 0, .parse = lrn_parse, .infer = lrn_infer,
-     .run = lrn_run},
+     .run = lrn_run, .types = float_types},
     {.domain = "", .name = "MeanVarianceNormalization", .since_min = 9, .since_max = 0, .parse = mvn_parse,
-     .infer = mvn_infer, .prepare = mvn_prepare, .run = mvn_run},
+     .infer = mvn_infer, .prepare = mvn_prepare, .run = mvn_run, .types = float_types},
 };
 KN_FAMILY_COUNT(norm);

@@ -99,9 +99,16 @@ extern const kiln_dtype kn_types_float[];   /* float32, float64, float16, bfloat
 extern const kiln_dtype kn_types_numeric[]; /* kn_types_float + all integer types */
 extern const kiln_dtype kn_types_signed[];  /* kn_types_float + signed integers */
 extern const kiln_dtype kn_types_int[];     /* all integer types */
+extern const kiln_dtype kn_types_fixed[];   /* every fixed-size type (not string): data movement */
+extern const kiln_dtype kn_types_cast[];    /* kn_types_plain + narrow types + string: Cast */
+extern const kiln_dtype kn_types_plain[];   /* kn_types_numeric + bool */
+extern const kiln_dtype kn_types_index[];   /* int32, int64 */
+extern const kiln_dtype kn_types_bool[];    /* bool */
 
 /* The planner's entry to an op: the generic type check of kn_op.types, then
- * op->infer(). */
+ * op->infer(). A refused dtype is KILN_ERROR_UNSUPPORTED when the list has
+ * another type of its kind (float, signed or unsigned integer, bool/string),
+ * else KILN_ERROR_DTYPE. */
 kiln_status kn_op_infer(const kn_op *op, kn_op_ctx *c);
 
 /* Registry (registry.c). NULL if kiln lacks the op at that opset. */

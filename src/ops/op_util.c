@@ -2,6 +2,7 @@
  * arity/dtype checks, axis normalization, broadcasting, parallel loops. */
 #include "ops/op.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static kiln_status attr_typed(const kn_node *n, const char *name, kn_attr_type type, const kn_attr **out)
@@ -122,19 +123,64 @@ const kiln_dtype kn_types_float[] = {KN_FLOATS, KILN_DTYPE_UNDEFINED};
 const kiln_dtype kn_types_numeric[] = {KN_FLOATS, KN_SIGNED_INTS, KN_UNSIGNED_INTS, KILN_DTYPE_UNDEFINED};
 const kiln_dtype kn_types_signed[] = {KN_FLOATS, KN_SIGNED_INTS, KILN_DTYPE_UNDEFINED};
 const kiln_dtype kn_types_int[] = {KN_SIGNED_INTS, KN_UNSIGNED_INTS, KILN_DTYPE_UNDEFINED};
+/* The 1-byte-per-element narrow types (float8, float4, int4, int2): moved
+ * and cast, never computed on. */
+#define KN_NARROW                                                                                          \
+    KILN_DTYPE_FLOAT8E4M3FN, KILN_DTYPE_FLOAT8E4M3FNUZ, KILN_DTYPE_FLOAT8E5M2, KILN_DTYPE_FLOAT8E5M2FNUZ, \
+        KILN_DTYPE_UINT4, KILN_DTYPE_INT4, KILN_DTYPE_FLOAT4E2M1, KILN_DTYPE_FLOAT8E8M0, KILN_DTYPE_UINT2,  \
+        KILN_DTYPE_INT2
+const kiln_dtype kn_types_cast[] = {KN_FLOATS, KN_SIGNED_INTS, KN_UNSIGNED_INTS, KILN_DTYPE_BOOL,
+                                    KN_NARROW, KILN_DTYPE_STRING, KILN_DTYPE_UNDEFINED};
+const kiln_dtype kn_types_fixed[] = {KN_FLOATS, KN_SIGNED_INTS, KN_UNSIGNED_INTS, KILN_DTYPE_BOOL, KN_NARROW,
+                                     KILN_DTYPE_COMPLEX64, KILN_DTYPE_COMPLEX128, KILN_DTYPE_UNDEFINED};
+const kiln_dtype kn_types_plain[] = {KN_FLOATS, KN_SIGNED_INTS, KN_UNSIGNED_INTS, KILN_DTYPE_BOOL,
+                                     KILN_DTYPE_UNDEFINED};
+const kiln_dtype kn_types_index[] = {KILN_DTYPE_INT32, KILN_DTYPE_INT64, KILN_DTYPE_UNDEFINED};
+const kiln_dtype kn_types_bool[] = {KILN_DTYPE_BOOL, KILN_DTYPE_UNDEFINED};
+
+/* Kinds of dtype for telling "kiln lacks this member of a kind the op
+ * computes on" (unsupported: a valid model kiln cannot run, e.g. a float64
+ * Conv) from "the op is not defined on this kind at all" (a dtype error, e.g.
+ * an int64 Conv): float, signed integer, unsigned integer, bool/string. bool
+ * and string share a kind: an op that moves bools (a data-movement op) is
+ * one ONNX also defines on strings. */
+static int dtype_kind(kiln_dtype dt)
+{
+    switch (dt) {
+    case KILN_DTYPE_FLOAT: case KILN_DTYPE_DOUBLE: case KILN_DTYPE_FLOAT16: case KILN_DTYPE_BFLOAT16:
+    case KILN_DTYPE_COMPLEX64: case KILN_DTYPE_COMPLEX128:
+        return 1;
+    case KILN_DTYPE_INT8: case KILN_DTYPE_INT16: case KILN_DTYPE_INT32: case KILN_DTYPE_INT64:
+        return 2;
+    case KILN_DTYPE_UINT8: case KILN_DTYPE_UINT16: case KILN_DTYPE_UINT32: case KILN_DTYPE_UINT64:
+        return 3;
+    case KILN_DTYPE_BOOL: case KILN_DTYPE_STRING:
+        return 4;
+    default:
+        return 0;
+    }
+}
 
 kiln_status kn_op_infer(const kn_op *op, kn_op_ctx *c)
 {
-    if (op->types) {
-        int i = op->type_input;
-        if (i < c->n_in && c->in[i]) {
-            kiln_dtype dt = c->in[i]->dtype;
-            const kiln_dtype *a = op->types;
-            while (*a != KILN_DTYPE_UNDEFINED && *a != dt)
-                a++;
-            if (*a == KILN_DTYPE_UNDEFINED)
-                return kn_error(KILN_ERROR_DTYPE, "node '%s' (%s): input %d has dtype %s, which this op does not support",
-                                c->node->name, c->node->op_type, i, kiln_dtype_name(dt));
+    if (op->types && op->type_input < c->n_in && c->in[op->type_input]) {
+        kiln_dtype dt = c->in[op->type_input]->dtype;
+        bool same_kind = false;
+        const kiln_dtype *a = op->types;
+        for (; *a != KILN_DTYPE_UNDEFINED && *a != dt; a++)
+            same_kind = same_kind || (dtype_kind(*a) != 0 && dtype_kind(*a) == dtype_kind(dt));
+        if (*a == KILN_DTYPE_UNDEFINED) {
+            char list[160];
+            size_t used = 0;
+            list[0] = 0;
+            for (a = op->types; *a != KILN_DTYPE_UNDEFINED && used < sizeof list; a++) {
+                int w = snprintf(list + used, sizeof list - used, "%s%s", used ? ", " : "", kiln_dtype_name(*a));
+                used += w > 0 ? (size_t)w : 0;
+            }
+            return kn_error(same_kind ? KILN_ERROR_UNSUPPORTED : KILN_ERROR_DTYPE,
+                            "node '%s' (%s): input %d has dtype %s, which %s (it takes %s)", c->node->name,
+                            c->node->op_type, op->type_input, kiln_dtype_name(dt),
+                            same_kind ? "kiln does not support for this op" : "this op does not support", list);
         }
     }
     return op->infer(c);

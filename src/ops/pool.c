@@ -179,16 +179,18 @@ static kiln_status pool_geometry(const kn_op_ctx *c, kn_pool_params *p)
     return KILN_OK;
 }
 
+/* X's dtypes (kn_op.types): what kn_pool_ref computes on; max also takes
+ * 8-bit integers (opset 12). */
+static const kiln_dtype float_types[] = {KILN_DTYPE_FLOAT, KILN_DTYPE_DOUBLE, KILN_DTYPE_FLOAT16,
+                                         KILN_DTYPE_UNDEFINED};
+static const kiln_dtype max_types[] = {KILN_DTYPE_FLOAT, KILN_DTYPE_DOUBLE, KILN_DTYPE_FLOAT16,
+                                       KILN_DTYPE_INT8,  KILN_DTYPE_UINT8,  KILN_DTYPE_UNDEFINED};
+
 static kiln_status pool_infer(kn_op_ctx *c)
 {
-    static const kiln_dtype float_types[] = {KILN_DTYPE_FLOAT, KILN_DTYPE_DOUBLE, KILN_DTYPE_FLOAT16,
-                                             KILN_DTYPE_UNDEFINED};
-    static const kiln_dtype max_types[] = {KILN_DTYPE_FLOAT, KILN_DTYPE_DOUBLE, KILN_DTYPE_FLOAT16,
-                                           KILN_DTYPE_INT8,  KILN_DTYPE_UINT8,  KILN_DTYPE_UNDEFINED};
     const pool_attrs *a = c->params;
     bool with_indices = a->kind == KN_POOL_MAX && !a->global;
     KN_TRY(kn_check_arity(c, 1, 1, 1, with_indices ? 2 : 1));
-    KN_TRY(kn_check_dtype(c, 0, a->kind == KN_POOL_MAX ? max_types : float_types));
     kn_pool_params p;
     KN_TRY(pool_geometry(c, &p));
     const kiln_tensor *x = c->in[0];
@@ -310,12 +312,18 @@ static kiln_status pool_run(kn_op_ctx *c)
     return KILN_OK;
 }
 
-#define POOL_OP(op_name, since)                                                                          \
+#define POOL_OP(op_name, since, types_, flags_)                                                           \
     {.domain = "", .name = op_name, .since_min = since, .since_max = 0, .parse = pool_parse,            \
-     .infer = pool_infer, .run = pool_run}
+     .infer = pool_infer, .run = pool_run, .types = types_, .flags = flags_}
 
+/* Only GlobalAveragePool's float32 plane sum is a vectorized kernel; the
+ * MaxPool 2-D and GlobalMaxPool paths are specialized but scalar loops. */
 const kn_op kn_ops_pool[] = {
-    POOL_OP("MaxPool", 1),       POOL_OP("AveragePool", 1),       POOL_OP("LpPool", 1),
-    POOL_OP("GlobalMaxPool", 1), POOL_OP("GlobalAveragePool", 1), POOL_OP("GlobalLpPool", 1),
+    POOL_OP("MaxPool", 1, max_types, 0),
+    POOL_OP("AveragePool", 1, float_types, 0),
+    POOL_OP("LpPool", 1, float_types, 0),
+    POOL_OP("GlobalMaxPool", 1, max_types, 0),
+    POOL_OP("GlobalAveragePool", 1, float_types, KN_OP_FAST),
+    POOL_OP("GlobalLpPool", 1, float_types, 0),
 };
 KN_FAMILY_COUNT(pool);

@@ -274,13 +274,21 @@ static kiln_status q_geometry(const kn_op_ctx *c, int scale_in, int zp_in, q_geo
     return KILN_OK;
 }
 
+/* Input 0's dtypes (kn_op.types). */
+static const kiln_dtype quantize_types[] = {KILN_DTYPE_FLOAT, KILN_DTYPE_FLOAT16, KILN_DTYPE_BFLOAT16, KILN_DTYPE_INT32,
+                                            KILN_DTYPE_UNDEFINED};
+static const kiln_dtype dequantize_types[] = {
+    KILN_DTYPE_UINT8,          KILN_DTYPE_INT8,      KILN_DTYPE_UINT16,          KILN_DTYPE_INT16,
+    KILN_DTYPE_INT32,          KILN_DTYPE_UINT4,     KILN_DTYPE_INT4,            KILN_DTYPE_UINT2,
+    KILN_DTYPE_INT2,           KILN_DTYPE_FLOAT8E4M3FN, KILN_DTYPE_FLOAT8E4M3FNUZ, KILN_DTYPE_FLOAT8E5M2,
+    KILN_DTYPE_FLOAT8E5M2FNUZ, KILN_DTYPE_FLOAT4E2M1, KILN_DTYPE_UNDEFINED};
+static const kiln_dtype int8_types[] = {KILN_DTYPE_UINT8, KILN_DTYPE_INT8, KILN_DTYPE_UNDEFINED};
+static const kiln_dtype dynq_types[] = {KILN_DTYPE_FLOAT, KILN_DTYPE_UNDEFINED};
+
 static kiln_status quantize_infer(kn_op_ctx *c)
 {
-    static const kiln_dtype xt[] = {KILN_DTYPE_FLOAT, KILN_DTYPE_FLOAT16, KILN_DTYPE_BFLOAT16, KILN_DTYPE_INT32,
-                                    KILN_DTYPE_UNDEFINED};
     const ql_params *p = c->params;
     KN_TRY(kn_check_arity(c, 2, 3, 1, 1));
-    KN_TRY(kn_check_dtype(c, 0, xt));
     const kiln_tensor *s = c->in[1], *zp = opt_in(c, 2);
     if (!is_scale_type(s->dtype))
         return unsupported_dtype(c, "y_scale", s->dtype);
@@ -343,8 +351,6 @@ static kiln_status dequantize_infer(kn_op_ctx *c)
     const ql_params *p = c->params;
     KN_TRY(kn_check_arity(c, 2, 3, 1, 1));
     const kiln_tensor *x = c->in[0], *s = c->in[1], *zp = opt_in(c, 2);
-    if (!is_quant_type(x->dtype) && x->dtype != KILN_DTYPE_INT32)
-        return unsupported_dtype(c, "x", x->dtype);
     if (!is_scale_type(s->dtype))
         return unsupported_dtype(c, "x_scale", s->dtype);
     if (zp && zp->dtype != x->dtype)
@@ -388,9 +394,7 @@ static kiln_status dequantize_run(kn_op_ctx *c)
 
 static kiln_status dynq_infer(kn_op_ctx *c)
 {
-    static const kiln_dtype xt[] = {KILN_DTYPE_FLOAT, KILN_DTYPE_UNDEFINED};
     KN_TRY(kn_check_arity(c, 1, 1, 1, 3));
-    KN_TRY(kn_check_dtype(c, 0, xt));
     KN_TRY(kn_set_output(c, 0, KILN_DTYPE_UINT8, c->in[0]->rank, c->in[0]->dims));
     if (c->n_out > 1 && c->out[1])
         KN_TRY(kn_set_output(c, 1, KILN_DTYPE_FLOAT, 0, NULL));
@@ -578,7 +582,6 @@ static kiln_status matmulint_quant(const kn_op_ctx *c, mm_geom *g, mm_quant *q)
 static kiln_status matmulint_infer(kn_op_ctx *c)
 {
     KN_TRY(kn_check_arity(c, 2, 4, 1, 1));
-    KN_TRY(check_int8ish(c, 0, "A"));
     KN_TRY(check_int8ish(c, 1, "B"));
     KN_TRY(check_same_type(c, 2, 0, "a_zero_point"));
     KN_TRY(check_same_type(c, 3, 1, "b_zero_point"));
@@ -617,7 +620,6 @@ static kiln_status qlmm_quant(const kn_op_ctx *c, mm_geom *g, mm_quant *q, qp_mo
 static kiln_status qlmm_infer(kn_op_ctx *c)
 {
     KN_TRY(kn_check_arity(c, 8, 8, 1, 1));
-    KN_TRY(check_int8ish(c, 0, "a"));
     KN_TRY(check_int8ish(c, 3, "b"));
     KN_TRY(check_int8ish(c, 7, "y_zero_point"));
     KN_TRY(check_same_type(c, 2, 0, "a_zero_point"));
@@ -875,7 +877,6 @@ static kiln_status convint_check(const kn_op_ctx *c, kn_conv_params *p)
 static kiln_status convint_infer(kn_op_ctx *c)
 {
     KN_TRY(kn_check_arity(c, 2, 4, 1, 1));
-    KN_TRY(check_int8ish(c, 0, "x"));
     KN_TRY(check_int8ish(c, 1, "w"));
     KN_TRY(check_same_type(c, 2, 0, "x_zero_point"));
     KN_TRY(check_same_type(c, 3, 1, "w_zero_point"));
@@ -919,7 +920,6 @@ static kiln_status qlconv_infer(kn_op_ctx *c)
 {
     static const kiln_dtype bias_t[] = {KILN_DTYPE_INT32, KILN_DTYPE_UNDEFINED};
     KN_TRY(kn_check_arity(c, 8, 9, 1, 1));
-    KN_TRY(check_int8ish(c, 0, "x"));
     KN_TRY(check_int8ish(c, 3, "w"));
     KN_TRY(check_int8ish(c, 7, "y_zero_point"));
     KN_TRY(check_same_type(c, 2, 0, "x_zero_point"));
@@ -971,18 +971,18 @@ static kiln_status qlconv_run(kn_op_ctx *c)
 
 const kn_op kn_ops_quant[] = {
     {.domain = "", .name = "QuantizeLinear", .since_min = 10, .since_max = 0, .parse = ql_parse,
-     .infer = quantize_infer, .run = quantize_run},
+     .infer = quantize_infer, .run = quantize_run, .types = quantize_types},
     {.domain = "", .name = "DequantizeLinear", .since_min = 10, .since_max = 0, .parse = ql_parse,
-     .infer = dequantize_infer, .run = dequantize_run},
+     .infer = dequantize_infer, .run = dequantize_run, .types = dequantize_types},
     {.domain = "", .name = "DynamicQuantizeLinear", .since_min = 11, .since_max = 0, .infer = dynq_infer,
-     .run = dynq_run},
+     .run = dynq_run, .types = dynq_types},
     {.domain = "", .name = "MatMulInteger", .since_min = 10, .since_max = 0, .infer = matmulint_infer,
-     .run = matmulint_run},
+     .run = matmulint_run, .types = int8_types},
     {.domain = "", .name = "QLinearMatMul", .since_min = 10, .since_max = 0, .infer = qlmm_infer,
-     .prepare = qlmm_prepare, .run = qlmm_run},
+     .prepare = qlmm_prepare, .run = qlmm_run, .types = int8_types},
     {.domain = "", .name = "ConvInteger", .since_min = 10, .since_max = 0, .parse = qconv_parse,
-     .infer = convint_infer, .run = convint_run},
+     .infer = convint_infer, .run = convint_run, .types = int8_types},
     {.domain = "", .name = "QLinearConv", .since_min = 10, .since_max = 0, .parse = qconv_parse,
-     .infer = qlconv_infer, .prepare = qlconv_prepare, .run = qlconv_run},
+     .infer = qlconv_infer, .prepare = qlconv_prepare, .run = qlconv_run, .types = int8_types},
 };
 KN_FAMILY_COUNT(quant);

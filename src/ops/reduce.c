@@ -108,21 +108,27 @@ static kiln_status rd_axes(const kn_op_ctx *c, bool *mask, bool *identity)
     for (size_t i = 0; i < n_axes; i++) {
         int a;
         KN_TRY(kn_norm_axis(c, axes[i], rank, &a));
+        /* as in the reference (numpy): an axis named twice is an error, not
+         * a set union */
+        if (mask[a])
+            return kn_error(KILN_ERROR_MODEL, "node '%s' (%s): axis %d is listed twice in axes", c->node->name,
+                            c->node->op_type, a);
         mask[a] = true;
     }
     return KILN_OK;
 }
 
+/* X's dtypes (kn_op.types): what the reduction loads; max/min also bool. */
+static const kiln_dtype numeric[] = {KILN_DTYPE_FLOAT, KILN_DTYPE_DOUBLE, KILN_DTYPE_FLOAT16, KILN_DTYPE_INT32,
+                                     KILN_DTYPE_INT64, KILN_DTYPE_INT8,  KILN_DTYPE_UINT8,   KILN_DTYPE_UNDEFINED};
+static const kiln_dtype with_bool[] = {KILN_DTYPE_FLOAT, KILN_DTYPE_DOUBLE, KILN_DTYPE_FLOAT16,
+                                       KILN_DTYPE_INT32, KILN_DTYPE_INT64,  KILN_DTYPE_INT8,
+                                       KILN_DTYPE_UINT8, KILN_DTYPE_BOOL,   KILN_DTYPE_UNDEFINED};
+
 static kiln_status rd_infer(kn_op_ctx *c)
 {
-    static const kiln_dtype numeric[] = {KILN_DTYPE_FLOAT, KILN_DTYPE_DOUBLE, KILN_DTYPE_FLOAT16, KILN_DTYPE_INT32,
-                                         KILN_DTYPE_INT64, KILN_DTYPE_INT8,  KILN_DTYPE_UINT8,   KILN_DTYPE_UNDEFINED};
-    static const kiln_dtype with_bool[] = {KILN_DTYPE_FLOAT, KILN_DTYPE_DOUBLE, KILN_DTYPE_FLOAT16,
-                                           KILN_DTYPE_INT32, KILN_DTYPE_INT64,  KILN_DTYPE_INT8,
-                                           KILN_DTYPE_UINT8, KILN_DTYPE_BOOL,   KILN_DTYPE_UNDEFINED};
     const rd_params *p = c->params;
     KN_TRY(kn_check_arity(c, 1, p->axes_from_input ? 2 : 1, 1, 1));
-    KN_TRY(kn_check_dtype(c, 0, p->kind == RD_MAX || p->kind == RD_MIN ? with_bool : numeric));
     const kiln_tensor *x = c->in[0];
     bool mask[KN_MAX_RANK], identity;
     KN_TRY(rd_axes(c, mask, &identity));
@@ -513,11 +519,8 @@ static kiln_status arg_parse(kn_node *n)
 
 static kiln_status arg_infer(kn_op_ctx *c)
 {
-    static const kiln_dtype types[] = {KILN_DTYPE_FLOAT, KILN_DTYPE_DOUBLE, KILN_DTYPE_FLOAT16, KILN_DTYPE_INT32,
-                                       KILN_DTYPE_INT64, KILN_DTYPE_INT8,  KILN_DTYPE_UINT8,   KILN_DTYPE_UNDEFINED};
     const arg_params *p = c->params;
     KN_TRY(kn_check_arity(c, 1, 1, 1, 1));
-    KN_TRY(kn_check_dtype(c, 0, types));
     const kiln_tensor *x = c->in[0];
     int axis;
     KN_TRY(kn_norm_axis(c, p->axis, x->rank, &axis));
@@ -595,18 +598,19 @@ static kiln_status argmin_run(kn_op_ctx *c)
     return arg_run(c, false);
 }
 
-#define REDUCE_OP(nm)                                                                                         \
+#define REDUCE_OP(nm, types_)                                                                                 \
     {.domain = "", .name = nm, .since_min = 1, .since_max = 0, .parse = rd_parse, .infer = rd_infer,          \
-     .run = rd_run}
+     .run = rd_run, .types = types_}
 
 const kn_op kn_ops_reduce[] = {
-    REDUCE_OP("ReduceSum"),    REDUCE_OP("ReduceMean"),      REDUCE_OP("ReduceMax"),
-    REDUCE_OP("ReduceMin"),    REDUCE_OP("ReduceProd"),      REDUCE_OP("ReduceL1"),
-    REDUCE_OP("ReduceL2"),     REDUCE_OP("ReduceLogSum"),    REDUCE_OP("ReduceLogSumExp"),
-    REDUCE_OP("ReduceSumSquare"),
+    REDUCE_OP("ReduceSum", numeric),       REDUCE_OP("ReduceMean", numeric),
+    REDUCE_OP("ReduceMax", with_bool),     REDUCE_OP("ReduceMin", with_bool),
+    REDUCE_OP("ReduceProd", numeric),      REDUCE_OP("ReduceL1", numeric),
+    REDUCE_OP("ReduceL2", numeric),        REDUCE_OP("ReduceLogSum", numeric),
+    REDUCE_OP("ReduceLogSumExp", numeric), REDUCE_OP("ReduceSumSquare", numeric),
     {.domain = "", .name = "ArgMax", .since_min = 1, .since_max = 0, .parse = arg_parse, .infer = arg_infer,
-     .run = argmax_run},
+     .run = argmax_run, .types = numeric},
     {.domain = "", .name = "ArgMin", .since_min = 1, .since_max = 0, .parse = arg_parse, .infer = arg_infer,
-     .run = argmin_run},
+     .run = argmin_run, .types = numeric},
 };
 KN_FAMILY_COUNT(reduce);

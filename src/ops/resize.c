@@ -767,6 +767,6 @@ const kn_op kn_ops_resize[] = {
     {.domain = "", .name = "Upsample", .since_min = 1, .since_max = 10, .upgrade = upsample_upgrade},
     {.domain = "", .name = "Resize", .since_min = 10, .since_max = 10, .upgrade = resize10_upgrade},
     {.domain = "", .name = "Resize", .since_min = 11, .since_max = 0, .parse = resize_parse,
-     .infer = resize_infer, .prepare = resize_prepare, .run = resize_run},
+     .infer = resize_infer, .prepare = resize_prepare, .run = resize_run, .types = kn_types_fixed},
 };
 KN_FAMILY_COUNT(resize);

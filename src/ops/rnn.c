@@ -309,15 +309,15 @@ static kiln_status rnn_geometry(const kn_op_ctx *c, rnn_dims *d)
     return KILN_OK;
 }
 
+/* X's dtypes (kn_op.types); the weights and states must match X. */
+static const kiln_dtype rnn_types[] = {KILN_DTYPE_FLOAT, KILN_DTYPE_DOUBLE, KILN_DTYPE_FLOAT16, KILN_DTYPE_UNDEFINED};
+
 static kiln_status rnn_infer(kn_op_ctx *c)
 {
-    static const kiln_dtype types[] = {KILN_DTYPE_FLOAT, KILN_DTYPE_DOUBLE, KILN_DTYPE_FLOAT16,
-                                       KILN_DTYPE_UNDEFINED};
     static const kiln_dtype seq_types[] = {KILN_DTYPE_INT32, KILN_DTYPE_INT64, KILN_DTYPE_UNDEFINED};
     const rnn_params *p = c->params;
     int max_in = p->kind == RNN_LSTM ? 8 : 6;
     KN_TRY(kn_check_arity(c, 3, max_in, 0, p->kind == RNN_LSTM ? 3 : 2));
-    KN_TRY(kn_check_dtype(c, IN_X, types));
     for (int i = 1; i < c->n_in; i++) {
         if (!c->in[i])
             continue;
@@ -631,10 +631,10 @@ static kiln_status rnn_run(kn_op_ctx *c)
 
 const kn_op kn_ops_rnn[] = {
     {.domain = "", .name = "RNN", .since_min = 1, .since_max = 0, .parse = rnn_parse, .infer = rnn_infer,
-     .prepare = rnn_prepare, .run = rnn_run},
+     .prepare = rnn_prepare, .run = rnn_run, .types = rnn_types},
     {.domain = "", .name = "GRU", .since_min = 1, .since_max = 0, .parse = gru_parse, .infer = rnn_infer,
-     .prepare = rnn_prepare, .run = rnn_run},
+     .prepare = rnn_prepare, .run = rnn_run, .types = rnn_types},
     {.domain = "", .name = "LSTM", .since_min = 1, .since_max = 0, .parse = lstm_parse, .infer = rnn_infer,
-     .prepare = rnn_prepare, .run = rnn_run},
+     .prepare = rnn_prepare, .run = rnn_run, .types = rnn_types},
 };
 KN_FAMILY_COUNT(rnn);

@@ -655,28 +655,30 @@ static kiln_status eyelike_run(kn_op_ctx *c)
 
 /* ---- descriptors ------------------------------------------------------ */
 
+/* Data movement works on every fixed-size type (elem_size refuses strings);
+ * Shape and Size read only dims, so they take any type (types NULL). */
 const kn_op kn_ops_shape[] = {
     {.domain = "", .name = "Reshape", .since_min = 1, .since_max = 4, .upgrade = reshape_upgrade},
     {.domain = "", .name = "Reshape", .since_min = 5, .parse = reshape_parse, .infer = reshape_infer,
-     .run = copy_input},
+     .run = copy_input, .types = kn_types_fixed},
     {.domain = "", .name = "Flatten", .since_min = 1, .parse = flatten_parse, .infer = flatten_infer,
-     .run = copy_input},
-    {.domain = "", .name = "Transpose", .since_min = 1, .infer = transpose_infer, .run = transpose_run},
+     .run = copy_input, .types = kn_types_fixed},
+    {.domain = "", .name = "Transpose", .since_min = 1, .infer = transpose_infer, .run = transpose_run, .types = kn_types_fixed},
     {.domain = "", .name = "Squeeze", .since_min = 1, .since_max = 12, .upgrade = axes_upgrade},
-    {.domain = "", .name = "Squeeze", .since_min = 13, .infer = squeeze_infer, .run = copy_input},
+    {.domain = "", .name = "Squeeze", .since_min = 13, .infer = squeeze_infer, .run = copy_input, .types = kn_types_fixed},
     {.domain = "", .name = "Unsqueeze", .since_min = 1, .since_max = 12, .upgrade = axes_upgrade},
-    {.domain = "", .name = "Unsqueeze", .since_min = 13, .infer = unsqueeze_infer, .run = copy_input},
-    {.domain = "", .name = "Expand", .since_min = 8, .infer = expand_infer, .run = expand_run},
-    {.domain = "", .name = "Tile", .since_min = 6, .infer = tile_infer, .run = tile_run},
+    {.domain = "", .name = "Unsqueeze", .since_min = 13, .infer = unsqueeze_infer, .run = copy_input, .types = kn_types_fixed},
+    {.domain = "", .name = "Expand", .since_min = 8, .infer = expand_infer, .run = expand_run, .types = kn_types_fixed},
+    {.domain = "", .name = "Tile", .since_min = 6, .infer = tile_infer, .run = tile_run, .types = kn_types_fixed},
     {.domain = "", .name = "Shape", .since_min = 1, .infer = shape_infer, .run = shape_run,
      .flags = KN_OP_SHAPE_ONLY},
     {.domain = "", .name = "Size", .since_min = 1, .infer = size_infer, .run = size_run, .flags = KN_OP_SHAPE_ONLY},
     {.domain = "", .name = "Identity", .since_min = 1, .infer = identity_infer, .run = copy_input},
     {.domain = "", .name = "DepthToSpace", .since_min = 1, .parse = block_parse, .infer = d2s_infer,
-     .run = d2s_run},
+     .run = d2s_run, .types = kn_types_fixed},
     {.domain = "", .name = "SpaceToDepth", .since_min = 1, .parse = block_parse, .infer = s2d_infer,
-     .run = s2d_run},
+     .run = s2d_run, .types = kn_types_fixed},
     {.domain = "", .name = "EyeLike", .since_min = 9, .infer = eyelike_infer, .run = eyelike_run,
-     .flags = KN_OP_SHAPE_ONLY},
+     .flags = KN_OP_SHAPE_ONLY, .types = kn_types_fixed},
 };
 KN_FAMILY_COUNT(shape);

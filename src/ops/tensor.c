@@ -10,7 +10,8 @@
 #define OP_FMT "node '%s' (%s): "
 #define OP_ARGS(n) (n)->name, (n)->op_type
 
-/* Dtypes every op here can hold as plain fixed-size elements. */
+/* Dtypes every op here can hold as plain fixed-size elements: those of
+ * kn_types_plain, which the descriptors list for input 0. */
 static bool plain_dtype(kiln_dtype dt)
 {
     return kn_dtype_known(dt) && dt != KILN_DTYPE_STRING && dt != KILN_DTYPE_COMPLEX64 &&
@@ -694,7 +695,6 @@ static kiln_status pad_geometry(const kn_op_ctx *c, pad_geom *pg)
 static kiln_status pad_infer(kn_op_ctx *c)
 {
     KN_TRY(kn_check_arity(c, 2, 4, 1, 1));
-    KN_TRY(require_plain_input(c, 0));
     if (c->n_in > 2 && c->in[2]) {
         KN_TRY(require_plain_input(c, 2));
         if (kn_tensor_count(c->in[2]) > 1)
@@ -814,13 +814,13 @@ const kn_op kn_ops_tensor[] = {
     {.domain = "", .name = "Constant", .since_min = 1, .since_max = 0, .parse = constant_parse,
      .free_params = constant_free, .infer = constant_infer, .run = constant_run},
     {.domain = "", .name = "ConstantOfShape", .since_min = 9, .since_max = 0, .parse = cos_parse,
-     .infer = cos_infer, .run = cos_run},
+     .infer = cos_infer, .run = cos_run, .types = kn_types_index},
     {.domain = "", .name = "Cast", .since_min = 6, .since_max = 0, .parse = cast_parse, .infer = cast_infer,
-     .run = cast_run},
+     .run = cast_run, .types = kn_types_cast},
     {.domain = "", .name = "CastLike", .since_min = 15, .since_max = 0, .parse = castlike_parse,
-     .infer = castlike_infer, .run = cast_run},
+     .infer = castlike_infer, .run = cast_run, .types = kn_types_cast},
     {.domain = "", .name = "Pad", .since_min = 1, .since_max = 10, .upgrade = pad_upgrade},
     {.domain = "", .name = "Pad", .since_min = 11, .since_max = 0, .parse = pad_parse, .infer = pad_infer,
-     .run = pad_run},
+     .run = pad_run, .types = kn_types_plain},
 };
 KN_FAMILY_COUNT(tensor);

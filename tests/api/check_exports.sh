@@ -13,7 +13,8 @@ if [ -n "$bad" ]; then
     exit 1
 fi
 # Guard against an empty table (e.g. visibility hiding everything).
-for must in kiln_version kiln_model_load kiln_context_run kiln_register_op kiln_load_plugin; do
+for must in kiln_version kiln_model_load kiln_context_run kiln_register_op kiln_load_plugin kiln_op_count \
+    kiln_op_get_info; do
     grep -qx "$must" <<<"$syms" || { echo "check_exports: $must is not exported"; exit 1; }
 done
 echo "check_exports: $count kiln_* symbols, nothing else"

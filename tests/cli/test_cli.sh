@@ -189,9 +189,54 @@ out_has '^Usage: kiln'
 out_has 'info'
 out_has 'run'
 out_has 'conformance'
+out_has '^  ops +list the operators'
 k "--version" --version
 rc_is 0
 out_has '^kiln [0-9]+\.[0-9]+\.[0-9]+'
+
+# ---- ops ------------------------------------------------------------------
+k "ops --help" ops --help
+rc_is 0
+out_has '^Usage: kiln ops \[--json\]'
+k "ops unknown option" ops --bogus
+usage_error
+err_has "unknown option '--bogus'"
+k "ops positional" ops Conv
+usage_error
+k "ops --json=1" ops --json=1
+usage_error
+k "ops" ops
+rc_is 0
+out_has '^domain +op +opsets +fast +dtypes$'
+out_has '^ai\.onnx +Conv +1\+ +fast +float32, float16$'
+out_has '^ai\.onnx +Squeeze +1-12 +- +\(upgrade to a newer opset\)$'
+out_has '^ai\.onnx +Where +9\+ +- +input 1: float32'
+out_has '^ai\.onnx +Shape +1\+ +- +any$'
+out_has '^kiln +FusedConv '
+k "ops --json" ops --json
+rc_is 0
+printf '%s\n' "$OUT" >"$T/ops.json"
+check "ops --json parses and matches the table" "$PY" -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+ops = d["ops"]
+by = {}
+for o in ops:
+    assert set(o) == {"domain", "name", "since_min", "since_max", "upgrade_only", "fast", "dtype_input", "dtypes"}, o
+    by.setdefault((o["domain"], o["name"]), []).append(o)
+conv = by[("", "Conv")][0]
+assert conv["fast"] and conv["dtypes"] == ["float32", "float16"] and conv["since_max"] == 0, conv
+assert by[("", "Shape")][0]["dtypes"] is None
+old, new = by[("", "Squeeze")]
+assert old["upgrade_only"] and (old["since_min"], old["since_max"]) == (1, 12), old
+assert not new["upgrade_only"] and new["since_min"] == 13, new
+assert by[("", "Where")][0]["dtype_input"] == 1
+assert not by[("", "Add")][0]["fast"]
+assert "kiln" in {o["domain"] for o in ops}
+assert d["kiln_version"]
+' "$T/ops.json"
+k "ops text and json list the same descriptors" ops
+check "ops: one text line per JSON entry" test "$(($(grep -c . <<<"$OUT") - 1))" -eq "$("$PY" -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["ops"]))' "$T/ops.json")"
 
 # ---- info -----------------------------------------------------------------
 k "info --help" info --help

@@ -4,6 +4,7 @@
  * operators in-process and from a plugin library.
  * Models: tests/data/make_api_models.py and models/. */
 #include "harness.h"
+#include "ops/op.h"
 #include "runtime/runtime.h"
 
 #include <pthread.h>
@@ -771,6 +772,49 @@ static void test_plugin(void **state)
     kiln_model_release(m);
 }
 
+/* The public op table mirrors the descriptors: same entries in the same
+ * order, dtype lists as the op declares them (each a real, distinct type). */
+static void test_op_table(void **state)
+{
+    (void)state;
+    size_t n = kiln_op_count();
+    assert_true(n > 100);
+    assert_int_equal(n, kn_op_count());
+    bool saw_conv = false, saw_upgrade = false;
+    for (size_t i = 0; i < n; i++) {
+        kiln_op_info info;
+        memset(&info, 0xab, sizeof info);
+        assert_int_equal(kiln_op_get_info(i, &info), KILN_OK);
+        const kn_op *op = kn_op_at(i);
+        assert_string_equal(info.domain, op->domain);
+        assert_string_equal(info.name, op->name);
+        assert_int_equal(info.since_min, op->since_min);
+        assert_int_equal(info.since_max, op->since_max);
+        assert_true(info.since_max == 0 || info.since_max >= info.since_min);
+        assert_int_equal(info.upgrade_only, !op->infer);
+        assert_int_equal(info.fast, (op->flags & KN_OP_FAST) != 0);
+        assert_true(info.dtype_input >= 0);
+        assert_true((info.n_dtypes == 0) == (info.dtypes == NULL));
+        for (size_t k = 0; k < info.n_dtypes; k++) {
+            assert_string_not_equal(kiln_dtype_name(info.dtypes[k]), "undefined");
+            for (size_t j = 0; j < k; j++)
+                assert_int_not_equal(info.dtypes[j], info.dtypes[k]);
+        }
+        if (!strcmp(info.name, "Conv")) {
+            saw_conv = true;
+            assert_true(info.fast);
+            assert_int_equal(info.n_dtypes, 2);
+            assert_int_equal(info.dtypes[0], KILN_DTYPE_FLOAT);
+        }
+        saw_upgrade = saw_upgrade || info.upgrade_only;
+    }
+    assert_true(saw_conv && saw_upgrade);
+    kiln_op_info info;
+    assert_int_equal(kiln_op_get_info(n, &info), KILN_ERROR_ARGUMENT);
+    assert_non_null(strstr(kiln_last_error(), "out of range"));
+    assert_int_equal(kiln_op_get_info(0, NULL), KILN_ERROR_ARGUMENT);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -786,6 +830,7 @@ int main(void)
         cmocka_unit_test(test_interrupt),
         cmocka_unit_test(test_custom_op_in_process),
         cmocka_unit_test(test_plugin),
+        cmocka_unit_test(test_op_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

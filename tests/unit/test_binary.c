@@ -670,6 +670,56 @@ static void test_refused(void **state)
     kn_tensor_free(bo);
 }
 
+/* Where: the three inputs broadcast together, also to empty shapes. */
+static void test_where_edge_cases(void **state)
+{
+    (void)state;
+    kiln_tensor *y = NULL;
+    /* all scalars: a scalar */
+    uint8_t t = 1;
+    float a = 2, b = 3;
+    kiln_tensor *ins[3] = {kt_tensor(KILN_DTYPE_BOOL, 0, NULL, &t), kt_f32(0, NULL, &a), kt_f32(0, NULL, &b)};
+    kt_node *n = kt_node_new("Where", 16);
+    assert_int_equal(kt_run(n, 3, ins, 1, &y), KILN_OK);
+    assert_int_equal(y->rank, 0);
+    kt_assert_f32_close(y, (float[]){2}, 1, 0, 0);
+    kn_tensor_free(y);
+    kt_node_free(n);
+    for (int i = 0; i < 3; i++)
+        kn_tensor_free(ins[i]);
+    /* a [0,1] condition against [1,3] values: [0,3] */
+    kiln_tensor *ins2[3] = {kt_tensor(KILN_DTYPE_BOOL, KT_DIMS(0, 1), NULL), kt_f32(KT_DIMS(1, 3), NULL),
+                            kt_f32(0, NULL, &b)};
+    n = kt_node_new("Where", 16);
+    assert_int_equal(kt_run(n, 3, ins2, 1, &y), KILN_OK);
+    kt_assert_shape(y, KT_DIMS(0, 3));
+    kn_tensor_free(y);
+    kt_node_free(n);
+    for (int i = 0; i < 3; i++)
+        kn_tensor_free(ins2[i]);
+    /* rank grows from the condition; Y broadcast along both axes; bool values */
+    uint8_t c[] = {1, 0, 0, 1}, xv[] = {1, 1}, yv = 0;
+    kiln_tensor *ins3[3] = {kt_tensor(KILN_DTYPE_BOOL, KT_DIMS(2, 1, 2), c), kt_tensor(KILN_DTYPE_BOOL, KT_DIMS(2), xv),
+                            kt_tensor(KILN_DTYPE_BOOL, 0, NULL, &yv)};
+    n = kt_node_new("Where", 9);
+    assert_int_equal(kt_run(n, 3, ins3, 1, &y), KILN_OK);
+    assert_int_equal(y->dtype, KILN_DTYPE_BOOL);
+    kt_assert_shape(y, KT_DIMS(2, 1, 2));
+    assert_memory_equal(y->data, c, 4);
+    kn_tensor_free(y);
+    kt_node_free(n);
+    for (int i = 0; i < 3; i++)
+        kn_tensor_free(ins3[i]);
+    /* shapes that do not broadcast */
+    kiln_tensor *ins4[3] = {kt_tensor(KILN_DTYPE_BOOL, KT_DIMS(2), NULL), kt_f32(KT_DIMS(3), NULL),
+                            kt_f32(KT_DIMS(1), NULL)};
+    n = kt_node_new("Where", 16);
+    assert_int_equal(kt_run(n, 3, ins4, 1, &y), KILN_ERROR_SHAPE);
+    kt_node_free(n);
+    for (int i = 0; i < 3; i++)
+        kn_tensor_free(ins4[i]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -677,7 +727,7 @@ int main(void)
         cmocka_unit_test(test_int_wraparound),     cmocka_unit_test(test_mod),
         cmocka_unit_test(test_pow_types),          cmocka_unit_test(test_prelu),
         cmocka_unit_test(test_variadic),           cmocka_unit_test(test_compare_logic),
-        cmocka_unit_test(test_equal_string),       cmocka_unit_test(test_where),
+        cmocka_unit_test(test_equal_string),       cmocka_unit_test(test_where), cmocka_unit_test(test_where_edge_cases),
         cmocka_unit_test(test_bitshift),           cmocka_unit_test(test_legacy_broadcast),
         cmocka_unit_test(test_float16_add),        cmocka_unit_test(test_scalars),
         cmocka_unit_test(test_refused),

@@ -591,6 +591,203 @@ static void test_topk(void **state)
     free_all(in6, 2);
 }
 
+/* ---- spec edge cases: negative axes, empty tensors, defaults ----------- */
+
+static void test_concat_edge_cases(void **state)
+{
+    (void)state;
+    /* every input empty along the axis: an empty result of the joint shape */
+    kt_node *n = kt_node_new("Concat", 13);
+    kt_attr_int(n, "axis", 1);
+    kiln_tensor *in[2] = {kt_f32(KT_DIMS(2, 0), NULL), kt_f32(KT_DIMS(2, 0), NULL)};
+    kiln_tensor *y = run1(n, 2, in);
+    kt_assert_shape(y, KT_DIMS(2, 0));
+    kn_tensor_free(y);
+    /* empty along another axis than the concatenated one */
+    n = kt_node_new("Concat", 13);
+    kt_attr_int(n, "axis", -1);
+    kiln_tensor *in2[2] = {kt_f32(KT_DIMS(0, 2), NULL), kt_f32(KT_DIMS(0, 3), NULL)};
+    y = run1(n, 2, in2);
+    kt_assert_shape(y, KT_DIMS(0, 5));
+    kn_tensor_free(y);
+    /* one input is a copy; axis -rank is axis 0 */
+    n = kt_node_new("Concat", 13);
+    kt_attr_int(n, "axis", -2);
+    kiln_tensor *in3[1] = {iota_f32(KT_DIMS(2, 3))};
+    y = run1(n, 1, in3);
+    kt_assert_shape(y, KT_DIMS(2, 3));
+    kt_assert_f32_close(y, (float[]){0, 1, 2, 3, 4, 5}, 6, 0, 0);
+    kn_tensor_free(y);
+    n = kt_node_new("Concat", 13);
+    kt_attr_int(n, "axis", -2);
+    kiln_tensor *in4[2] = {iota_f32(KT_DIMS(1, 2)), iota_f32(KT_DIMS(2, 2))};
+    y = run1(n, 2, in4);
+    kt_assert_f32_close(y, (float[]){0, 1, 0, 1, 2, 3}, 6, 0, 0);
+    kn_tensor_free(y);
+    /* axis outside [-rank, rank) */
+    n = kt_node_new("Concat", 13);
+    kt_attr_int(n, "axis", -3);
+    kiln_tensor *in5[2] = {iota_f32(KT_DIMS(1, 2)), iota_f32(KT_DIMS(1, 2))};
+    assert_int_equal(run_fail(n, 2, in5), KILN_ERROR_MODEL);
+    assert_non_null(strstr(kiln_last_error(), "axis"));
+}
+
+static void test_split_edge_cases(void **state)
+{
+    (void)state;
+    kiln_tensor *o[3];
+    /* split input along a negative axis */
+    kt_node *n = kt_node_new("Split", 13);
+    kt_attr_int(n, "axis", -2);
+    kiln_tensor *in[2] = {iota_f32(KT_DIMS(3, 2)), i64s(2, (int64_t[]){1, 2})};
+    run_split(n, 2, in, 2, o);
+    kt_assert_shape(o[0], KT_DIMS(1, 2));
+    kt_assert_shape(o[1], KT_DIMS(2, 2));
+    kt_assert_f32_close(o[1], (float[]){2, 3, 4, 5}, 4, 0, 0);
+    free_all(o, 2);
+    /* default axis 0 and equal parts from the output count, empty other dim */
+    kiln_tensor *in2[1] = {kt_f32(KT_DIMS(4, 0), NULL)};
+    run_split(kt_node_new("Split", 13), 1, in2, 2, o);
+    kt_assert_shape(o[0], KT_DIMS(2, 0));
+    kt_assert_shape(o[1], KT_DIMS(2, 0));
+    free_all(o, 2);
+    /* axis out of range */
+    n = kt_node_new("Split", 13);
+    kt_attr_int(n, "axis", 2);
+    kiln_tensor *in3[1] = {iota_f32(KT_DIMS(2, 2))};
+    assert_int_equal(kt_run(n, 1, in3, 2, o), KILN_ERROR_MODEL);
+    kt_node_free(n);
+    free_all(in3, 1);
+}
+
+static void test_slice_edge_cases(void **state)
+{
+    (void)state;
+    /* an input already empty in another dim stays empty there */
+    kiln_tensor *y = slice5(kt_f32(KT_DIMS(0, 3), NULL), 1, (int64_t[]){1}, (int64_t[]){3}, (int64_t[]){-1}, NULL);
+    kt_assert_shape(y, KT_DIMS(0, 2));
+    kn_tensor_free(y);
+    /* several negative axes with negative steps */
+    y = slice5(iota_f32(KT_DIMS(2, 3)), 2, (int64_t[]){-1, -1}, (int64_t[]){INT64_MIN, INT64_MIN},
+               (int64_t[]){-2, -1}, (int64_t[]){-1, -2});
+    kt_assert_shape(y, KT_DIMS(2, 2));
+    kt_assert_f32_close(y, (float[]){5, 3, 2, 0}, 4, 0, 0);
+    kn_tensor_free(y);
+    /* the same axis twice is refused */
+    kiln_tensor *in[4] = {iota_f32(KT_DIMS(4)), i64s(2, (int64_t[]){0, 1}), i64s(2, (int64_t[]){2, 3}),
+                          i64s(2, (int64_t[]){0, -1})};
+    assert_int_equal(run_fail(kt_node_new("Slice", 13), 4, in), KILN_ERROR_MODEL);
+}
+
+static void test_gather_edge_cases(void **state)
+{
+    (void)state;
+    /* empty indices: the indices' shape replaces the axis */
+    kiln_tensor *in[2] = {iota_f32(KT_DIMS(3, 2)), kt_i64(KT_DIMS(0), NULL)};
+    kiln_tensor *y = run1(kt_node_new("Gather", 13), 2, in);
+    kt_assert_shape(y, KT_DIMS(0, 2));
+    kn_tensor_free(y);
+    kt_node *n = kt_node_new("Gather", 13);
+    kt_attr_int(n, "axis", 1);
+    kiln_tensor *in2[2] = {iota_f32(KT_DIMS(3, 2)), kt_i64(KT_DIMS(2, 0), NULL)};
+    y = run1(n, 2, in2);
+    kt_assert_shape(y, KT_DIMS(3, 2, 0));
+    kn_tensor_free(y);
+    /* data empty in a dim other than the axis */
+    n = kt_node_new("Gather", 13);
+    kt_attr_int(n, "axis", -1);
+    kiln_tensor *in3[2] = {kt_f32(KT_DIMS(0, 3), NULL), kt_i64(KT_DIMS(1), (int64_t[]){2})};
+    y = run1(n, 2, in3);
+    kt_assert_shape(y, KT_DIMS(0, 1));
+    kn_tensor_free(y);
+    /* -dim is the first element; -dim-1 is out of range */
+    kiln_tensor *in4[2] = {iota_f32(KT_DIMS(3)), kt_i64(KT_DIMS(2), (int64_t[]){-3, -1})};
+    y = run1(kt_node_new("Gather", 13), 2, in4);
+    kt_assert_f32_close(y, (float[]){0, 2}, 2, 0, 0);
+    kn_tensor_free(y);
+    kiln_tensor *in5[2] = {iota_f32(KT_DIMS(3)), kt_i64(KT_DIMS(1), (int64_t[]){-4})};
+    assert_int_equal(run_fail(kt_node_new("Gather", 13), 2, in5), KILN_ERROR_ARGUMENT);
+    /* axis outside [-rank, rank) */
+    n = kt_node_new("Gather", 13);
+    kt_attr_int(n, "axis", -3);
+    kiln_tensor *in6[2] = {iota_f32(KT_DIMS(3, 2)), kt_i64(KT_DIMS(1), (int64_t[]){0})};
+    assert_int_equal(run_fail(n, 2, in6), KILN_ERROR_MODEL);
+    /* bool data moves like any fixed-size type */
+    kiln_tensor *in7[2] = {kt_tensor(KILN_DTYPE_BOOL, KT_DIMS(3), (uint8_t[]){1, 0, 1}),
+                           kt_i64(KT_DIMS(2), (int64_t[]){1, 2})};
+    y = run1(kt_node_new("Gather", 13), 2, in7);
+    assert_int_equal(y->dtype, KILN_DTYPE_BOOL);
+    assert_memory_equal(y->data, ((uint8_t[]){0, 1}), 2);
+    kn_tensor_free(y);
+}
+
+static void test_topk_edge_cases(void **state)
+{
+    (void)state;
+    kiln_tensor *o[2];
+    /* k = 0: empty values and indices */
+    kiln_tensor *in[2] = {iota_f32(KT_DIMS(3, 4)), kt_i64(KT_DIMS(1), (int64_t[]){0})};
+    run_topk(kt_node_new("TopK", 11), 2, in, o);
+    kt_assert_shape(o[0], KT_DIMS(3, 0));
+    kt_assert_shape(o[1], KT_DIMS(3, 0));
+    assert_int_equal(o[1]->dtype, KILN_DTYPE_INT64);
+    free_all(o, 2);
+    /* explicit negative axis, smallest, on an integer input */
+    kt_node *n = kt_node_new("TopK", 11);
+    kt_attr_int(n, "axis", -2);
+    kt_attr_int(n, "largest", 0);
+    kiln_tensor *in2[2] = {kt_i32(KT_DIMS(3, 2), (int32_t[]){5, -1, 3, 7, 4, 0}), kt_i64(KT_DIMS(1), (int64_t[]){2})};
+    run_topk(n, 2, in2, o);
+    kt_assert_shape(o[0], KT_DIMS(2, 2));
+    kt_assert_i64_equal(o[0], (int64_t[]){3, -1, 4, 0}, 4);
+    kt_assert_i64_equal(o[1], (int64_t[]){1, 0, 2, 2}, 4);
+    free_all(o, 2);
+    /* an input empty in another dim */
+    kiln_tensor *in3[2] = {kt_f32(KT_DIMS(0, 4), NULL), kt_i64(KT_DIMS(1), (int64_t[]){2})};
+    run_topk(kt_node_new("TopK", 11), 2, in3, o);
+    kt_assert_shape(o[0], KT_DIMS(0, 2));
+    free_all(o, 2);
+    /* negative k and an axis outside the rank are refused */
+    n = kt_node_new("TopK", 11);
+    kiln_tensor *in4[2] = {iota_f32(KT_DIMS(3)), kt_i64(KT_DIMS(1), (int64_t[]){-1})};
+    assert_int_equal(kt_run(n, 2, in4, 2, o), KILN_ERROR_SHAPE);
+    kt_node_free(n);
+    free_all(in4, 2);
+    n = kt_node_new("TopK", 11);
+    kt_attr_int(n, "axis", 1);
+    kiln_tensor *in5[2] = {iota_f32(KT_DIMS(3)), kt_i64(KT_DIMS(1), (int64_t[]){1})};
+    assert_int_equal(kt_run(n, 2, in5, 2, o), KILN_ERROR_MODEL);
+    kt_node_free(n);
+    free_all(in5, 2);
+}
+
+static void test_cumsum_edge_cases(void **state)
+{
+    (void)state;
+    /* empty input */
+    kiln_tensor *y = cumsum(1, 1, 0, kt_f32(KT_DIMS(0), NULL));
+    kt_assert_shape(y, KT_DIMS(0));
+    kn_tensor_free(y);
+    y = cumsum(0, 0, 1, kt_f32(KT_DIMS(0, 3), NULL));
+    kt_assert_shape(y, KT_DIMS(0, 3));
+    kn_tensor_free(y);
+    /* negative axis with exclusive + reverse on 2-D, int64 data */
+    y = cumsum(1, 1, -2, kt_i64(KT_DIMS(3, 2), (int64_t[]){1, 2, 3, 4, 5, 6}));
+    kt_assert_i64_equal(y, (int64_t[]){8, 10, 5, 6, 0, 0}, 6);
+    kn_tensor_free(y);
+    /* axis given as int64 */
+    kiln_tensor *in[2] = {kt_f32(KT_DIMS(2, 2), (float[]){1, 2, 3, 4}), kt_i64(0, NULL, (int64_t[]){-1})};
+    y = run1(kt_node_new("CumSum", 14), 2, in);
+    kt_assert_f32_close(y, (float[]){1, 3, 3, 7}, 4, 0, 0);
+    kn_tensor_free(y);
+    /* axis outside [-rank, rank) */
+    kiln_tensor *in2[2] = {kt_f32(KT_DIMS(2, 2), NULL), kt_i64(0, NULL, (int64_t[]){2})};
+    assert_int_equal(run_fail(kt_node_new("CumSum", 14), 2, in2), KILN_ERROR_MODEL);
+    /* a dtype CumSum has no kernel for */
+    kiln_tensor *in3[2] = {kt_tensor(KILN_DTYPE_BOOL, KT_DIMS(2), NULL), kt_i64(0, NULL, (int64_t[]){0})};
+    assert_int_equal(run_fail(kt_node_new("CumSum", 14), 2, in3), KILN_ERROR_DTYPE);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -612,6 +809,12 @@ int main(void)
         cmocka_unit_test(test_trilu),
         cmocka_unit_test(test_cumsum),
         cmocka_unit_test(test_topk),
+        cmocka_unit_test(test_concat_edge_cases),
+        cmocka_unit_test(test_split_edge_cases),
+        cmocka_unit_test(test_slice_edge_cases),
+        cmocka_unit_test(test_gather_edge_cases),
+        cmocka_unit_test(test_topk_edge_cases),
+        cmocka_unit_test(test_cumsum_edge_cases),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

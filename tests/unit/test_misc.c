@@ -695,13 +695,45 @@ static void test_col2im(void **state)
     assert_int_equal(run_fail(n, 3, bad), KILN_ERROR_SHAPE);
 }
 
+/* Einsum with empty dims: a contraction over a 0-size label gives zeros, a
+ * 0-size free label an empty result; repeated output labels are refused. */
+static void test_einsum_edge_cases(void **state)
+{
+    (void)state;
+    kiln_tensor *in[2] = {kt_f32(KT_DIMS(2, 0), NULL), kt_f32(KT_DIMS(0, 3), NULL)};
+    kiln_tensor *y = einsum("ij,jk->ik", 2, in);
+    kt_assert_shape(y, KT_DIMS(2, 3));
+    kt_assert_f32_close(y, (float[]){0, 0, 0, 0, 0, 0}, 6, 0, 0);
+    kn_tensor_free(y);
+    kiln_tensor *in2[2] = {kt_f32(KT_DIMS(0, 2), NULL), kt_f32(KT_DIMS(2, 3), NULL)};
+    y = einsum("ij,jk->ik", 2, in2);
+    kt_assert_shape(y, KT_DIMS(0, 3));
+    kn_tensor_free(y);
+    /* sum of everything to a scalar, integers */
+    kiln_tensor *in3[1] = {kt_i64(KT_DIMS(2, 2), (int64_t[]){1, 2, 3, 4})};
+    y = einsum("ij->", 1, in3);
+    assert_int_equal(y->rank, 0);
+    kt_assert_i64_equal(y, (int64_t[]){10}, 1);
+    kn_tensor_free(y);
+    /* ellipsis broadcasting a 1 against 3 in a batch dim */
+    kiln_tensor *in4[2] = {kt_f32(KT_DIMS(1, 2), (float[]){1, 2}), kt_f32(KT_DIMS(3, 2), (float[]){1, 0, 0, 1, 1, 1})};
+    y = einsum("...i,...i->...", 2, in4);
+    kt_assert_shape(y, KT_DIMS(3));
+    kt_assert_f32_close(y, (float[]){1, 2, 3}, 3, 0, 0);
+    kn_tensor_free(y);
+    kt_node *n = kt_node_new("Einsum", 12);
+    kt_attr_string(n, "equation", "ij->ii");
+    kiln_tensor *bad[1] = {kt_f32(KT_DIMS(2, 2), NULL)};
+    assert_int_not_equal(run_fail(n, 1, bad), KILN_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_onehot),         cmocka_unit_test(test_compress),
         cmocka_unit_test(test_unique),         cmocka_unit_test(test_lpnorm),
         cmocka_unit_test(test_reverse_sequence), cmocka_unit_test(test_det),
-        cmocka_unit_test(test_center_crop_pad), cmocka_unit_test(test_einsum),
+        cmocka_unit_test(test_center_crop_pad), cmocka_unit_test(test_einsum), cmocka_unit_test(test_einsum_edge_cases),
         cmocka_unit_test(test_nms),            cmocka_unit_test(test_roialign),
         cmocka_unit_test(test_dft),            cmocka_unit_test(test_stft),
         cmocka_unit_test(test_windows),        cmocka_unit_test(test_mel),

@@ -513,6 +513,55 @@ static void test_bn_precomputed_matches_reference(void **state)
     }
 }
 
+/* LayerNormalization: default axis -1, negative axes, scale and bias
+ * broadcast to the normalized shape, empty batches, the Mean/InvStdDev
+ * outputs' shapes. */
+static void test_layernorm_edge_cases(void **state)
+{
+    (void)state;
+    kiln_tensor *x = kt_f32(KT_DIMS(2, 2), (float[]){1, 3, 2, 6}), *y[3];
+    kiln_tensor *s = kt_f32(KT_DIMS(2), (float[]){1, 1}), *b = kt_f32(KT_DIMS(1), (float[]){0.5f});
+    kt_node *n = kt_node_new("LayerNormalization", 17);
+    kt_attr_float(n, "epsilon", 0.0f);
+    assert_int_equal(kt_run(n, 3, (kiln_tensor *[]){x, s, b}, 3, y), KILN_OK);
+    kt_assert_f32_close(y[0], (float[]){-0.5f, 1.5f, -0.5f, 1.5f}, 4, 1e-6, 1e-6);
+    kt_assert_shape(y[1], KT_DIMS(2, 1));
+    kt_assert_f32_close(y[1], (float[]){2, 4}, 2, 1e-6, 0);
+    kt_assert_f32_close(y[2], (float[]){1, 0.5f}, 2, 1e-6, 0);
+    for (int i = 0; i < 3; i++)
+        kn_tensor_free(y[i]);
+    kt_node_free(n);
+    /* axis -2 normalizes the whole [2,2] */
+    kiln_tensor *s4 = kt_f32(KT_DIMS(2, 2), (float[]){1, 1, 1, 1});
+    n = kt_node_new("LayerNormalization", 17);
+    kt_attr_int(n, "axis", -2);
+    kt_attr_float(n, "epsilon", 0.0f);
+    assert_int_equal(kt_run(n, 2, (kiln_tensor *[]){x, s4}, 1, y), KILN_OK);
+    float r = 1.0f / sqrtf(3.5f);
+    kt_assert_f32_close(y[0], (float[]){-2 * r, 0, -r, 3 * r}, 4, 1e-6, 1e-6);
+    kn_tensor_free(y[0]);
+    kt_node_free(n);
+    /* an empty batch */
+    kiln_tensor *e = kt_f32(KT_DIMS(0, 2), NULL);
+    n = kt_node_new("LayerNormalization", 17);
+    assert_int_equal(kt_run(n, 2, (kiln_tensor *[]){e, s}, 3, y), KILN_OK);
+    kt_assert_shape(y[0], KT_DIMS(0, 2));
+    kt_assert_shape(y[1], KT_DIMS(0, 1));
+    for (int i = 0; i < 3; i++)
+        kn_tensor_free(y[i]);
+    kt_node_free(n);
+    /* axis -3 is outside the rank */
+    n = kt_node_new("LayerNormalization", 17);
+    kt_attr_int(n, "axis", -3);
+    assert_int_equal(kt_run(n, 2, (kiln_tensor *[]){x, s}, 1, y), KILN_ERROR_MODEL);
+    kt_node_free(n);
+    kn_tensor_free(e);
+    kn_tensor_free(s4);
+    kn_tensor_free(b);
+    kn_tensor_free(s);
+    kn_tensor_free(x);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -524,6 +573,7 @@ int main(void)
         cmocka_unit_test(test_bn_errors_and_dtypes),
         cmocka_unit_test(test_layernorm),
         cmocka_unit_test(test_layernorm_hand_and_errors),
+        cmocka_unit_test(test_layernorm_edge_cases),
         cmocka_unit_test(test_rmsnorm),
         cmocka_unit_test(test_instancenorm),
         cmocka_unit_test(test_groupnorm),

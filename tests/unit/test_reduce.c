@@ -342,6 +342,66 @@ static void test_arg_errors(void **state)
     kn_tensor_free(x);
 }
 
+/* ArgMax/ArgMin: negative axes, default axis 0 and keepdims 1, empty
+ * tensors in the dims kept. */
+static void test_arg_edge_cases(void **state)
+{
+    (void)state;
+    kiln_tensor *x = kt_f32(KT_DIMS(2, 2, 3), (float[]){0, 5, 1, 7, 2, 2, 9, 9, 3, 1, 8, 4}), *y[1];
+    assert_int_equal(run_arg("ArgMax", -2, -1, -1, x, y), KILN_OK); /* keepdims defaults to 1 */
+    kt_assert_shape(y[0], KT_DIMS(2, 1, 3));
+    kt_assert_i64_equal(y[0], (int64_t[]){1, 0, 1, 0, 0, 1}, 6);
+    kn_tensor_free(y[0]);
+    assert_int_equal(run_arg("ArgMin", -3, 0, -1, x, y), KILN_OK);
+    kt_assert_shape(y[0], KT_DIMS(2, 3));
+    kt_assert_i64_equal(y[0], (int64_t[]){0, 0, 0, 1, 0, 0}, 6);
+    kn_tensor_free(y[0]);
+    assert_int_equal(run_arg("ArgMax", -1, 0, 1, x, y), KILN_OK); /* last of the tied 9s and 2s */
+    kt_assert_i64_equal(y[0], (int64_t[]){1, 0, 1, 1}, 4);
+    kn_tensor_free(y[0]);
+    assert_int_equal(run_arg("ArgMax", -4, 0, -1, x, y), KILN_ERROR_MODEL);
+    kn_tensor_free(x);
+    /* empty outside the axis: an empty result */
+    kiln_tensor *e = kt_f32(KT_DIMS(0, 3), NULL);
+    assert_int_equal(run_arg("ArgMax", 1, 1, -1, e, y), KILN_OK);
+    kt_assert_shape(y[0], KT_DIMS(0, 1));
+    kn_tensor_free(y[0]);
+    kn_tensor_free(e);
+    /* a scalar has no axis to reduce */
+    kiln_tensor *s = kt_f32(0, NULL, (float[]){1});
+    assert_int_not_equal(run_arg("ArgMax", 99, -1, -1, s, y), KILN_OK);
+    kn_tensor_free(s);
+}
+
+/* Reduce*: all axes with keepdims 0 give a scalar, axes given twice (also
+ * as i and i - rank) are refused, an axis outside the rank is refused, and
+ * integer sums keep the input's dtype. */
+static void test_reduce_edge_cases(void **state)
+{
+    (void)state;
+    kiln_tensor *x = kt_f32(KT_DIMS(2, 3), (float[]){1, 2, 3, 4, 5, 6}), *y[1];
+    assert_int_equal(run_reduce(SUM, true, NULL, 0, 0, -1, x, y), KILN_OK);
+    assert_int_equal(y[0]->rank, 0);
+    kt_assert_f32_close(y[0], (float[]){21}, 1, 0, 0);
+    kn_tensor_free(y[0]);
+    assert_int_equal(run_reduce(MAX, false, (int64_t[]){-1, -2}, 2, 1, -1, x, y), KILN_OK);
+    kt_assert_shape(y[0], KT_DIMS(1, 1));
+    kt_assert_f32_close(y[0], (float[]){6}, 1, 0, 0);
+    kn_tensor_free(y[0]);
+    for (int as_input = 0; as_input < 2; as_input++) {
+        assert_int_equal(run_reduce(MEAN, as_input, (int64_t[]){1, -1}, 2, 1, -1, x, y), KILN_ERROR_MODEL);
+        assert_int_equal(run_reduce(PROD, as_input, (int64_t[]){2}, 1, 1, -1, x, y), KILN_ERROR_MODEL);
+        assert_int_equal(run_reduce(L1, as_input, (int64_t[]){-3}, 1, 1, -1, x, y), KILN_ERROR_MODEL);
+    }
+    kn_tensor_free(x);
+    kiln_tensor *xi = kt_i32(KT_DIMS(2, 2), (int32_t[]){1, -2, 3, 4});
+    assert_int_equal(run_reduce(SUM, true, (int64_t[]){-2}, 1, 0, -1, xi, y), KILN_OK);
+    assert_int_equal(y[0]->dtype, KILN_DTYPE_INT32);
+    kt_assert_i64_equal(y[0], (int64_t[]){4, 2}, 2);
+    kn_tensor_free(y[0]);
+    kn_tensor_free(xi);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -354,6 +414,8 @@ int main(void)
         cmocka_unit_test(test_reduce_errors),
         cmocka_unit_test(test_argmax_argmin),
         cmocka_unit_test(test_arg_errors),
+        cmocka_unit_test(test_arg_edge_cases),
+        cmocka_unit_test(test_reduce_edge_cases),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -483,6 +483,102 @@ static void test_eyelike(void **state)
     assert_int_equal(run_fail(kt_node_new("EyeLike", 9), 1, in3), KILN_ERROR_SHAPE);
 }
 
+/* ---- spec edge cases: negative axes, empty tensors, defaults ----------- */
+
+static void test_squeeze_unsqueeze_edge_cases(void **state)
+{
+    (void)state;
+    /* several negative axes, in any order */
+    kiln_tensor *in[2] = {iota_f32(KT_DIMS(1, 3, 1, 2, 1)), kt_i64(KT_DIMS(2), (int64_t[]){-1, -5})};
+    kiln_tensor *y = run1(kt_node_new("Squeeze", 13), 2, in);
+    kt_assert_shape(y, KT_DIMS(3, 1, 2));
+    assert_iota(y);
+    kn_tensor_free(y);
+    /* empty tensors: only the size-1 dims go, the 0 stays */
+    kiln_tensor *in2[1] = {kt_f32(KT_DIMS(0, 1, 2), NULL)};
+    y = run1(kt_node_new("Squeeze", 13), 1, in2);
+    kt_assert_shape(y, KT_DIMS(0, 2));
+    kn_tensor_free(y);
+    /* a size-0 dim is not squeezable */
+    kiln_tensor *in3[2] = {kt_f32(KT_DIMS(0, 2), NULL), kt_i64(KT_DIMS(1), (int64_t[]){0})};
+    assert_int_equal(run_fail(kt_node_new("Squeeze", 13), 2, in3), KILN_ERROR_SHAPE);
+    /* Unsqueeze axes count in the output's rank: [-1, -4] on [2,3] */
+    kiln_tensor *in4[2] = {iota_f32(KT_DIMS(2, 3)), kt_i64(KT_DIMS(2), (int64_t[]){-1, -4})};
+    y = run1(kt_node_new("Unsqueeze", 13), 2, in4);
+    kt_assert_shape(y, KT_DIMS(1, 2, 3, 1));
+    assert_iota(y);
+    kn_tensor_free(y);
+    kiln_tensor *in5[2] = {kt_f32(KT_DIMS(0), NULL), kt_i64(KT_DIMS(1), (int64_t[]){1})};
+    y = run1(kt_node_new("Unsqueeze", 13), 2, in5);
+    kt_assert_shape(y, KT_DIMS(0, 1));
+    kn_tensor_free(y);
+    /* the same output axis twice, and Unsqueeze without axes, are refused */
+    kiln_tensor *in6[2] = {iota_f32(KT_DIMS(2)), kt_i64(KT_DIMS(2), (int64_t[]){0, -3})};
+    assert_int_equal(run_fail(kt_node_new("Unsqueeze", 13), 2, in6), KILN_ERROR_MODEL);
+    kiln_tensor *in7[1] = {iota_f32(KT_DIMS(2))};
+    assert_int_not_equal(run_fail(kt_node_new("Unsqueeze", 13), 1, in7), KILN_OK);
+}
+
+static void test_expand_edge_cases(void **state)
+{
+    (void)state;
+    /* a scalar to a matrix */
+    kiln_tensor *in[2] = {kt_f32(0, NULL, (float[]){7}), kt_i64(KT_DIMS(2), (int64_t[]){2, 2})};
+    kiln_tensor *y = run1(kt_node_new("Expand", 13), 2, in);
+    kt_assert_shape(y, KT_DIMS(2, 2));
+    kt_assert_f32_close(y, (float[]){7, 7, 7, 7}, 4, 0, 0);
+    kn_tensor_free(y);
+    /* a 1-dim broadcast to 0 gives an empty result; 0 against 1 stays 0 */
+    kiln_tensor *in2[2] = {kt_f32(KT_DIMS(2, 1), (float[]){1, 2}), kt_i64(KT_DIMS(1), (int64_t[]){0})};
+    y = run1(kt_node_new("Expand", 13), 2, in2);
+    kt_assert_shape(y, KT_DIMS(2, 0));
+    kn_tensor_free(y);
+    kiln_tensor *in3[2] = {kt_f32(KT_DIMS(0, 3), NULL), kt_i64(KT_DIMS(2), (int64_t[]){1, 1})};
+    y = run1(kt_node_new("Expand", 13), 2, in3);
+    kt_assert_shape(y, KT_DIMS(0, 3));
+    kn_tensor_free(y);
+    /* the shape's rank may exceed the input's: dims align at the right */
+    kiln_tensor *in4[2] = {kt_i64(KT_DIMS(3), (int64_t[]){1, 2, 3}), kt_i64(KT_DIMS(3), (int64_t[]){2, 1, 1})};
+    y = run1(kt_node_new("Expand", 13), 2, in4);
+    kt_assert_shape(y, KT_DIMS(2, 1, 3));
+    kt_assert_i64_equal(y, (int64_t[]){1, 2, 3, 1, 2, 3}, 6);
+    kn_tensor_free(y);
+    /* a negative dim in the shape is refused */
+    kiln_tensor *in5[2] = {kt_f32(KT_DIMS(2), NULL), kt_i64(KT_DIMS(1), (int64_t[]){-1})};
+    assert_int_not_equal(run_fail(kt_node_new("Expand", 13), 2, in5), KILN_OK);
+}
+
+static void test_transpose_edge_cases(void **state)
+{
+    (void)state;
+    /* default perm reverses, also for rank 4 with a size-1 dim */
+    kiln_tensor *in[1] = {iota_f32(KT_DIMS(2, 1, 3, 2))};
+    kiln_tensor *y = run1(kt_node_new("Transpose", 13), 1, in);
+    kt_assert_shape(y, KT_DIMS(2, 3, 1, 2));
+    kt_assert_f32_close(y, (float[]){0, 6, 2, 8, 4, 10, 1, 7, 3, 9, 5, 11}, 12, 0, 0);
+    kn_tensor_free(y);
+    /* identity perm is a copy */
+    kt_node *n = kt_node_new("Transpose", 13);
+    kt_attr_ints(n, "perm", (int64_t[]){0, 1}, 2);
+    kiln_tensor *in2[1] = {iota_f32(KT_DIMS(2, 3))};
+    y = run1(n, 1, in2);
+    assert_iota(y);
+    kn_tensor_free(y);
+    /* negative entries count from the end, as in the reference (numpy) */
+    n = kt_node_new("Transpose", 13);
+    kt_attr_ints(n, "perm", (int64_t[]){-1, 0}, 2);
+    kiln_tensor *in3[1] = {iota_f32(KT_DIMS(2, 3))};
+    y = run1(n, 1, in3);
+    kt_assert_shape(y, KT_DIMS(3, 2));
+    kt_assert_f32_close(y, (float[]){0, 3, 1, 4, 2, 5}, 6, 0, 0);
+    kn_tensor_free(y);
+    /* entries outside [-rank, rank) are refused */
+    n = kt_node_new("Transpose", 13);
+    kt_attr_ints(n, "perm", (int64_t[]){1, 2}, 2);
+    kiln_tensor *in4[1] = {iota_f32(KT_DIMS(2, 3))};
+    assert_int_equal(run_fail(n, 1, in4), KILN_ERROR_MODEL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -508,6 +604,9 @@ int main(void)
         cmocka_unit_test(test_depth_to_space_modes),
         cmocka_unit_test(test_space_to_depth),
         cmocka_unit_test(test_eyelike),
+        cmocka_unit_test(test_squeeze_unsqueeze_edge_cases),
+        cmocka_unit_test(test_expand_edge_cases),
+        cmocka_unit_test(test_transpose_edge_cases),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -764,6 +764,46 @@ static void test_pad_rank3_constant(void **state)
     kn_tensor_free(x);
 }
 
+/* Pad: empty inputs grow by the pads (constant mode; edge and reflect have
+ * nothing to copy from), negative axes, pads defaulting to no change. */
+static void test_pad_edge_cases(void **state)
+{
+    (void)state;
+    /* pads are [begin_0, begin_1, end_0, end_1] */
+    kiln_tensor *y = pad_run_mode("constant", kt_f32(KT_DIMS(0, 2), NULL), (int64_t[]){1, 0, 1, 1}, 4, KILN_OK);
+    kt_assert_shape(y, KT_DIMS(2, 3));
+    kt_assert_f32_close(y, (float[]){0, 0, 0, 0, 0, 0}, 6, 0, 0);
+    kn_tensor_free(y);
+    kiln_tensor *e = kt_f32(KT_DIMS(0, 2), NULL);
+    assert_null(pad_run_mode("reflect", e, (int64_t[]){1, 0, 1, 0}, 4, KILN_ERROR_SHAPE));
+    kn_tensor_free(e);
+    /* all-zero pads: a copy */
+    kiln_tensor *x = kt_f32(KT_DIMS(3, 4), X12);
+    y = pad_run_mode("edge", x, (int64_t[]){0, 0, 0, 0}, 4, KILN_OK);
+    kt_assert_f32_close(y, X12, 12, 0, 0);
+    kn_tensor_free(y);
+    kn_tensor_free(x);
+    /* opset 18 axes [-2]: pads only the rows, edge mode */
+    kt_node *n = kt_node_new("Pad", 18);
+    kt_attr_string(n, "mode", "edge");
+    kiln_tensor *in[4] = {kt_f32(KT_DIMS(2, 2), (float[]){1, 2, 3, 4}), kt_i64(KT_DIMS(2), (int64_t[]){1, 1}), NULL,
+                          kt_i64(KT_DIMS(1), (int64_t[]){-2})};
+    kiln_tensor *out = NULL;
+    assert_int_equal(kt_run(n, 4, in, 1, &out), KILN_OK);
+    kt_assert_shape(out, KT_DIMS(4, 2));
+    kt_assert_f32_close(out, (float[]){1, 2, 1, 2, 3, 4, 3, 4}, 8, 0, 0);
+    kn_tensor_free(out);
+    kt_node_free(n);
+    /* an axis outside the rank */
+    n = kt_node_new("Pad", 18);
+    kn_tensor_free(in[3]);
+    in[3] = kt_i64(KT_DIMS(1), (int64_t[]){2});
+    assert_int_not_equal(kt_run(n, 4, in, 1, &out), KILN_OK);
+    kt_node_free(n);
+    for (int i = 0; i < 4; i++)
+        kn_tensor_free(in[i]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -796,6 +836,7 @@ int main(void)
         cmocka_unit_test(test_pad_old_opset_upgrade),
         cmocka_unit_test(test_pad_errors),
         cmocka_unit_test(test_pad_rank3_constant),
+        cmocka_unit_test(test_pad_edge_cases),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
