@@ -1,0 +1,234 @@
+/* String ops: StringConcat, StringSplit, StringNormalizer, RegexFullMatch. */
+#include "harness.h"
+
+static kiln_tensor *strs(int rank, const int64_t *dims, const char *const *v)
+{
+    kiln_tensor *t = kt_tensor(KILN_DTYPE_STRING, rank, dims, NULL);
+    char **d = t->data;
+    for (int64_t i = 0; i < kn_tensor_count(t); i++) {
+        d[i] = kn_strdup(v[i]);
+        assert_non_null(d[i]);
+    }
+    return t;
+}
+
+static void assert_strs(const kiln_tensor *t, const char *const *want, int64_t n)
+{
+    assert_int_equal(t->dtype, KILN_DTYPE_STRING);
+    assert_int_equal(kn_tensor_count(t), n);
+    char *const *d = t->data;
+    for (int64_t i = 0; i < n; i++) {
+        assert_non_null(d[i]);
+        if (strcmp(d[i], want[i]) != 0)
+            fail_msg("element %lld: got \"%s\", expected \"%s\"", (long long)i, d[i], want[i]);
+    }
+}
+
+static void free_all(kiln_tensor **t, int n)
+{
+    for (int i = 0; i < n; i++)
+        kn_tensor_free(t[i]);
+}
+
+static void test_concat_broadcast_2d(void **state)
+{
+    (void)state;
+    kt_node *n = kt_node_new("StringConcat", 20);
+    kiln_tensor *in[2] = {strs(KT_DIMS(2, 1), (const char *[]){"a", "b"}),
+                          strs(KT_DIMS(3), (const char *[]){"x", "", "zz"})};
+    kiln_tensor *out[1];
+    assert_int_equal(kt_run(n, 2, in, 1, out), KILN_OK);
+    kt_assert_shape(out[0], KT_DIMS(2, 3));
+    assert_strs(out[0], (const char *[]){"ax", "a", "azz", "bx", "b", "bzz"}, 6);
+    free_all(out, 1);
+    free_all(in, 2);
+    kt_node_free(n);
+}
+
+static void test_concat_empty_and_bad_type(void **state)
+{
+    (void)state;
+    kt_node *n = kt_node_new("StringConcat", 20);
+    kiln_tensor *in[2] = {kt_tensor(KILN_DTYPE_STRING, KT_DIMS(0, 2), NULL), strs(KT_DIMS(1), (const char *[]){"s"})};
+    kiln_tensor *out[1];
+    assert_int_equal(kt_run(n, 2, in, 1, out), KILN_OK);
+    kt_assert_shape(out[0], KT_DIMS(0, 2));
+    free_all(out, 1);
+    kn_tensor_free(in[1]);
+    in[1] = kt_f32(KT_DIMS(1), (float[]){1});
+    assert_int_equal(kt_run(n, 2, in, 1, out), KILN_ERROR_DTYPE);
+    free_all(in, 2);
+    kt_node_free(n);
+}
+
+static void test_split_delimiter_maxsplit(void **state)
+{
+    (void)state;
+    kt_node *n = kt_node_new("StringSplit", 20);
+    kt_attr_string(n, "delimiter", "::");
+    kt_attr_int(n, "maxsplit", 1);
+    kiln_tensor *in[1] = {strs(KT_DIMS(3), (const char *[]){"a::b::c", "", "::"})};
+    kiln_tensor *out[2];
+    assert_int_equal(kt_run(n, 1, in, 2, out), KILN_OK);
+    kt_assert_shape(out[0], KT_DIMS(3, 2));
+    assert_strs(out[0], (const char *[]){"a", "b::c", "", "", "", ""}, 6);
+    kt_assert_i64_equal(out[1], (int64_t[]){2, 1, 2}, 3);
+    free_all(out, 2);
+    free_all(in, 1);
+    kt_node_free(n);
+}
+
+static void test_split_whitespace(void **state)
+{
+    (void)state;
+    kt_node *n = kt_node_new("StringSplit", 20);
+    kt_attr_int(n, "maxsplit", 1);
+    /* Python: "  a \t b  c ".split(None, 1) == ['a', 'b  c '], "   ".split() == [] */
+    kiln_tensor *in[1] = {strs(KT_DIMS(2), (const char *[]){"  a \t b  c ", "   "})};
+    kiln_tensor *out[2];
+    assert_int_equal(kt_run(n, 1, in, 2, out), KILN_OK);
+    kt_assert_shape(out[0], KT_DIMS(2, 2));
+    assert_strs(out[0], (const char *[]){"a", "b  c ", "", ""}, 4);
+    kt_assert_i64_equal(out[1], (int64_t[]){2, 0}, 2);
+    free_all(out, 2);
+    free_all(in, 1);
+    kt_node_free(n);
+}
+
+static void test_split_scalar_input(void **state)
+{
+    (void)state;
+    kt_node *n = kt_node_new("StringSplit", 20);
+    kt_attr_string(n, "delimiter", ",");
+    kiln_tensor *in[1] = {strs(0, NULL, (const char *[]){"1,,2"})};
+    kiln_tensor *out[2];
+    assert_int_equal(kt_run(n, 1, in, 2, out), KILN_OK);
+    kt_assert_shape(out[0], KT_DIMS(3));
+    assert_strs(out[0], (const char *[]){"1", "", "2"}, 3);
+    kt_assert_i64_equal(out[1], (int64_t[]){3}, 1);
+    free_all(out, 2);
+    free_all(in, 1);
+    kt_node_free(n);
+}
+
+static void test_normalizer_insensitive_lower(void **state)
+{
+    (void)state;
+    kt_node *n = kt_node_new("StringNormalizer", 10);
+    kt_attr_string(n, "case_change_action", "LOWER");
+    const char *stop[] = {"The", "a"};
+    kn_node *node = kt_node_get(n);
+    assert_int_equal(kn_node_add_attr_string(node, "stopwords", "x"), KILN_OK);
+    kn_attr *a = &node->attrs[node->n_attrs - 1];
+    kn_free(a->s);
+    a->s = NULL;
+    a->type = KN_ATTR_STRINGS;
+    a->strings = kn_calloc(2, sizeof(char *));
+    a->strings[0] = kn_strdup(stop[0]);
+    a->strings[1] = kn_strdup(stop[1]);
+    a->count = 2;
+    kiln_tensor *in[1] = {strs(KT_DIMS(1, 5), (const char *[]){"the", "Quick", "A", "FOX", ""})};
+    kiln_tensor *out[1];
+    assert_int_equal(kt_run(n, 1, in, 1, out), KILN_OK);
+    kt_assert_shape(out[0], KT_DIMS(1, 3));
+    assert_strs(out[0], (const char *[]){"quick", "fox", ""}, 3);
+    free_all(out, 1);
+    free_all(in, 1);
+    /* everything dropped: one empty string, rank kept */
+    in[0] = strs(KT_DIMS(2), (const char *[]){"THE", "a"});
+    assert_int_equal(kt_run(n, 1, in, 1, out), KILN_OK);
+    kt_assert_shape(out[0], KT_DIMS(1));
+    assert_strs(out[0], (const char *[]){""}, 1);
+    free_all(out, 1);
+    free_all(in, 1);
+    kt_node_free(n);
+}
+
+static void test_normalizer_refuses(void **state)
+{
+    (void)state;
+    kt_node *n = kt_node_new("StringNormalizer", 10);
+    kiln_tensor *in[1] = {strs(KT_DIMS(2, 2), (const char *[]){"a", "b", "c", "d"})};
+    kiln_tensor *out[1];
+    assert_int_equal(kt_run(n, 1, in, 1, out), KILN_ERROR_SHAPE);
+    kt_node_free(n);
+    n = kt_node_new("StringNormalizer", 10);
+    kt_attr_string(n, "case_change_action", "TITLE");
+    assert_int_equal(kt_run(n, 1, in, 1, out), KILN_ERROR_MODEL);
+    assert_non_null(strstr(kn_error_message(), "case_change_action"));
+    free_all(in, 1);
+    kt_node_free(n);
+}
+
+static void check_regex(const char *pattern, const char *const *s, const uint8_t *want, int64_t count)
+{
+    kt_node *n = kt_node_new("RegexFullMatch", 20);
+    kt_attr_string(n, "pattern", pattern);
+    kiln_tensor *in[1] = {strs(1, &count, s)};
+    kiln_tensor *out[1];
+    assert_int_equal(kt_run(n, 1, in, 1, out), KILN_OK);
+    assert_int_equal(out[0]->dtype, KILN_DTYPE_BOOL);
+    const uint8_t *y = out[0]->data;
+    for (int64_t i = 0; i < count; i++)
+        if (y[i] != want[i])
+            fail_msg("pattern %s on \"%s\": got %d", pattern, s[i], y[i]);
+    free_all(out, 1);
+    free_all(in, 1);
+    kt_node_free(n);
+}
+
+static void test_regex_translation(void **state)
+{
+    (void)state;
+    /* full match, not search */
+    check_regex("b+", (const char *[]){"bbb", "abbb", ""}, (const uint8_t[]){1, 0, 0}, 3);
+    /* \d, \s, escapes in brackets, non-capturing groups, lazy quantifiers */
+    check_regex("(?:\\d{2,3})\\s[\\w\\-]+?", (const char *[]){"12 a-b_c", "1 a", "123\tx", "123 $"},
+                (const uint8_t[]){1, 0, 1, 0}, 4);
+    /* '.' does not match a newline; ']' and '^' as bracket literals */
+    check_regex("a.c[]^]", (const char *[]){"abc]", "a\nc^", "abc^"}, (const uint8_t[]){1, 0, 1}, 3);
+    /* negated classes and case-insensitive flag */
+    check_regex("(?i)\\D+X", (const char *[]){"abx", "a1x"}, (const uint8_t[]){1, 0}, 2);
+    /* alternation is anchored as a whole */
+    check_regex("ab|cd", (const char *[]){"ab", "cd", "abcd"}, (const uint8_t[]){1, 1, 0}, 3);
+}
+
+static void test_regex_refused(void **state)
+{
+    (void)state;
+    const char *bad[] = {"(?=x)", "\\p{L}", "[a", "a{2"};
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        kt_node *n = kt_node_new("RegexFullMatch", 20);
+        kt_attr_string(n, "pattern", bad[k]);
+        kiln_tensor *in[1] = {strs(KT_DIMS(1), (const char *[]){"x"})};
+        kiln_tensor *out[1];
+        kiln_status s = kt_run(n, 1, in, 1, out);
+        if (s == KILN_OK)
+            fail_msg("pattern %s accepted", bad[k]);
+        assert_non_null(strstr(kn_error_message(), "test_node"));
+        free_all(in, 1);
+        kt_node_free(n);
+    }
+    kt_node *n = kt_node_new("RegexFullMatch", 20);
+    kiln_tensor *in[1] = {strs(KT_DIMS(1), (const char *[]){"x"})};
+    kiln_tensor *out[1];
+    assert_int_equal(kt_run(n, 1, in, 1, out), KILN_ERROR_MODEL);
+    free_all(in, 1);
+    kt_node_free(n);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_concat_broadcast_2d),
+        cmocka_unit_test(test_concat_empty_and_bad_type),
+        cmocka_unit_test(test_split_delimiter_maxsplit),
+        cmocka_unit_test(test_split_whitespace),
+        cmocka_unit_test(test_split_scalar_input),
+        cmocka_unit_test(test_normalizer_insensitive_lower),
+        cmocka_unit_test(test_normalizer_refuses),
+        cmocka_unit_test(test_regex_translation),
+        cmocka_unit_test(test_regex_refused),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
