@@ -23,7 +23,8 @@
     X(quant)              \
     X(misc)               \
     X(control)            \
-    X(string)
+    X(string)             \
+    X(tfidf)
 
 #define KN_DECLARE_FAMILY(x)          \
     extern const kn_op kn_ops_##x[]; \

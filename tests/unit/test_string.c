@@ -1,16 +1,7 @@
 /* String ops: StringConcat, StringSplit, StringNormalizer, RegexFullMatch. */
 #include "harness.h"
 
-static kiln_tensor *strs(int rank, const int64_t *dims, const char *const *v)
-{
-    kiln_tensor *t = kt_tensor(KILN_DTYPE_STRING, rank, dims, NULL);
-    char **d = t->data;
-    for (int64_t i = 0; i < kn_tensor_count(t); i++) {
-        d[i] = kn_strdup(v[i]);
-        assert_non_null(d[i]);
-    }
-    return t;
-}
+#define strs kt_strings
 
 static void assert_strs(const kiln_tensor *t, const char *const *want, int64_t n)
 {
@@ -116,17 +107,7 @@ static void test_normalizer_insensitive_lower(void **state)
     (void)state;
     kt_node *n = kt_node_new("StringNormalizer", 10);
     kt_attr_string(n, "case_change_action", "LOWER");
-    const char *stop[] = {"The", "a"};
-    kn_node *node = kt_node_get(n);
-    assert_int_equal(kn_node_add_attr_string(node, "stopwords", "x"), KILN_OK);
-    kn_attr *a = &node->attrs[node->n_attrs - 1];
-    kn_free(a->s);
-    a->s = NULL;
-    a->type = KN_ATTR_STRINGS;
-    a->strings = kn_calloc(2, sizeof(char *));
-    a->strings[0] = kn_strdup(stop[0]);
-    a->strings[1] = kn_strdup(stop[1]);
-    a->count = 2;
+    kt_attr_strings(n, "stopwords", (const char *[]){"The", "a"}, 2);
     kiln_tensor *in[1] = {strs(KT_DIMS(1, 5), (const char *[]){"the", "Quick", "A", "FOX", ""})};
     kiln_tensor *out[1];
     assert_int_equal(kt_run(n, 1, in, 1, out), KILN_OK);
