@@ -24,7 +24,8 @@
     X(misc)               \
     X(control)            \
     X(string)             \
-    X(tfidf)
+    X(tfidf)              \
+    X(ml)
 
 #define KN_DECLARE_FAMILY(x)          \
     extern const kn_op kn_ops_##x[]; \

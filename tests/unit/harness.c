@@ -214,7 +214,7 @@ static kiln_status run_impl(kt_node *tn, kn_isa_level isa, int threads, unsigned
     pthreadpool_t pool = threads > 1 ? pthreadpool_create((size_t)threads) : NULL;
     kn_op_ctx c = {.graph = g, .node = node, .params = node->params, .n_in = node->n_in, .in = ins,
                    .n_out = n_out, .out = outs, .pool = pool, .isa = isa};
-    kiln_status s = op->infer(&c);
+    kiln_status s = kn_op_infer(op, &c); /* the generic .types check, as the planner does */
     if (s == KILN_OK && op->prepare)
         s = op->prepare(&c);
     if (s == KILN_OK) {
