@@ -25,7 +25,8 @@
     X(control)            \
     X(string)             \
     X(tfidf)              \
-    X(ml)
+    X(ml)                 \
+    X(deform_conv)
 
 #define KN_DECLARE_FAMILY(x)          \
     extern const kn_op kn_ops_##x[]; \
