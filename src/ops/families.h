@@ -26,7 +26,8 @@
     X(string)             \
     X(tfidf)              \
     X(ml)                 \
-    X(deform_conv)
+    X(deform_conv)        \
+    X(image_decoder)
 
 #define KN_DECLARE_FAMILY(x)          \
     extern const kn_op kn_ops_##x[]; \
