@@ -96,7 +96,7 @@ static kiln_status dc_geometry(const kn_op_ctx *c, dc_geom *g)
     g->kw = p->has_kernel ? p->kernel[1] : w->dims[3];
     if (g->kh != w->dims[2] || g->kw != w->dims[3])
         return kn_error(KILN_ERROR_SHAPE, "node '%s' (%s): kernel_shape does not match W", nm, op);
-    if (g->c % p->group || g->oc % p->group || w->dims[1] * p->group != g->c)
+    if (g->c % p->group || g->oc % p->group || w->dims[1] != g->c / p->group)
         return kn_error(KILN_ERROR_SHAPE, "node '%s' (%s): %lld input and %lld output channels do not fit group %lld "
                         "with W of %lld channels", nm, op, (long long)g->c, (long long)g->oc, (long long)p->group,
                         (long long)w->dims[1]);
@@ -146,10 +146,12 @@ static kiln_status dc_prepare(kn_op_ctx *c)
 {
     dc_geom g;
     KN_TRY(dc_geometry(c, &g));
-    size_t cols, bytes;
-    if (!kn_mul_size((size_t)g.c, (size_t)(g.kh * g.kw), &cols) ||
-        !kn_mul_size(cols, (size_t)(g.oh * g.ow), &cols) ||
-        !kn_mul_size(cols, kiln_dtype_size(c->in[0]->dtype), &bytes))
+    /* one factor at a time: with N or M zero the output is empty and its
+     * shape check cannot catch a huge oh * ow */
+    size_t bytes = kiln_dtype_size(c->in[0]->dtype);
+    if (!kn_mul_size(bytes, (size_t)g.c, &bytes) || !kn_mul_size(bytes, (size_t)g.kh, &bytes) ||
+        !kn_mul_size(bytes, (size_t)g.kw, &bytes) || !kn_mul_size(bytes, (size_t)g.oh, &bytes) ||
+        !kn_mul_size(bytes, (size_t)g.ow, &bytes))
         return kn_error(KILN_ERROR_LIMIT, "node '%s' (%s): sampling buffer size overflows", c->node->name,
                         c->node->op_type);
     c->scratch_size = bytes;

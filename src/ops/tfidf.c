@@ -257,7 +257,7 @@ static kiln_status tf_run(kn_op_ctx *c)
     int64_t out = p->out_size;
     memset(y, 0, (size_t)(rows * out) * sizeof(float));
     /* distances beyond the row cannot fit a second item */
-    int64_t max_d = KN_MIN(p->max_skip + 1, KN_MAX(cols, 1));
+    int64_t max_d = p->max_skip < cols ? p->max_skip + 1 : KN_MAX(cols, 1);
     for (int64_t r = 0; r < rows && cols > 0; r++) {
         float *row = y + r * out;
         int64_t start_n = p->min_n;

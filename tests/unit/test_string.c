@@ -1,6 +1,9 @@
 /* String ops: StringConcat, StringSplit, StringNormalizer, RegexFullMatch. */
 #include "harness.h"
 
+#include "onnx/onnx.pb-c.h"
+#include "runtime/runtime.h"
+
 #define strs kt_strings
 
 static void assert_strs(const kiln_tensor *t, const char *const *want, int64_t n)
@@ -198,6 +201,84 @@ static void test_regex_refused(void **state)
     kt_node_free(n);
 }
 
+/* Through the planner: y = StringConcat(StringConcat(x, x), x) as a
+ * loaded model, run three times. The intermediate and the output are
+ * string values made at run time: each run's tensors own their strings and
+ * the next run frees them (checked under valgrind / ASan by the suite). */
+static void test_planned_string_steps_own_strings(void **state)
+{
+    (void)state;
+    Onnx__ModelProto model = ONNX__MODEL_PROTO__INIT;
+    Onnx__OperatorSetIdProto opset = ONNX__OPERATOR_SET_ID_PROTO__INIT, *opset_p = &opset;
+    Onnx__GraphProto graph = ONNX__GRAPH_PROTO__INIT;
+    Onnx__NodeProto nodes[2] = {ONNX__NODE_PROTO__INIT, ONNX__NODE_PROTO__INIT}, *node_p[2] = {&nodes[0], &nodes[1]};
+    char *in0[2] = {"x", "x"}, *out0[1] = {"xx"}, *in1[2] = {"xx", "x"}, *out1[1] = {"y"};
+    Onnx__TypeProto__Tensor tt = ONNX__TYPE_PROTO__TENSOR__INIT;
+    tt.has_elem_type = 1;
+    tt.elem_type = ONNX__TENSOR_PROTO__DATA_TYPE__STRING;
+    Onnx__TypeProto type = ONNX__TYPE_PROTO__INIT;
+    type.value_case = ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE;
+    type.tensor_type = &tt;
+    Onnx__ValueInfoProto vx = ONNX__VALUE_INFO_PROTO__INIT, vy = ONNX__VALUE_INFO_PROTO__INIT;
+    vx.name = "x";
+    vx.type = &type;
+    vy.name = "y";
+    vy.type = &type;
+    Onnx__ValueInfoProto *ins[1] = {&vx}, *outs[1] = {&vy};
+    nodes[0].op_type = nodes[1].op_type = "StringConcat";
+    nodes[0].name = "c0";
+    nodes[1].name = "c1";
+    nodes[0].n_input = nodes[1].n_input = 2;
+    nodes[0].input = in0;
+    nodes[1].input = in1;
+    nodes[0].n_output = nodes[1].n_output = 1;
+    nodes[0].output = out0;
+    nodes[1].output = out1;
+    graph.name = "g";
+    graph.n_node = 2;
+    graph.node = node_p;
+    graph.n_input = 1;
+    graph.input = ins;
+    graph.n_output = 1;
+    graph.output = outs;
+    opset.domain = "";
+    opset.has_version = 1;
+    opset.version = 20;
+    model.has_ir_version = 1;
+    model.ir_version = 9;
+    model.n_opset_import = 1;
+    model.opset_import = &opset_p;
+    model.graph = &graph;
+    size_t size = onnx__model_proto__get_packed_size(&model);
+    uint8_t *bytes = malloc(size);
+    assert_non_null(bytes);
+    onnx__model_proto__pack(&model, bytes);
+    kiln_model *m;
+    assert_int_equal(kiln_model_load_buffer(bytes, size, NULL, NULL, &m), KILN_OK);
+    free(bytes);
+    kiln_context *c;
+    assert_int_equal(kiln_context_create(m, &c), KILN_OK);
+    const char *words[3][2] = {{"ab", ""}, {"x", "yz"}, {"", "q"}};
+    for (int run = 0; run < 3; run++) {
+        kiln_tensor *x = strs(KT_DIMS(2), words[run]), *y = NULL;
+        const char *in_name = "x", *out_name = "y";
+        assert_int_equal(kiln_context_run(c, 1, &in_name, (const kiln_tensor *const *)&x, 1, &out_name, &y),
+                         KILN_OK);
+        char want[2][16];
+        for (int i = 0; i < 2; i++)
+            snprintf(want[i], sizeof want[i], "%s%s%s", words[run][i], words[run][i], words[run][i]);
+        assert_strs(y, (const char *[]){want[0], want[1]}, 2);
+        /* the ownership rule: string-producing steps are never arena steps */
+        assert_int_equal(c->plan->n_steps, 2);
+        for (int k = 0; k < c->plan->n_steps; k++)
+            assert_true(c->plan->steps[k].dynamic);
+        kiln_tensor_release(y);
+        kiln_tensor_release(x);
+    }
+    kiln_context_release(c);
+    kiln_model_release(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -210,6 +291,7 @@ int main(void)
         cmocka_unit_test(test_normalizer_refuses),
         cmocka_unit_test(test_regex_translation),
         cmocka_unit_test(test_regex_refused),
+        cmocka_unit_test(test_planned_string_steps_own_strings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -59,6 +59,20 @@ static void test_int_idf_tfidf_weights(void **state)
     }
 }
 
+static void test_huge_skip_count(void **state)
+{
+    (void)state;
+    /* skips beyond the row are pointless, not an overflow */
+    kt_node *n = string_node("TF", 2, 2, INT64_MAX);
+    kiln_tensor *in[1] = {kt_strings(KT_DIMS(4), (const char *[]){"a", "x", "x", "b"})};
+    kiln_tensor *out[1];
+    assert_int_equal(kt_run(n, 1, in, 1, out), KILN_OK);
+    kt_assert_f32_close(out[0], (float[]){0, 0, 1, 0}, 4, 0, 0);
+    kn_tensor_free(out[0]);
+    kn_tensor_free(in[0]);
+    kt_node_free(n);
+}
+
 static void test_empty_rows_and_scalar(void **state)
 {
     (void)state;
@@ -122,6 +136,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_strings_tf_with_skip),
         cmocka_unit_test(test_int_idf_tfidf_weights),
+        cmocka_unit_test(test_huge_skip_count),
         cmocka_unit_test(test_empty_rows_and_scalar),
         cmocka_unit_test(test_refused),
     };
