@@ -4,9 +4,9 @@
  * hold fresh copies (kn_strdup), never pointers borrowed from inputs: the
  * planner runs steps with STRING outputs as dynamic steps whose output
  * tensors own their strings (see plan.c), so every string has exactly one
- * owner. Case folding and whitespace are ASCII-only (the reference also
- * strips accents through Unicode NFKD, which kiln does not implement: such
- * strings pass through unchanged).
+ * owner. StringSplit's whitespace is ASCII; StringNormalizer maps case by
+ * Unicode but does not strip accents as the Python reference does (through
+ * NFKD normalization).
  *
  * RegexFullMatch takes RE2 syntax; kiln translates the common subset to
  * POSIX extended regular expressions (regex.h) and refuses the rest with
@@ -16,8 +16,10 @@
  * byte-wise (C locale), so '.' matches one byte of a multi-byte character. */
 #include "ops/families.h"
 
+#include <locale.h>
 #include <regex.h>
 #include <string.h>
+#include <wctype.h>
 
 static const kiln_dtype str_types[] = {KILN_DTYPE_STRING, KILN_DTYPE_UNDEFINED};
 
@@ -226,9 +228,12 @@ static kiln_status split_run(kn_op_ctx *c)
 }
 
 /* ---- StringNormalizer ---------------------------------------------------
- * Drops elements equal to a stopword (ASCII case-insensitively unless
+ * Drops elements equal to a stopword (case-insensitively unless
  * is_case_sensitive), then changes case. As the spec says, when nothing is
- * left the output is one empty string ([1] or [1, 1]). */
+ * left the output is one empty string ([1] or [1, 1]). Case mapping is
+ * Unicode's simple one (towupper_l/towlower_l in a private C.UTF-8 locale
+ * object, so the process locale is neither read nor changed); bytes that
+ * are not valid UTF-8 pass through. Without C.UTF-8, ASCII only. */
 
 typedef enum case_action { CASE_NONE, CASE_LOWER, CASE_UPPER } case_action;
 
@@ -237,58 +242,161 @@ typedef struct norm_params {
     int64_t case_sensitive;
     char *const *stop;
     size_t n_stop;
+    char **stop_folded; /* lower-cased stopwords for the insensitive test */
+    locale_t utf8;      /* (locale_t)0: ASCII mapping */
 } norm_params;
 
-static kiln_status norm_parse(kn_node *n)
+static void norm_free(void *params)
+{
+    norm_params *p = params;
+    if (!p)
+        return;
+    if (p->stop_folded)
+        for (size_t k = 0; k < p->n_stop; k++)
+            kn_free(p->stop_folded[k]);
+    kn_free(p->stop_folded);
+    if (p->utf8)
+        freelocale(p->utf8);
+    kn_free(p);
+}
+
+/* One code point from s (n bytes left); 0 if s does not start with a valid
+ * UTF-8 sequence. */
+static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
+{
+    if (s[0] < 0x80) {
+        *cp = s[0];
+        return 1;
+    }
+    size_t len = s[0] >= 0xf0 && s[0] < 0xf5 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 && s[0] < 0xe0 ? 2 : 0;
+    if (!len || len > n)
+        return 0;
+    uint32_t v = s[0] & (0x7f >> len);
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        v = v << 6 | (s[i] & 0x3f);
+    }
+    static const uint32_t min[5] = {0, 0, 0x80, 0x800, 0x10000};
+    if (v < min[len] || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
+        return 0;
+    *cp = v;
+    return len;
+}
+
+static size_t utf8_encode(uint32_t v, char *o)
+{
+    if (v < 0x80) {
+        o[0] = (char)v;
+        return 1;
+    }
+    if (v < 0x800) {
+        o[0] = (char)(0xc0 | v >> 6);
+        o[1] = (char)(0x80 | (v & 0x3f));
+        return 2;
+    }
+    if (v < 0x10000) {
+        o[0] = (char)(0xe0 | v >> 12);
+        o[1] = (char)(0x80 | (v >> 6 & 0x3f));
+        o[2] = (char)(0x80 | (v & 0x3f));
+        return 3;
+    }
+    o[0] = (char)(0xf0 | v >> 18);
+    o[1] = (char)(0x80 | (v >> 12 & 0x3f));
+    o[2] = (char)(0x80 | (v >> 6 & 0x3f));
+    o[3] = (char)(0x80 | (v & 0x3f));
+    return 4;
+}
+
+/* A case-changed copy of s (kn_malloc'd). A code point's case partner
+ * takes at most 4 bytes and the point itself at least 1. */
+static char *change_case(const norm_params *p, case_action action, const char *s)
+{
+    size_t n = strlen(s), cap;
+    if (!kn_mul_size(n, 4, &cap) || !kn_add_size(cap, 1, &cap))
+        return NULL;
+    char *out = kn_malloc(action == CASE_NONE ? n + 1 : cap);
+    if (!out || action == CASE_NONE) {
+        if (out)
+            memcpy(out, s, n + 1);
+        return out;
+    }
+    const unsigned char *u = (const unsigned char *)s;
+    size_t i = 0, k = 0;
+    while (i < n) {
+        uint32_t cp;
+        size_t len = utf8_decode(u + i, n - i, &cp);
+        if (!len) {
+            out[k++] = s[i++];
+            continue;
+        }
+        if (p->utf8)
+            cp = (uint32_t)(action == CASE_UPPER ? towupper_l((wint_t)cp, p->utf8) : towlower_l((wint_t)cp, p->utf8));
+        else if (cp < 0x80)
+            cp = (uint32_t)(action == CASE_UPPER ? (cp >= 'a' && cp <= 'z' ? cp - 32 : cp)
+                                                 : (cp >= 'A' && cp <= 'Z' ? cp + 32 : cp));
+        k += utf8_encode(cp, out + k);
+        i += len;
+    }
+    out[k] = 0;
+    return out;
+}
+
+static kiln_status norm_parse_into(kn_node *n, norm_params *p)
 {
     const char *action;
     KN_TRY(kn_attr_get_string(n, "case_change_action", "NONE", &action));
-    norm_params p = {0};
     if (strcmp(action, "NONE") == 0)
-        p.action = CASE_NONE;
+        p->action = CASE_NONE;
     else if (strcmp(action, "LOWER") == 0)
-        p.action = CASE_LOWER;
+        p->action = CASE_LOWER;
     else if (strcmp(action, "UPPER") == 0)
-        p.action = CASE_UPPER;
+        p->action = CASE_UPPER;
     else
         return kn_error(KILN_ERROR_MODEL, "node '%s' (%s): case_change_action '%s' is not NONE, LOWER or UPPER",
                         n->name, n->op_type, action);
-    KN_TRY(kn_attr_get_int(n, "is_case_sensitive", 0, &p.case_sensitive));
-    KN_TRY(kn_attr_get_strings(n, "stopwords", &p.stop, &p.n_stop));
+    KN_TRY(kn_attr_get_int(n, "is_case_sensitive", 0, &p->case_sensitive));
+    KN_TRY(kn_attr_get_strings(n, "stopwords", &p->stop, &p->n_stop));
     const char *locale;
-    KN_TRY(kn_attr_get_string(n, "locale", "", &locale)); /* case rules are ASCII, whatever the locale */
-    norm_params *q = kn_malloc(sizeof *q);
-    if (!q)
-        return KN_NOMEM();
-    *q = p;
-    n->params = q;
+    KN_TRY(kn_attr_get_string(n, "locale", "", &locale)); /* Unicode's mapping serves every locale but Turkic ones */
+    p->utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+    if (!p->case_sensitive && p->n_stop) {
+        p->stop_folded = kn_calloc(p->n_stop, sizeof(char *));
+        if (!p->stop_folded)
+            return KN_NOMEM();
+        for (size_t k = 0; k < p->n_stop; k++)
+            if (!(p->stop_folded[k] = change_case(p, CASE_LOWER, p->stop[k])))
+                return KN_NOMEM();
+    }
     return KILN_OK;
 }
 
-static char ascii_lower(char ch)
+static kiln_status norm_parse(kn_node *n)
 {
-    return ch >= 'A' && ch <= 'Z' ? (char)(ch - 'A' + 'a') : ch;
+    norm_params *p = kn_calloc(1, sizeof *p);
+    if (!p)
+        return KN_NOMEM();
+    kiln_status s = norm_parse_into(n, p);
+    if (s != KILN_OK) {
+        norm_free(p);
+        return s;
+    }
+    n->params = p;
+    return KILN_OK;
 }
 
-static char ascii_upper(char ch)
+static kiln_status is_stopword(const norm_params *p, const char *s, bool *stop)
 {
-    return ch >= 'a' && ch <= 'z' ? (char)(ch - 'a' + 'A') : ch;
-}
-
-static bool ascii_equal_nocase(const char *a, const char *b)
-{
-    for (; *a && *b; a++, b++)
-        if (ascii_lower(*a) != ascii_lower(*b))
-            return false;
-    return *a == *b;
-}
-
-static bool is_stopword(const norm_params *p, const char *s)
-{
-    for (size_t k = 0; k < p->n_stop; k++)
-        if (p->case_sensitive ? strcmp(s, p->stop[k]) == 0 : ascii_equal_nocase(s, p->stop[k]))
-            return true;
-    return false;
+    *stop = false;
+    if (!p->n_stop)
+        return KILN_OK;
+    char *folded = NULL;
+    if (!p->case_sensitive && !(folded = change_case(p, CASE_LOWER, s)))
+        return KN_NOMEM();
+    for (size_t k = 0; k < p->n_stop && !*stop; k++)
+        *stop = folded ? strcmp(folded, p->stop_folded[k]) == 0 : strcmp(s, p->stop[k]) == 0;
+    kn_free(folded);
+    return KILN_OK;
 }
 
 static kiln_status norm_infer(kn_op_ctx *c)
@@ -301,9 +409,11 @@ static kiln_status norm_infer(kn_op_ctx *c)
     if (data_unknown(x))
         return KN_NEED_VALUE;
     int64_t n = kn_tensor_count(x), kept = 0;
-    for (int64_t i = 0; i < n; i++)
-        if (!is_stopword(c->params, elem(x, i)))
-            kept++;
+    for (int64_t i = 0; i < n; i++) {
+        bool stop;
+        KN_TRY(is_stopword(c->params, elem(x, i), &stop));
+        kept += !stop;
+    }
     int64_t dims[2] = {1, kept ? kept : 1};
     return x->rank == 1 ? kn_set_output(c, 0, KILN_DTYPE_STRING, 1, dims + 1)
                         : kn_set_output(c, 0, KILN_DTYPE_STRING, 2, dims);
@@ -314,15 +424,19 @@ static kiln_status norm_run(kn_op_ctx *c)
     const norm_params *p = c->params;
     const kiln_tensor *x = c->in[0];
     kiln_tensor *y = c->out[0];
+    char **d = y->data;
     int64_t n = kn_tensor_count(x), k = 0;
     for (int64_t i = 0; i < n; i++) {
         const char *s = elem(x, i);
-        if (is_stopword(p, s))
+        bool stop;
+        KN_TRY(is_stopword(p, s, &stop));
+        if (stop)
             continue;
-        KN_TRY(put(y, k, s, strlen(s)));
-        char *d = ((char **)y->data)[k++];
-        for (; *d; d++)
-            *d = p->action == CASE_LOWER ? ascii_lower(*d) : p->action == CASE_UPPER ? ascii_upper(*d) : *d;
+        char *t = change_case(p, p->action, s);
+        if (!t)
+            return KN_NOMEM();
+        kn_free(d[k]);
+        d[k++] = t;
     }
     if (k == 0)
         KN_TRY(put(y, 0, "", 0));
@@ -652,7 +766,8 @@ const kn_op kn_ops_string[] = {
      .types = str_types},
     {.domain = "", .name = "StringSplit", .since_min = 20, .parse = split_parse, .infer = split_infer,
      .run = split_run, .types = str_types},
-    {.domain = "", .name = "StringNormalizer", .since_min = 10, .parse = norm_parse, .infer = norm_infer,
+    {.domain = "", .name = "StringNormalizer", .since_min = 10, .parse = norm_parse, .free_params = norm_free,
+     .infer = norm_infer,
      .run = norm_run, .types = str_types},
     {.domain = "", .name = "RegexFullMatch", .since_min = 20, .parse = rx_parse, .free_params = rx_free,
      .infer = rx_infer, .run = rx_run, .types = str_types},

@@ -128,6 +128,24 @@ static void test_normalizer_insensitive_lower(void **state)
     kt_node_free(n);
 }
 
+static void test_normalizer_unicode(void **state)
+{
+    (void)state;
+    kt_node *n = kt_node_new("StringNormalizer", 10);
+    kt_attr_string(n, "case_change_action", "UPPER");
+    kt_attr_strings(n, "stopwords", (const char *[]){"\xc3\xa9t\xc3\xa9"}, 1); /* été */
+    /* ÉTÉ is a stopword case-insensitively; invalid UTF-8 passes through */
+    kiln_tensor *in[1] = {strs(KT_DIMS(4), (const char *[]){"\xc3\x89T\xc3\x89", "\xc3\xa9mile \xc3\xa7" "a",
+                                                            "\xcf\x83\xce\xaf", "a\xff"})};
+    kiln_tensor *out[1];
+    assert_int_equal(kt_run(n, 1, in, 1, out), KILN_OK);
+    /* ÉMILE ÇA, ΣΊ, A\xff */
+    assert_strs(out[0], (const char *[]){"\xc3\x89MILE \xc3\x87" "A", "\xce\xa3\xce\x8a", "A\xff"}, 3);
+    kn_tensor_free(out[0]);
+    free_all(in, 1);
+    kt_node_free(n);
+}
+
 static void test_normalizer_refuses(void **state)
 {
     (void)state;
@@ -288,6 +306,7 @@ int main(void)
         cmocka_unit_test(test_split_whitespace),
         cmocka_unit_test(test_split_scalar_input),
         cmocka_unit_test(test_normalizer_insensitive_lower),
+        cmocka_unit_test(test_normalizer_unicode),
         cmocka_unit_test(test_normalizer_refuses),
         cmocka_unit_test(test_regex_translation),
         cmocka_unit_test(test_regex_refused),
