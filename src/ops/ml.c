@@ -317,14 +317,16 @@ static const kiln_dtype le_types[] = {KILN_DTYPE_STRING, KILN_DTYPE_INT64, KILN_
  * Everything is checked at parse time (indices in range) and traversal is
  * bounded by the node count, so a cyclic tree is an error, not a hang.
  * Membership sets are listed in membership_values in node order, each
- * ended by NaN. */
+ * ended by NaN. post_transform follows onnxruntime's definitions (the
+ * Python reference ignores it); PROBIT uses an exact erf^-1. */
 
 enum { TE_LEQ, TE_LT, TE_GTE, TE_GT, TE_EQ, TE_NEQ, TE_MEMBER };
 enum { TE_AVERAGE, TE_SUM, TE_MIN, TE_MAX };
+enum { TE_POST_NONE, TE_POST_SOFTMAX, TE_POST_LOGISTIC, TE_POST_SOFTMAX_ZERO, TE_POST_PROBIT };
 
 typedef struct te_params {
     int64_t n_nodes, n_leaves, n_trees, n_targets;
-    int64_t aggregate;
+    int64_t aggregate, post;
     double *split;       /* per node */
     uint8_t *mode;       /* per node */
     int64_t *feature;    /* per node */
@@ -397,11 +399,10 @@ static kiln_status te_doubles(const kn_node *n, const char *name, double **out, 
 static kiln_status te_parse_into(kn_node *n, te_params *p)
 {
     const char *nm = n->name, *op = n->op_type;
-    int64_t post;
-    KN_TRY(kn_attr_get_int(n, "post_transform", 0, &post));
-    if (post != 0)
-        return kn_error(KILN_ERROR_UNSUPPORTED, "node '%s' (%s): post_transform %lld is not supported (only NONE)",
-                        nm, op, (long long)post);
+    KN_TRY(kn_attr_get_int(n, "post_transform", TE_POST_NONE, &p->post));
+    if (p->post < TE_POST_NONE || p->post > TE_POST_PROBIT)
+        return kn_error(KILN_ERROR_MODEL, "node '%s' (%s): post_transform %lld is not 0..4", nm, op,
+                        (long long)p->post);
     KN_TRY(kn_attr_get_int(n, "aggregate_function", TE_SUM, &p->aggregate));
     if (p->aggregate < TE_AVERAGE || p->aggregate > TE_MAX)
         return kn_error(KILN_ERROR_MODEL, "node '%s' (%s): aggregate_function %lld is not 0..3", nm, op,
@@ -552,6 +553,50 @@ static bool te_test(const te_params *p, int64_t i, double v)
     }
 }
 
+/* erf^-1 by Newton's method on erf from a rough start; |x| < 1. */
+static double erfinv(double x)
+{
+    if (x <= -1.0)
+        return -INFINITY;
+    if (x >= 1.0)
+        return INFINITY;
+    /* Winitzki's approximation (a = 0.147) to start from */
+    double ln = log((1.0 - x) * (1.0 + x)), t = 2.0 / (M_PI * 0.147) + ln / 2.0;
+    double y = copysign(sqrt(sqrt(t * t - ln / 0.147) - t), x);
+    for (int i = 0; i < 4; i++)
+        y -= (erf(y) - x) / (2.0 / sqrt(M_PI) * exp(-y * y));
+    return y;
+}
+
+/* The post transforms of one row of nt targets, as onnxruntime defines
+ * them: SOFTMAX_ZERO is a softmax in which zero scores stay zero. */
+static void te_post(const te_params *p, kiln_tensor *y, int64_t at, int64_t nt)
+{
+    if (p->post == TE_POST_NONE)
+        return;
+    if (p->post == TE_POST_LOGISTIC || p->post == TE_POST_PROBIT) {
+        for (int64_t t = 0; t < nt; t++) {
+            double v = kn_tensor_get_f64(y, at + t);
+            v = p->post == TE_POST_LOGISTIC ? 1.0 / (1.0 + exp(-v)) : M_SQRT2 * erfinv(2.0 * v - 1.0);
+            kn_tensor_set_f64(y, at + t, v);
+        }
+        return;
+    }
+    bool zero_stays = p->post == TE_POST_SOFTMAX_ZERO;
+    double mx = -INFINITY, sum = 0.0;
+    for (int64_t t = 0; t < nt; t++)
+        mx = KN_MAX(mx, kn_tensor_get_f64(y, at + t));
+    for (int64_t t = 0; t < nt; t++) {
+        double v = kn_tensor_get_f64(y, at + t);
+        sum += zero_stays && v == 0.0 ? 0.0 : exp(v - mx);
+    }
+    for (int64_t t = 0; t < nt; t++) {
+        double v = kn_tensor_get_f64(y, at + t);
+        double e = zero_stays && v == 0.0 ? 0.0 : exp(v - mx);
+        kn_tensor_set_f64(y, at + t, sum > 0.0 ? e / sum : 0.0);
+    }
+}
+
 static kiln_status te_run(kn_op_ctx *c)
 {
     const te_params *p = c->params;
@@ -589,6 +634,7 @@ static kiln_status te_run(kn_op_ctx *c)
             }
             kn_tensor_set_f64(y, at, acc);
         }
+        te_post(p, y, r * nt, nt);
     }
     return KILN_OK;
 }

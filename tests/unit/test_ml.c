@@ -165,6 +165,65 @@ static void test_tree_missing_values(void **state)
     run_stumps(1, (int64_t[]){1, 1}, x, (float[]){6, 0, 1, -2});
 }
 
+static void test_tree_post_transforms(void **state)
+{
+    (void)state;
+    const float x[] = {0, -1, 2, 4};
+    /* raw SUM rows: {6, 0} and {3, -2} */
+    const int64_t posts[3] = {1, 2, 3};
+    double e6 = exp(6.0), e5 = exp(5.0);
+    const float want[3][4] = {
+        {(float)(e6 / (e6 + 1)), (float)(1 / (e6 + 1)), (float)(e5 / (e5 + 1)), (float)(1 / (e5 + 1))}, /* SOFTMAX */
+        {(float)(1 / (1 + exp(-6.0))), 0.5f, (float)(1 / (1 + exp(-3.0))), (float)(1 / (1 + exp(2.0)))}, /* LOGISTIC */
+        {1, 0, (float)(e5 / (e5 + 1)), (float)(1 / (e5 + 1))}, /* SOFTMAX_ZERO: the zero stays zero */
+    };
+    for (int k = 0; k < 3; k++) {
+        kt_node *n = stumps(1, NULL);
+        kt_attr_int(n, "post_transform", posts[k]);
+        kiln_tensor *in[1] = {kt_f32(KT_DIMS(2, 2), x)};
+        kiln_tensor *out[1];
+        assert_int_equal(kt_run(n, 1, in, 1, out), KILN_OK);
+        kt_assert_f32_close(out[0], want[k], 4, 1e-5, 1e-7);
+        kn_tensor_free(out[0]);
+        kn_tensor_free(in[0]);
+        kt_node_free(n);
+    }
+}
+
+static void test_tree_probit(void **state)
+{
+    (void)state;
+    /* one node sending x <= 0.5 to a leaf of weight 0.975, else 0.5 */
+    kt_node *n = ml_node("TreeEnsemble", 5);
+    kiln_tensor *splits = kt_tensor(KILN_DTYPE_DOUBLE, KT_DIMS(1), (double[]){0.5});
+    kiln_tensor *modes = kt_tensor(KILN_DTYPE_UINT8, KT_DIMS(1), (uint8_t[]){0});
+    kiln_tensor *weights = kt_tensor(KILN_DTYPE_DOUBLE, KT_DIMS(3), (double[]){0.975, 0.5, 0.001});
+    kt_attr_tensor(n, "nodes_splits", splits);
+    kt_attr_tensor(n, "nodes_modes", modes);
+    kt_attr_tensor(n, "leaf_weights", weights);
+    kt_attr_ints(n, "nodes_featureids", (int64_t[]){0}, 1);
+    kt_attr_ints(n, "nodes_truenodeids", (int64_t[]){0}, 1);
+    kt_attr_ints(n, "nodes_falsenodeids", (int64_t[]){1}, 1);
+    kt_attr_ints(n, "nodes_trueleafs", (int64_t[]){1}, 1);
+    kt_attr_ints(n, "nodes_falseleafs", (int64_t[]){1}, 1);
+    kt_attr_ints(n, "leaf_targetids", (int64_t[]){0, 0, 0}, 3);
+    kt_attr_ints(n, "tree_roots", (int64_t[]){0}, 1);
+    kt_attr_int(n, "n_targets", 1);
+    kt_attr_int(n, "post_transform", 4);
+    kiln_tensor *in[1] = {kt_tensor(KILN_DTYPE_DOUBLE, KT_DIMS(2, 1), (double[]){0, 1})};
+    kiln_tensor *out[1];
+    assert_int_equal(kt_run(n, 1, in, 1, out), KILN_OK);
+    const double *y = out[0]->data;
+    assert_true(fabs(y[0] - 1.959963984540054) < 1e-9); /* the 97.5% normal quantile */
+    assert_true(fabs(y[1]) < 1e-12);
+    kn_tensor_free(out[0]);
+    kn_tensor_free(in[0]);
+    kn_tensor_free(splits);
+    kn_tensor_free(modes);
+    kn_tensor_free(weights);
+    kt_node_free(n);
+}
+
 static void test_tree_refused(void **state)
 {
     (void)state;
@@ -188,15 +247,15 @@ static void test_tree_refused(void **state)
     assert_non_null(strstr(kn_error_message(), "cycle"));
     kn_tensor_free(big);
     kt_node_free(n);
-    /* a feature the input lacks, a post transform kiln lacks */
+    /* a feature the input lacks, a post transform ONNX lacks */
     n = stumps(1, NULL);
     kiln_tensor *narrow = kt_f32(KT_DIMS(1, 1), (float[]){0});
     assert_int_equal(kt_run(n, 1, &narrow, 1, out), KILN_ERROR_SHAPE);
     kn_tensor_free(narrow);
     kt_node_free(n);
     n = stumps(1, NULL);
-    kt_attr_int(n, "post_transform", 2);
-    assert_int_equal(kt_run(n, 1, in, 1, out), KILN_ERROR_UNSUPPORTED);
+    kt_attr_int(n, "post_transform", 5);
+    assert_int_equal(kt_run(n, 1, in, 1, out), KILN_ERROR_MODEL);
     kt_node_free(n);
     kn_tensor_free(in[0]);
 }
@@ -294,6 +353,8 @@ int main(void)
         cmocka_unit_test(test_label_bad_attrs),
         cmocka_unit_test(test_tree_aggregates),
         cmocka_unit_test(test_tree_missing_values),
+        cmocka_unit_test(test_tree_post_transforms),
+        cmocka_unit_test(test_tree_probit),
         cmocka_unit_test(test_tree_refused),
         cmocka_unit_test(test_tree_membership_double),
         cmocka_unit_test(test_binarizer),
