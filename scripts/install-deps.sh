@@ -26,6 +26,7 @@ build_pkgs=(
     libpthreadpool-dev
     libsleef-dev
     libjpeg62-turbo-dev libpng-dev
+    libtiff-dev libwebp-dev libopenjp2-7-dev   # ImageDecoder: TIFF, WebP, JPEG 2000
 )
 test_pkgs=(
     libonnx-testdata      # /usr/share/libonnx-testdata: ONNX backend test cases

@@ -33,9 +33,20 @@ typedef struct kn_image {
     uint8_t *rgb; /* width * height * 3, kn_malloc'd */
 } kn_image;
 
+/* Images larger than this many pixels are refused (a hostile header could
+ * otherwise ask for gigabytes). */
+#define KN_IMAGE_MAX_PIXELS ((size_t)1 << 28)
+
 bool kn_image_supported(void);
-/* Decode a JPEG or PNG (detected from the bytes) to 8-bit RGB. */
+/* Decode a JPEG, PNG, BMP, PNM, TIFF, WebP or JPEG 2000 image (detected
+ * from the bytes) to 8-bit RGB; grey images get three equal channels. */
 kiln_status kn_image_decode(const void *data, size_t size, const char *label, kn_image *out);
+/* The decoders for the formats beyond JPEG and PNG (image_formats.c). */
+kiln_status kn_image_decode_bmp(const uint8_t *d, size_t size, const char *label, kn_image *out);
+kiln_status kn_image_decode_pnm(const uint8_t *d, size_t size, const char *label, kn_image *out);
+kiln_status kn_image_decode_tiff(const uint8_t *d, size_t size, const char *label, kn_image *out);
+kiln_status kn_image_decode_webp(const uint8_t *d, size_t size, const char *label, kn_image *out);
+kiln_status kn_image_decode_jp2(const uint8_t *d, size_t size, const char *label, kn_image *out);
 /* Output shape [3, oh, ow] of preprocess for a width x height image. */
 kiln_status kn_image_out_size(const kiln_dataset_config *c, int width, int height, const char *label, int *oh,
                               int *ow);

@@ -22,10 +22,6 @@
 #include <png.h>
 #endif
 
-/* Images larger than this many pixels are refused (a hostile header could
- * otherwise ask for gigabytes). */
-#define KN_IMAGE_MAX_PIXELS ((size_t)1 << 28)
-
 bool kn_image_supported(void)
 {
 #if defined(KILN_HAVE_JPEG) && defined(KILN_HAVE_PNG)
@@ -138,8 +134,19 @@ kiln_status kn_image_decode(const void *data, size_t size, const char *label, kn
     const uint8_t *p = data;
     bool jpeg = size >= 3 && p[0] == 0xff && p[1] == 0xd8 && p[2] == 0xff;
     bool png = size >= 8 && memcmp(p, "\x89PNG\r\n\x1a\n", 8) == 0;
+    if (size >= 2 && p[0] == 'B' && p[1] == 'M')
+        return kn_image_decode_bmp(p, size, label, out);
+    if (size >= 2 && p[0] == 'P' && p[1] >= '1' && p[1] <= '7')
+        return kn_image_decode_pnm(p, size, label, out);
+    if (size >= 4 && (memcmp(p, "II*\0", 4) == 0 || memcmp(p, "MM\0*", 4) == 0))
+        return kn_image_decode_tiff(p, size, label, out);
+    if (size >= 12 && memcmp(p, "RIFF", 4) == 0 && memcmp(p + 8, "WEBP", 4) == 0)
+        return kn_image_decode_webp(p, size, label, out);
+    if ((size >= 12 && memcmp(p, "\0\0\0\x0cjP  \r\n\x87\n", 12) == 0) ||
+        (size >= 4 && memcmp(p, "\xff\x4f\xff\x51", 4) == 0))
+        return kn_image_decode_jp2(p, size, label, out);
     if (!jpeg && !png)
-        return kn_error(KILN_ERROR_PARSE, "%s: not a JPEG or PNG image", label);
+        return kn_error(KILN_ERROR_PARSE, "%s: not a JPEG, PNG, BMP, PNM, TIFF, WebP or JPEG 2000 image", label);
 #ifdef KILN_HAVE_JPEG
     if (jpeg)
         return decode_jpeg(data, size, label, out);

@@ -34,7 +34,12 @@
     X(glu)                \
     X(unpool)             \
     X(training)           \
-    X(dropout)
+    X(dropout)            \
+    X(string)             \
+    X(tfidf)              \
+    X(ml)                 \
+    X(deform_conv)        \
+    X(image_decoder)
 
 #define KN_DECLARE_FAMILY(x)          \
     extern const kn_op kn_ops_##x[]; \

@@ -129,6 +129,8 @@ kiln_status kn_attr_get_floats(const kn_node *n, const char *name, const float *
 /* *out points into the node, or def if absent. */
 kiln_status kn_attr_get_string(const kn_node *n, const char *name, const char *def, const char **out);
 kiln_status kn_attr_get_tensor(const kn_node *n, const char *name, const kiln_tensor **out);
+/* *out points into the node (NUL-terminated copies); *count 0 and *out NULL if absent. */
+kiln_status kn_attr_get_strings(const kn_node *n, const char *name, char *const **out, size_t *count);
 /* Required variants: missing -> KILN_ERROR_MODEL "node: missing attribute x". */
 kiln_status kn_attr_require_int(const kn_node *n, const char *name, int64_t *out);
 

@@ -72,6 +72,15 @@ kiln_status kn_attr_get_string(const kn_node *n, const char *name, const char *d
     return KILN_OK;
 }
 
+kiln_status kn_attr_get_strings(const kn_node *n, const char *name, char *const **out, size_t *count)
+{
+    const kn_attr *a = NULL;
+    KN_TRY(attr_typed(n, name, KN_ATTR_STRINGS, &a));
+    *out = a ? a->strings : NULL;
+    *count = a ? a->count : 0;
+    return KILN_OK;
+}
+
 kiln_status kn_attr_get_tensor(const kn_node *n, const char *name, const kiln_tensor **out)
 {
     const kn_attr *a = NULL;

@@ -232,6 +232,14 @@ static kiln_status plan_steps(kn_plan *p, const struct kiln_model *m, pthreadpoo
                     st = kn_limit_tensor(&m->options, node, g->values[node->out[i]].name, outs[i]);
             if (st != KILN_OK && st != KN_NEED_VALUE)
                 return st;
+            /* Ownership rule for strings: a STRING tensor owns its strings
+             * (core.h), an arena buffer cannot. So steps producing strings
+             * run as dynamic steps: each run's outputs are owned tensors that
+             * the next run (or kn_plan_release_dynamic) frees, and their
+             * kernels always write fresh copies, never borrowed pointers. */
+            for (int i = 0; st == KILN_OK && i < node->n_out; i++)
+                if (outs[i] && outs[i]->dtype == KILN_DTYPE_STRING)
+                    st = KN_NEED_VALUE;
         }
         if (st == KN_NEED_VALUE) {
             step->dynamic = true;

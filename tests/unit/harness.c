@@ -74,6 +74,21 @@ void kt_attr_string(kt_node *n, const char *name, const char *s)
     assert_int_equal(kn_node_add_attr_string(kt_node_get(n), name, s), KILN_OK);
 }
 
+void kt_attr_strings(kt_node *n, const char *name, const char *const *s, size_t count)
+{
+    kn_node *node = kt_node_get(n);
+    assert_int_equal(kn_node_add_attr_int(node, name, 0), KILN_OK);
+    kn_attr *a = &node->attrs[node->n_attrs - 1];
+    a->type = KN_ATTR_STRINGS;
+    a->strings = kn_calloc(count ? count : 1, sizeof(char *));
+    assert_non_null(a->strings);
+    for (size_t i = 0; i < count; i++) {
+        a->strings[i] = kn_strdup(s[i]);
+        assert_non_null(a->strings[i]);
+    }
+    a->count = count;
+}
+
 void kt_attr_tensor(kt_node *n, const char *name, const kiln_tensor *t)
 {
     kn_node *node = kt_node_get(n);
@@ -199,7 +214,7 @@ static kiln_status run_impl(kt_node *tn, kn_isa_level isa, int threads, unsigned
     pthreadpool_t pool = threads > 1 ? pthreadpool_create((size_t)threads) : NULL;
     kn_op_ctx c = {.graph = g, .node = node, .params = node->params, .n_in = node->n_in, .in = ins,
                    .n_out = n_out, .out = outs, .pool = pool, .isa = isa};
-    kiln_status s = kn_op_infer(op, &c);
+    kiln_status s = kn_op_infer(op, &c); /* the generic .types check, as the planner does */
     if (s == KILN_OK && op->prepare)
         s = op->prepare(&c);
     if (s == KILN_OK) {
@@ -236,6 +251,17 @@ kiln_tensor *kt_tensor(kiln_dtype dtype, int rank, const int64_t *dims, const vo
     assert_int_equal(kn_tensor_new(dtype, rank, dims, &t), KILN_OK);
     if (data && t->nbytes)
         memcpy(t->data, data, t->nbytes);
+    return t;
+}
+
+kiln_tensor *kt_strings(int rank, const int64_t *dims, const char *const *s)
+{
+    kiln_tensor *t = kt_tensor(KILN_DTYPE_STRING, rank, dims, NULL);
+    char **d = t->data;
+    for (int64_t i = 0; i < kn_tensor_count(t); i++) {
+        d[i] = kn_strdup(s[i]);
+        assert_non_null(d[i]);
+    }
     return t;
 }
 

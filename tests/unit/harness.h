@@ -29,6 +29,7 @@ void kt_attr_float(kt_node *n, const char *name, float v);
 void kt_attr_ints(kt_node *n, const char *name, const int64_t *v, size_t count);
 void kt_attr_floats(kt_node *n, const char *name, const float *v, size_t count);
 void kt_attr_string(kt_node *n, const char *name, const char *s);
+void kt_attr_strings(kt_node *n, const char *name, const char *const *s, size_t count);
 void kt_attr_tensor(kt_node *n, const char *name, const kiln_tensor *t); /* copied */
 /* The node inside (to poke at attributes directly). */
 kn_node *kt_node_get(kt_node *n);
@@ -53,6 +54,8 @@ kiln_tensor *kt_f32(int rank, const int64_t *dims, const float *data);
 kiln_tensor *kt_i64(int rank, const int64_t *dims, const int64_t *data);
 kiln_tensor *kt_i32(int rank, const int64_t *dims, const int32_t *data);
 kiln_tensor *kt_tensor(kiln_dtype dtype, int rank, const int64_t *dims, const void *data);
+/* STRING tensor owning copies of s (count from dims). */
+kiln_tensor *kt_strings(int rank, const int64_t *dims, const char *const *s);
 /* Deterministic pseudo-random floats in [lo, hi). */
 kiln_tensor *kt_f32_random(int rank, const int64_t *dims, uint32_t seed, float lo, float hi);
 /* Shorthand: KT_DIMS(1,3,4) -> rank, dims pointer */
