@@ -41,12 +41,19 @@ static void clear_dims(kn_value *v)
     }
 }
 
-/* Copy a declared tensor type onto v. Types other than tensors (sequences,
- * maps, optionals) and element types kiln does not know leave dtype
- * UNDEFINED. strict: a shape kiln cannot represent is an error rather than
- * a hint to drop. */
+/* Copy a declared tensor type onto v. Sequences and optionals get the
+ * internal dtypes KN_DTYPE_SEQUENCE / KN_DTYPE_OPTIONAL (their item types
+ * are checked by the ops at run time); maps and element types kiln does not
+ * know leave dtype UNDEFINED. strict: a shape kiln cannot represent is an
+ * error rather than a hint to drop. */
 static kiln_status apply_type(kn_value *v, const Onnx__TypeProto *tp, const char *what, bool strict)
 {
+    if (tp && (tp->value_case == ONNX__TYPE_PROTO__VALUE_SEQUENCE_TYPE ||
+               tp->value_case == ONNX__TYPE_PROTO__VALUE_OPTIONAL_TYPE)) {
+        v->dtype = tp->value_case == ONNX__TYPE_PROTO__VALUE_SEQUENCE_TYPE ? KN_DTYPE_SEQUENCE : KN_DTYPE_OPTIONAL;
+        v->rank = -1;
+        return KILN_OK;
+    }
     if (!tp || tp->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE || !tp->tensor_type)
         return KILN_OK;
     const Onnx__TypeProto__Tensor *tt = tp->tensor_type;

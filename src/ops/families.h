@@ -22,7 +22,9 @@
     X(rnn)                \
     X(quant)              \
     X(misc)               \
-    X(control)
+    X(control)            \
+    X(sequence)           \
+    X(optional)
 
 #define KN_DECLARE_FAMILY(x)          \
     extern const kn_op kn_ops_##x[]; \
