@@ -14,6 +14,25 @@
 
 #include <string.h>
 
+/* A sequence counts against KILN_LIMIT_TENSOR_ELEMENTS with all its items'
+ * elements together, so a loop growing a sequence stops at the limit as a
+ * growing tensor would. adding: an item about to join l (may be NULL). */
+static kiln_status check_limit(const kn_op_ctx *c, const kn_list *l, const kiln_tensor *adding)
+{
+    const struct kiln_options *o = kn_limits_active();
+    uint64_t max = o ? o->limits[KILN_LIMIT_TENSOR_ELEMENTS] : 0;
+    if (!max)
+        return KILN_OK;
+    uint64_t total = adding ? (uint64_t)kn_tensor_count(adding) : 0;
+    for (int64_t i = 0; i < l->n && total <= max; i++)
+        total += (uint64_t)kn_tensor_count(l->items[i]);
+    if (total <= max)
+        return KILN_OK;
+    return kn_error(KILN_ERROR_LIMIT, "node '%s' (%s): the output sequence would hold more than %llu elements (%s)",
+                    c->node->name, c->node->op_type, (unsigned long long)max,
+                    kn_limit_name(KILN_LIMIT_TENSOR_ELEMENTS));
+}
+
 static const char *node_op(const kn_op_ctx *c)
 {
     return c->node->op_type;
@@ -148,8 +167,10 @@ static kiln_status construct_run(kn_op_ctx *c)
 {
     kn_list *l = out_list(c, 0);
     l->elem = c->in[0]->dtype;
-    for (int i = 0; i < c->n_in; i++)
+    for (int i = 0; i < c->n_in; i++) {
+        KN_TRY(check_limit(c, l, c->in[i]));
         KN_TRY(kn_list_push_copy(l, c->in[i]));
+    }
     return KILN_OK;
 }
 
@@ -226,6 +247,7 @@ static kiln_status insert_run(kn_op_ctx *c)
     int64_t pos = src->n;
     KN_TRY(position_input(c, 2, &given, &pos));
     KN_TRY(norm_position(c, pos, src->n, 1, &pos));
+    KN_TRY(check_limit(c, src, c->in[1]));
     KN_TRY(kn_list_copy(l, src));
     l->elem = c->in[1]->dtype;
     kiln_tensor *t;
@@ -676,6 +698,8 @@ static kiln_status map_iterations(kn_op_ctx *c, kn_subgraph_exec *e, int64_t len
                              "%s before", c->node->name, k, kiln_dtype_name(r->dtype), (long long)it,
                              kiln_dtype_name(l->items[0]->dtype));
             l->elem = r->dtype;
+            if (s == KILN_OK)
+                s = check_limit(c, l, r);
             if (s == KILN_OK)
                 s = kn_list_insert(l, l->n, r);
             else

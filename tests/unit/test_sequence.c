@@ -276,6 +276,26 @@ static void test_erase_positions(void **state)
     free_abc(&t);
 }
 
+/* A sequence counts against the tensor element limit with all its items. */
+static void test_sequence_element_limit(void **state)
+{
+    (void)state;
+    abc t = make_abc();
+    kiln_tensor *seq = seq_of(1, &t.a), *out; /* 2 elements */
+    struct kiln_options o;
+    kn_options_defaults(&o);
+    o.limits[KILN_LIMIT_TENSOR_ELEMENTS] = 4;
+    const struct kiln_options *outer = kn_limits_enter(&o);
+    assert_int_equal(run1("SequenceInsert", 11, 2, (kiln_tensor *[]){seq, t.c}, &out), KILN_OK); /* 3 */
+    kn_tensor_free(out);
+    assert_int_equal(run1("SequenceInsert", 11, 2, (kiln_tensor *[]){seq, t.b}, &out), KILN_ERROR_LIMIT); /* 5 */
+    assert_non_null(strstr(kn_error_message(), "KILN_LIMIT_TENSOR_ELEMENTS"));
+    assert_int_equal(run1("SequenceConstruct", 11, 2, (kiln_tensor *[]){t.a, t.b}, &out), KILN_ERROR_LIMIT);
+    kn_limits_leave(outer);
+    kn_tensor_free(seq);
+    free_abc(&t);
+}
+
 /* ---- SplitToSequence ----------------------------------------------------------- */
 
 static kiln_status split(kiln_tensor *x, kiln_tensor *sizes, int64_t axis, int64_t keepdims, kiln_tensor **out)
@@ -638,6 +658,42 @@ static void test_model_split_seq(void **state)
     kiln_model_release(m);
 }
 
+/* kiln_model_save writes sequence types back (not as tensors of an internal
+ * dtype): the saved model loads and runs the same. */
+static void test_model_save_round_trip(void **state)
+{
+    (void)state;
+    kiln_model *m = load("split_seq.onnx");
+    char path[] = "/tmp/kiln_test_sequence_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(kiln_model_save(m, path), KILN_OK);
+    kiln_model_release(m);
+    m = NULL;
+    kiln_status s = kiln_model_load(path, NULL, &m);
+    unlink(path);
+    if (s != KILN_OK)
+        fail_msg("reloading the saved model: %s", kiln_last_error());
+    kiln_value_kind k;
+    assert_int_equal(kiln_model_output_kind(m, 0, &k), KILN_OK);
+    assert_int_equal(k, KILN_VALUE_SEQUENCE);
+    int v = m->outputs[0].value;
+    assert_int_equal(m->graph->values[v].item_dtype, KILN_DTYPE_FLOAT);
+    kiln_context *ctx;
+    assert_int_equal(kiln_context_create(m, &ctx), KILN_OK);
+    const float xv[12] = {-1, 2, 3, -4, 5, 6, -7, 8, -9, -10, -11, 11};
+    kiln_tensor *x = kt_f32(KT_DIMS(3, 4), xv), *out[4] = {0};
+    assert_int_equal(
+        kiln_context_run_values(ctx, 1, (const char *[]){"x"}, (const kiln_tensor *const *)&x, 4, NULL, out), KILN_OK);
+    check_split_seq_outputs(out, xv);
+    for (int i = 0; i < 4; i++)
+        kiln_tensor_release(out[i]);
+    kn_tensor_free(x);
+    kiln_context_release(ctx);
+    kiln_model_release(m);
+}
+
 static void test_model_sequence_input(void **state)
 {
     (void)state;
@@ -689,6 +745,61 @@ static void test_model_tensor_op_on_sequence_refused(void **state)
     kn_tensor_free(x);
     kiln_context_release(ctx);
     kiln_model_release(m);
+}
+
+/* Every allocation of load, plan and run of split_seq failing in turn:
+ * NOMEM each time (no crash, no leak under valgrind), then the same
+ * results. */
+static kiln_status load_and_run_split_seq(const float *xv, kiln_tensor **out)
+{
+    char path[1024];
+    data_path("split_seq.onnx", path, sizeof path);
+    kiln_model *m = NULL;
+    kiln_context *ctx = NULL;
+    kiln_tensor *x = NULL;
+    kiln_status s = kiln_model_load(path, NULL, &m);
+    if (s == KILN_OK)
+        s = kiln_context_create(m, &ctx);
+    if (s == KILN_OK)
+        s = kiln_tensor_create(KILN_DTYPE_FLOAT, 2, (const int64_t[]){3, 4}, &x);
+    if (s == KILN_OK) {
+        memcpy(kiln_tensor_data(x), xv, 12 * sizeof *xv);
+        for (int i = 0; i < 4; i++)
+            out[i] = NULL;
+        s = kiln_context_run_values(ctx, 1, (const char *[]){"x"}, (const kiln_tensor *const *)&x, 4, NULL, out);
+    }
+    kiln_tensor_release(x);
+    kiln_context_release(ctx);
+    kiln_model_release(m);
+    return s;
+}
+
+static void test_allocation_failures(void **state)
+{
+    (void)state;
+    const float xv[12] = {-1, 2, 3, -4, 5, 6, -7, 8, -9, -10, -11, 11};
+    kiln_tensor *got[4];
+    int failures = 0;
+    for (uint64_t nth = 1;; nth++) {
+        kn_alloc_fail_at(nth);
+        kiln_status s = load_and_run_split_seq(xv, got);
+        bool injected = kn_alloc_count() >= nth;
+        kn_alloc_fail_at(0);
+        if (s == KILN_OK) {
+            check_split_seq_outputs(got, xv);
+            for (int i = 0; i < 4; i++)
+                kiln_tensor_release(got[i]);
+            if (!injected)
+                break;
+            continue;
+        }
+        if (s != KILN_ERROR_NOMEM)
+            fail_msg("allocation %llu failed: %s (%s), expected NOMEM", (unsigned long long)nth,
+                     kiln_status_string(s), kiln_last_error());
+        failures++;
+        assert_true(nth < 100000);
+    }
+    assert_true(failures > 20);
 }
 
 /* ---- SequenceProto / OptionalProto files ----------------------------------------- */
@@ -763,14 +874,17 @@ int main(void)
         cmocka_unit_test(test_empty_sequences),
         cmocka_unit_test(test_insert_positions),
         cmocka_unit_test(test_erase_positions),
+        cmocka_unit_test(test_sequence_element_limit),
         cmocka_unit_test(test_split_to_sequence),
         cmocka_unit_test(test_concat_from_sequence),
         cmocka_unit_test(test_type_mismatches_refused),
         cmocka_unit_test(test_optionals),
         cmocka_unit_test(test_clone_is_deep),
         cmocka_unit_test(test_model_split_seq),
+        cmocka_unit_test(test_model_save_round_trip),
         cmocka_unit_test(test_model_sequence_input),
         cmocka_unit_test(test_model_tensor_op_on_sequence_refused),
+        cmocka_unit_test(test_allocation_failures),
         cmocka_unit_test(test_read_value_files),
         cmocka_unit_test(test_read_value_bytes_refused),
     };
