@@ -219,13 +219,14 @@ static kiln_status attr_proto(exporter *ex, const kn_node *n, const kn_attr *a, 
         for (size_t i = 0; p->graphs && i < a->count; i++)
             p->graphs[i] = graph_proto(ex, a->graphs[i]);
         break;
-    case KN_ATTR_TYPE_PROTO: { /* packed by the importer */
+    case KN_ATTR_TYPE_PROTO: { /* packed by the importer (none if the file had none) */
+        if (!a->s)
+            break;
         ProtobufCAllocator pa = {ex_pb_alloc, ex_pb_free, ex};
-        p->tp = a->s ? (Onnx__TypeProto *)protobuf_c_message_unpack(&onnx__type_proto__descriptor, &pa, a->s_len,
-                                                                     (const uint8_t *)a->s)
-                     : NULL;
+        p->tp = (Onnx__TypeProto *)protobuf_c_message_unpack(&onnx__type_proto__descriptor, &pa, a->s_len,
+                                                             (const uint8_t *)a->s);
         if (!p->tp && !ex->failed)
-            return kn_error(KILN_ERROR_INTERNAL, "node '%s' (%s): attribute '%s' holds no type", n->name,
+            return kn_error(KILN_ERROR_INTERNAL, "node '%s' (%s): attribute '%s' holds no valid type", n->name,
                             n->op_type, a->name);
         break;
     }

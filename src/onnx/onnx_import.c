@@ -212,7 +212,7 @@ static kiln_status convert_attr_value(import_ctx *c, kn_graph *g, const Onnx__At
         /* Kept packed (s, s_len) only to be written back when the model is
          * saved (Optional's type); no op reads it. */
         if (!ap->tp)
-            return kn_error(KILN_ERROR_MODEL, "%s: type attribute has no type", where);
+            return KILN_OK; /* written back as found: type only */
         a->s_len = onnx__type_proto__get_packed_size(ap->tp);
         a->s = kn_malloc(a->s_len + 1);
         if (!a->s)
