@@ -344,6 +344,13 @@ KILN_API kiln_value_kind kiln_tensor_kind(const kiln_tensor *value);
 KILN_API size_t kiln_tensor_item_count(const kiln_tensor *value);
 /* Item index (owned by value, valid while it lives), or NULL past the end. */
 KILN_API const kiln_tensor *kiln_tensor_item(const kiln_tensor *value, size_t index);
+/* A sequence of copies of items[0..n) (tensors of one dtype; elem_dtype
+ * names it when n is 0, or is KILN_DTYPE_UNDEFINED). */
+KILN_API kiln_status kiln_sequence_create(kiln_dtype elem_dtype, size_t n, const kiln_tensor *const *items,
+                                          kiln_tensor **out);
+/* An optional holding a copy of value (a tensor or a sequence), or nothing
+ * when value is NULL. */
+KILN_API kiln_status kiln_optional_create(const kiln_tensor *value, kiln_tensor **out);
 /* Kind of a graph input or output as the model declares it. */
 KILN_API kiln_status kiln_model_input_kind(const kiln_model *model, size_t index, kiln_value_kind *out);
 KILN_API kiln_status kiln_model_output_kind(const kiln_model *model, size_t index, kiln_value_kind *out);

@@ -124,3 +124,58 @@ kiln_status kn_tensor_copy_data(kiln_tensor *dst, const kiln_tensor *src)
         memcpy(dst->data, src->data, src->nbytes);
     return KILN_OK;
 }
+
+KILN_API kiln_status kiln_sequence_create(kiln_dtype elem_dtype, size_t n, const kiln_tensor *const *items,
+                                          kiln_tensor **out)
+{
+    if (!out || (n && !items))
+        return kn_error(KILN_ERROR_ARGUMENT, "kiln_sequence_create: NULL argument");
+    if (elem_dtype != KILN_DTYPE_UNDEFINED && !kn_dtype_known(elem_dtype))
+        return kn_error(KILN_ERROR_DTYPE, "kiln_sequence_create: unknown dtype %d", (int)elem_dtype);
+    kiln_dtype dt = elem_dtype;
+    for (size_t i = 0; i < n; i++) {
+        const kiln_tensor *t = items[i];
+        if (!t)
+            return kn_error(KILN_ERROR_ARGUMENT, "kiln_sequence_create: item %zu is NULL", i);
+        if (!kn_dtype_known(t->dtype))
+            return kn_error(KILN_ERROR_DTYPE, "kiln_sequence_create: item %zu is a %s, expected a tensor", i,
+                            kiln_dtype_name(t->dtype));
+        if (dt != KILN_DTYPE_UNDEFINED && t->dtype != dt)
+            return kn_error(KILN_ERROR_DTYPE, "kiln_sequence_create: item %zu is %s, expected %s", i,
+                            kiln_dtype_name(t->dtype), kiln_dtype_name(dt));
+        if (t->nbytes && !t->data)
+            return kn_error(KILN_ERROR_ARGUMENT, "kiln_sequence_create: item %zu has no data", i);
+        dt = t->dtype;
+    }
+    kiln_tensor *s;
+    KN_TRY(kn_list_new(KN_DTYPE_SEQUENCE, dt, &s));
+    for (size_t i = 0; i < n; i++) {
+        kiln_status st = kn_list_push_copy(s->data, items[i]);
+        if (st != KILN_OK) {
+            kn_tensor_free(s);
+            return st;
+        }
+    }
+    *out = s;
+    return KILN_OK;
+}
+
+KILN_API kiln_status kiln_optional_create(const kiln_tensor *value, kiln_tensor **out)
+{
+    if (!out)
+        return kn_error(KILN_ERROR_ARGUMENT, "kiln_optional_create: NULL argument");
+    if (value && value->dtype != KN_DTYPE_SEQUENCE && !kn_dtype_known(value->dtype))
+        return kn_error(KILN_ERROR_DTYPE, "kiln_optional_create: value is a%s %s, expected a tensor or sequence",
+                        value->dtype == KN_DTYPE_OPTIONAL ? "n" : "", kiln_dtype_name(value->dtype));
+    if (value && !kn_dtype_is_container(value->dtype) && value->nbytes && !value->data)
+        return kn_error(KILN_ERROR_ARGUMENT, "kiln_optional_create: value has no data");
+    kiln_tensor *o;
+    KN_TRY(kn_list_new(KN_DTYPE_OPTIONAL, value ? value->dtype : KILN_DTYPE_UNDEFINED, &o));
+    kiln_status st = value ? kn_list_push_copy(o->data, value) : KILN_OK;
+    if (st != KILN_OK) {
+        kn_tensor_free(o);
+        return st;
+    }
+    *out = o;
+    return KILN_OK;
+}

@@ -731,6 +731,98 @@ static void test_model_sequence_input(void **state)
     kiln_model_release(m);
 }
 
+/* SequenceMap through the loader: the body reads w of the main graph
+ * (a hidden input of the node), takes k whole and s, t item by item. */
+static void test_model_sequence_map(void **state)
+{
+    (void)state;
+    kiln_model *m = load("seq_map.onnx");
+    kiln_context *ctx;
+    assert_int_equal(kiln_context_create(m, &ctx), KILN_OK);
+    kiln_tensor *s1 = kt_f32(KT_DIMS(2), (const float[]){1, 2}), *s2 = kt_f32(KT_DIMS(1), (const float[]){3});
+    kiln_tensor *t1 = kt_f32(KT_DIMS(2), (const float[]){10, 20}), *t2 = kt_f32(KT_DIMS(1), (const float[]){30});
+    kiln_tensor *k = kt_f32(KT_DIMS(1), (const float[]){2});
+    kiln_tensor *s, *t, *out[2] = {0};
+    assert_int_equal(kiln_sequence_create(KILN_DTYPE_UNDEFINED, 2, (const kiln_tensor *[]){s1, s2}, &s), KILN_OK);
+    assert_int_equal(kiln_sequence_create(KILN_DTYPE_FLOAT, 2, (const kiln_tensor *[]){t1, t2}, &t), KILN_OK);
+    const char *names[3] = {"s", "k", "t"};
+    const kiln_tensor *in[3] = {s, k, t};
+    assert_int_equal(kiln_context_run_values(ctx, 3, names, in, 2, NULL, out), KILN_OK);
+    assert_int_equal(kiln_tensor_item_count(out[0]), 2);
+    kt_assert_f32_close(kiln_tensor_item(out[0], 0), (const float[]){19, 30}, 2, 0, 0); /* s + t + k * k * k */
+    kt_assert_f32_close(kiln_tensor_item(out[0], 1), (const float[]){41}, 1, 0, 0);
+    kt_assert_i64_equal(kiln_tensor_item(out[1], 0), (const int64_t[]){2}, 1);
+    kt_assert_i64_equal(kiln_tensor_item(out[1], 1), (const int64_t[]){1}, 1);
+    for (int i = 0; i < 2; i++) {
+        kiln_tensor_release(out[i]);
+        out[i] = NULL;
+    }
+
+    /* empty sequences: no iteration, empty outputs typed from the body */
+    kiln_tensor *e1, *e2;
+    assert_int_equal(kiln_sequence_create(KILN_DTYPE_FLOAT, 0, NULL, &e1), KILN_OK);
+    assert_int_equal(kiln_sequence_create(KILN_DTYPE_FLOAT, 0, NULL, &e2), KILN_OK);
+    in[0] = e1;
+    in[2] = e2;
+    assert_int_equal(kiln_context_run_values(ctx, 3, names, in, 2, NULL, out), KILN_OK);
+    assert_int_equal(kiln_tensor_item_count(out[0]), 0);
+    assert_int_equal(kiln_tensor_dtype(out[0]), KILN_DTYPE_FLOAT);
+    assert_int_equal(kiln_tensor_dtype(out[1]), KILN_DTYPE_INT64);
+    for (int i = 0; i < 2; i++) {
+        kiln_tensor_release(out[i]);
+        out[i] = NULL;
+    }
+
+    /* sequences of different lengths */
+    in[0] = s;
+    assert_int_equal(kiln_context_run_values(ctx, 3, names, in, 2, NULL, out), KILN_ERROR_SHAPE);
+    assert_non_null(strstr(kiln_last_error(), "SequenceMap"));
+    assert_null(out[0]);
+
+    kiln_tensor *objs[] = {s1, s2, t1, t2, k, s, t, e1, e2};
+    for (size_t i = 0; i < sizeof objs / sizeof objs[0]; i++)
+        kiln_tensor_release(objs[i]);
+    kiln_context_release(ctx);
+    kiln_model_release(m);
+}
+
+/* kiln_sequence_create / kiln_optional_create check what they are given. */
+static void test_public_constructors(void **state)
+{
+    (void)state;
+    kiln_tensor *f = kt_f32(KT_DIMS(2), (const float[]){1, 2}), *i = kt_i64(KT_DIMS(1), NULL), *s = NULL, *o = NULL;
+    assert_int_equal(kiln_sequence_create(KILN_DTYPE_UNDEFINED, 2, (const kiln_tensor *[]){f, i}, &s),
+                     KILN_ERROR_DTYPE);
+    assert_int_equal(kiln_sequence_create(KILN_DTYPE_INT64, 1, (const kiln_tensor *[]){f}, &s), KILN_ERROR_DTYPE);
+    assert_int_equal(kiln_sequence_create(KILN_DTYPE_FLOAT, 1, (const kiln_tensor *[]){NULL}, &s),
+                     KILN_ERROR_ARGUMENT);
+    assert_int_equal(kiln_sequence_create((kiln_dtype)999, 0, NULL, &s), KILN_ERROR_DTYPE);
+    assert_null(s);
+    assert_int_equal(kiln_sequence_create(KILN_DTYPE_UNDEFINED, 1, (const kiln_tensor *[]){f}, &s), KILN_OK);
+    /* no sequence of sequences */
+    kiln_tensor *nested = NULL;
+    assert_int_equal(kiln_sequence_create(KILN_DTYPE_UNDEFINED, 1, (const kiln_tensor *[]){s}, &nested),
+                     KILN_ERROR_DTYPE);
+    /* an optional of a sequence; none of an optional */
+    assert_int_equal(kiln_optional_create(s, &o), KILN_OK);
+    assert_int_equal(kiln_tensor_kind(o), KILN_VALUE_OPTIONAL);
+    assert_int_equal(kiln_tensor_kind(kiln_tensor_item(o, 0)), KILN_VALUE_SEQUENCE);
+    assert_int_equal(kiln_tensor_dtype(o), KILN_DTYPE_UNDEFINED); /* holds a sequence, not tensors */
+    kiln_tensor *oo = NULL;
+    assert_int_equal(kiln_optional_create(o, &oo), KILN_ERROR_DTYPE);
+    kiln_tensor_release(o);
+    assert_int_equal(kiln_optional_create(NULL, &o), KILN_OK);
+    assert_int_equal(kiln_tensor_item_count(o), 0);
+    kiln_tensor_release(o);
+    /* tensors are of kind tensor, with no items */
+    assert_int_equal(kiln_tensor_kind(f), KILN_VALUE_TENSOR);
+    assert_int_equal(kiln_tensor_item_count(f), 0);
+    assert_null(kiln_tensor_item(f, 0));
+    kiln_tensor_release(s);
+    kiln_tensor_release(f);
+    kiln_tensor_release(i);
+}
+
 static void test_model_tensor_op_on_sequence_refused(void **state)
 {
     (void)state;
@@ -883,6 +975,8 @@ int main(void)
         cmocka_unit_test(test_model_split_seq),
         cmocka_unit_test(test_model_save_round_trip),
         cmocka_unit_test(test_model_sequence_input),
+        cmocka_unit_test(test_model_sequence_map),
+        cmocka_unit_test(test_public_constructors),
         cmocka_unit_test(test_model_tensor_op_on_sequence_refused),
         cmocka_unit_test(test_allocation_failures),
         cmocka_unit_test(test_read_value_files),

@@ -53,6 +53,29 @@ def seq_in():
     save(g, "seq_in.onnx", 13)
 
 
+def seq_map():
+    """ys, shapes = SequenceMap(s, k, t): ys[i] = s[i] + t[i] + k * w, where
+    the body reads w = k * k from the main graph (outer scope), and
+    shapes[i] = Shape(s[i])."""
+    body = h.make_graph(
+        [h.make_node("Mul", ["in1", "w"], ["kw"]),
+         h.make_node("Add", ["in0", "in2"], ["a"]),
+         h.make_node("Add", ["a", "kw"], ["out0"]),
+         h.make_node("Shape", ["in0"], ["out1"])],
+        "body",
+        [h.make_tensor_value_info("in0", T.FLOAT, ["n"]), h.make_tensor_value_info("in1", T.FLOAT, [1]),
+         h.make_tensor_value_info("in2", T.FLOAT, ["n"])],
+        [h.make_tensor_value_info("out0", T.FLOAT, ["n"]), h.make_tensor_value_info("out1", T.INT64, [1])])
+    g = h.make_graph(
+        [h.make_node("Mul", ["k", "k"], ["w"]),
+         h.make_node("SequenceMap", ["s", "k", "t"], ["ys", "shapes"], body=body)],
+        "seq_map",
+        [h.make_value_info("s", FSEQ), h.make_tensor_value_info("k", T.FLOAT, [1]), h.make_value_info("t", FSEQ)],
+        [h.make_value_info("ys", FSEQ),
+         h.make_value_info("shapes", h.make_sequence_type_proto(h.make_tensor_type_proto(T.INT64, None)))])
+    save(g, "seq_map.onnx", 17)
+
+
 def relu_on_seq():
     """A hostile model: Relu reading a sequence (declared without a type so
     the loader cannot refuse it early)."""
@@ -82,4 +105,5 @@ if __name__ == "__main__":
     value_files()
     split_seq()
     seq_in()
+    seq_map()
     relu_on_seq()
