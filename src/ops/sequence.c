@@ -738,14 +738,24 @@ static kiln_status map_run(kn_op_ctx *c)
 #define SEQ_OP(nm, since, ...) \
     {.domain = "", .name = nm, .since_min = since, .since_max = 0, .flags = KN_OP_CONTAINERS, __VA_ARGS__}
 
+/* Items are moved, never computed on: every tensor type. .types can only
+ * name the dtypes of a tensor input (type_input); ops whose first input is
+ * a sequence leave it NULL and check items themselves. */
+static const kiln_dtype item_types[] = {
+    KILN_DTYPE_FLOAT,  KILN_DTYPE_DOUBLE, KILN_DTYPE_FLOAT16,   KILN_DTYPE_BFLOAT16,   KILN_DTYPE_INT8,
+    KILN_DTYPE_INT16,  KILN_DTYPE_INT32,  KILN_DTYPE_INT64,     KILN_DTYPE_UINT8,      KILN_DTYPE_UINT16,
+    KILN_DTYPE_UINT32, KILN_DTYPE_UINT64, KILN_DTYPE_BOOL,      KILN_DTYPE_STRING,     KILN_DTYPE_COMPLEX64,
+    KILN_DTYPE_COMPLEX128, KILN_DTYPE_UNDEFINED};
+
 const kn_op kn_ops_sequence[] = {
     SEQ_OP("SequenceEmpty", 11, .parse = empty_parse, .infer = empty_infer, .run = empty_run),
-    SEQ_OP("SequenceConstruct", 11, .infer = construct_infer, .run = construct_run),
+    SEQ_OP("SequenceConstruct", 11, .infer = construct_infer, .run = construct_run, .types = item_types),
     SEQ_OP("SequenceLength", 11, .infer = length_infer, .run = length_run),
     SEQ_OP("SequenceAt", 11, .infer = at_infer, .run = at_run),
-    SEQ_OP("SequenceInsert", 11, .infer = insert_infer, .run = insert_run),
+    SEQ_OP("SequenceInsert", 11, .infer = insert_infer, .run = insert_run, .types = item_types, .type_input = 1),
     SEQ_OP("SequenceErase", 11, .infer = erase_infer, .run = erase_run),
-    SEQ_OP("SplitToSequence", 11, .parse = split_parse, .infer = split_infer, .run = split_run),
+    SEQ_OP("SplitToSequence", 11, .parse = split_parse, .infer = split_infer, .run = split_run,
+           .types = item_types),
     SEQ_OP("ConcatFromSequence", 11, .parse = concat_parse, .infer = concat_infer, .run = concat_run),
     SEQ_OP("SequenceMap", 17, .parse = map_parse, .free_params = map_free_params, .infer = map_infer,
            .run = map_run, .finalize = map_finalize),
