@@ -36,8 +36,9 @@ extern "C" {
 #endif
 
 /* 1: the first public API. 2: host allocator, log callback, host thread
- * pool, resource limits, custom operators and plugins. */
-#define KILN_API_VERSION 2
+ * pool, resource limits, custom operators and plugins. 3: sequence and
+ * optional values. */
+#define KILN_API_VERSION 3
 
 /* Highest tensor rank kiln handles. */
 #define KILN_MAX_RANK 8
@@ -355,6 +356,50 @@ KILN_API kiln_status kiln_context_enable_profiling(kiln_context *context, int en
 KILN_API size_t kiln_context_profile_count(const kiln_context *context);
 KILN_API kiln_status kiln_context_profile_entry(const kiln_context *context, size_t index,
                                                kiln_profile_entry *out);
+
+/* ---- sequences and optionals (API version 3) ----------------------------
+ * Some ONNX values are not tensors: a sequence holds any number of tensors
+ * (ONNX SequenceProto), an optional holds one value or none (OptionalProto).
+ * kiln hands them over as kiln_tensor handles of another kind. Such a
+ * handle has rank 0 and no elements: kiln_tensor_data returns NULL,
+ * kiln_tensor_element_count and kiln_tensor_byte_size 0, and
+ * kiln_tensor_dtype the items' dtype (KILN_DTYPE_UNDEFINED when unknown or
+ * when the items are not tensors). Release it with kiln_tensor_release.
+ *
+ * kiln_context_run accepts them as inputs but refuses to return them
+ * (KILN_ERROR_UNSUPPORTED "output 'y' is a sequence; ..."), so callers
+ * written for tensors never receive one; kiln_context_run_values returns
+ * them. */
+typedef enum kiln_value_kind {
+    KILN_VALUE_TENSOR = 0,
+    KILN_VALUE_SEQUENCE = 1,
+    KILN_VALUE_OPTIONAL = 2
+} kiln_value_kind;
+
+KILN_API kiln_value_kind kiln_tensor_kind(const kiln_tensor *value);
+/* Items of a sequence; 0 or 1 for an optional; 0 for a tensor. */
+KILN_API size_t kiln_tensor_item_count(const kiln_tensor *value);
+/* Item index (owned by value, valid while it lives), or NULL past the end. */
+KILN_API const kiln_tensor *kiln_tensor_item(const kiln_tensor *value, size_t index);
+/* A sequence of copies of items[0..n) (tensors of one dtype; elem_dtype
+ * names it when n is 0, or is KILN_DTYPE_UNDEFINED). */
+KILN_API kiln_status kiln_sequence_create(kiln_dtype elem_dtype, size_t n, const kiln_tensor *const *items,
+                                          kiln_tensor **out);
+/* An optional holding a copy of value (a tensor or a sequence), or nothing
+ * when value is NULL. */
+KILN_API kiln_status kiln_optional_create(const kiln_tensor *value, kiln_tensor **out);
+/* Kind of a graph input or output as the model declares it. */
+KILN_API kiln_status kiln_model_input_kind(const kiln_model *model, size_t index, kiln_value_kind *out);
+KILN_API kiln_status kiln_model_output_kind(const kiln_model *model, size_t index, kiln_value_kind *out);
+/* Read a TensorProto, SequenceProto or OptionalProto file (which one the
+ * bytes hold cannot be told from them: kind says). */
+KILN_API kiln_status kiln_value_read_file(const char *path, kiln_value_kind kind, kiln_tensor **out);
+/* kiln_context_run that also returns sequence and optional outputs; those
+ * are always created by kiln (outputs[i] must be NULL on entry for them). */
+KILN_API kiln_status kiln_context_run_values(kiln_context *context, size_t n_inputs,
+                                             const char *const *input_names,
+                                             const kiln_tensor *const *inputs, size_t n_outputs,
+                                             const char *const *output_names, kiln_tensor **outputs);
 
 /* ---- limits (untrusted models) ------------------------------------------ */
 

@@ -48,9 +48,12 @@ static const char conformance_help[] =
     "equals NaN, infinities must match exactly; integers, bools and strings\n"
     "must be equal.\n"
     "\n"
+    "Inputs and outputs the model declares as sequences or optionals are read\n"
+    "as SequenceProto / OptionalProto and compare item by item.\n"
+    "\n"
     "One line per test: 'PASS name', 'FAIL name: reason' or 'SKIP name:\n"
-    "reason' (an op, dtype or feature kiln does not support, or sequence/\n"
-    "optional values), then 'N passed, N failed, N skipped'.\n"
+    "reason' (an op, dtype or feature kiln does not support), then 'N passed,\n"
+    "N failed, N skipped'.\n"
     "\n"
     "Options:\n"
     "  --rtol R        relative tolerance (default 1e-3, as ONNX's runner)\n"
@@ -360,10 +363,16 @@ static void tolerance_for(const kiln_model *model, const conf_args *a, double *r
     }
 }
 
-/* Files name_0.pb, name_1.pb, ... of a data set, read until one is missing.
- * Returns false after filling the report. */
-static bool read_tensors(const char *set_dir, const char *stem, kiln_tensor ***out, size_t *count,
-                         test_report *r, const char *set_label)
+static const char *kind_name(kiln_value_kind k)
+{
+    return k == KILN_VALUE_SEQUENCE ? "sequence" : k == KILN_VALUE_OPTIONAL ? "optional" : "tensor";
+}
+
+/* Files name_0.pb, name_1.pb, ... of a data set, read until one is missing;
+ * file i holds a value of kinds[i] (a tensor past n_kinds). Returns false
+ * after filling the report. */
+static bool read_tensors(const char *set_dir, const char *stem, const kiln_value_kind *kinds, size_t n_kinds,
+                         kiln_tensor ***out, size_t *count, test_report *r, const char *set_label)
 {
     kiln_tensor **ts = NULL;
     size_t n = 0;
@@ -388,20 +397,23 @@ static bool read_tensors(const char *set_dir, const char *stem, kiln_tensor ***o
             break;
         }
         ts = nt;
-        kiln_status s = kiln_tensor_read_file(path, &ts[n]);
+        kiln_value_kind kind = n < n_kinds ? kinds[n] : KILN_VALUE_TENSOR;
+        kiln_status s = kiln_value_read_file(path, kind, &ts[n]);
         free(path);
         if (s == KILN_ERROR_IO || s == KILN_ERROR_NOMEM) {
             report(r, OUTCOME_FAIL, "%s%s: %s", set_label, file, kiln_last_error());
             break;
         }
-        if (s == KILN_ERROR_UNSUPPORTED) { /* a dtype kiln lacks (float8, int4, ...) */
+        if (s == KILN_ERROR_UNSUPPORTED) { /* a dtype kiln lacks (float8, int4, ...), maps */
             report(r, OUTCOME_SKIP, "%s%s: %s", set_label, file, kiln_last_error());
             break;
         }
-        if (s != KILN_OK) {
-            /* Sequence and optional values use other protos than TensorProto. */
-            report(r, OUTCOME_SKIP, "%s%s: sequence/optional values not supported (%s)", set_label, file,
-                   kiln_last_error());
+        if (s != KILN_OK) { /* e.g. a SequenceProto where the model declares a tensor */
+            report(r, OUTCOME_FAIL, "%s%s: not a valid %s for the model's %s: %s", set_label, file,
+                   kind == KILN_VALUE_SEQUENCE   ? "SequenceProto"
+                   : kind == KILN_VALUE_OPTIONAL ? "OptionalProto"
+                                                 : "TensorProto",
+                   kind_name(kind), kiln_last_error());
             break;
         }
         n++;
@@ -424,14 +436,50 @@ typedef struct model_io {
     const char **in_names;
     const char **out_names;
     kiln_dtype *in_dtypes;
+    kiln_value_kind *in_kinds, *out_kinds;
 } model_io;
+
+/* cli_compare through sequences and optionals, item by item. */
+static void compare_value(const kiln_tensor *got, const kiln_tensor *exp, double rtol, double atol,
+                          cli_compare_result *c)
+{
+    kiln_value_kind kg = kiln_tensor_kind(got), ke = kiln_tensor_kind(exp);
+    if (ke == KILN_VALUE_TENSOR && kg == KILN_VALUE_TENSOR) {
+        cli_compare(got, exp, rtol, atol, c);
+        return;
+    }
+    memset(c, 0, sizeof *c);
+    size_t ng = kiln_tensor_item_count(got), ne = kiln_tensor_item_count(exp);
+    if (kg != ke) {
+        snprintf(c->message, sizeof c->message, "is a %s, expected a %s", kind_name(kg), kind_name(ke));
+        return;
+    }
+    if (ng != ne) {
+        snprintf(c->message, sizeof c->message, "%s has %zu items, expected %zu", kind_name(ke), ng, ne);
+        return;
+    }
+    for (size_t i = 0; i < ne; i++) {
+        cli_compare_result item;
+        compare_value(kiln_tensor_item(got, i), kiln_tensor_item(exp, i), rtol, atol, &item);
+        if (item.worst_abs > c->worst_abs)
+            c->worst_abs = item.worst_abs;
+        if (item.worst_rel > c->worst_rel)
+            c->worst_rel = item.worst_rel;
+        if (!item.ok) {
+            snprintf(c->message, sizeof c->message, "item %zu: %.480s", i, item.message);
+            return;
+        }
+    }
+    c->ok = true;
+}
 
 /* ONNX's older test data (Debian's 1.12 suites) stores bfloat16 tensors as
  * uint16, since numpy has no bfloat16: read such bits as bfloat16 where the
  * model says bfloat16. Returns false only when out of memory. */
 static bool retag_bfloat16(kiln_tensor **t, kiln_dtype want)
 {
-    if (!*t || want != KILN_DTYPE_BFLOAT16 || kiln_tensor_dtype(*t) != KILN_DTYPE_UINT16)
+    if (!*t || want != KILN_DTYPE_BFLOAT16 || kiln_tensor_dtype(*t) != KILN_DTYPE_UINT16 ||
+        kiln_tensor_kind(*t) != KILN_VALUE_TENSOR)
         return true;
     kiln_tensor *b = NULL;
     if (kiln_tensor_create(KILN_DTYPE_BFLOAT16, kiln_tensor_rank(*t), kiln_tensor_dims(*t), &b) != KILN_OK)
@@ -453,8 +501,8 @@ static bool run_data_set(kiln_context *ctx, const model_io *io, const char *set_
         report(r, OUTCOME_FAIL, "out of memory");
         return false;
     }
-    if (!read_tensors(set_dir, "input", &in, &n_in, r, set_label) ||
-        !read_tensors(set_dir, "output", &exp, &n_exp, r, set_label))
+    if (!read_tensors(set_dir, "input", io->in_kinds, io->n_in, &in, &n_in, r, set_label) ||
+        !read_tensors(set_dir, "output", io->out_kinds, io->n_out, &exp, &n_exp, r, set_label))
         goto done;
     if (n_in != io->n_in) {
         report(r, OUTCOME_FAIL, "%shas %zu input files, the model takes %zu inputs", set_label, n_in, io->n_in);
@@ -471,7 +519,8 @@ static bool run_data_set(kiln_context *ctx, const model_io *io, const char *set_
             goto done;
         }
     double t0 = cli_now_ms();
-    kiln_status s = kiln_context_run(ctx, n_in, io->in_names, (const kiln_tensor *const *)in, io->n_out, NULL, got);
+    kiln_status s =
+        kiln_context_run_values(ctx, n_in, io->in_names, (const kiln_tensor *const *)in, io->n_out, NULL, got);
     double elapsed = cli_now_ms() - t0;
     if (s != KILN_OK) {
         report(r, s == KILN_ERROR_UNSUPPORTED ? OUTCOME_SKIP : OUTCOME_FAIL, "%s%s%s", set_label,
@@ -484,7 +533,7 @@ static bool run_data_set(kiln_context *ctx, const model_io *io, const char *set_
             report(r, OUTCOME_FAIL, "out of memory");
             goto done;
         }
-        cli_compare(got[j], exp[j], rtol, atol, &c);
+        compare_value(got[j], exp[j], rtol, atol, &c);
         if (!c.ok) {
             report(r, OUTCOME_FAIL, "%soutput '%s' %s", set_label, io->out_names[j], c.message);
             goto done;
@@ -508,7 +557,9 @@ static bool model_io_names(const kiln_model *model, model_io *io, test_report *r
     io->in_names = calloc(io->n_in ? io->n_in : 1, sizeof *io->in_names);
     io->out_names = calloc(io->n_out ? io->n_out : 1, sizeof *io->out_names);
     io->in_dtypes = calloc(io->n_in ? io->n_in : 1, sizeof *io->in_dtypes);
-    if (!io->in_names || !io->out_names || !io->in_dtypes) {
+    io->in_kinds = calloc(io->n_in ? io->n_in : 1, sizeof *io->in_kinds);
+    io->out_kinds = calloc(io->n_out ? io->n_out : 1, sizeof *io->out_kinds);
+    if (!io->in_names || !io->out_names || !io->in_dtypes || !io->in_kinds || !io->out_kinds) {
         report(r, OUTCOME_FAIL, "out of memory");
         return false;
     }
@@ -520,6 +571,10 @@ static bool model_io_names(const kiln_model *model, model_io *io, test_report *r
         }
         io->in_names[i] = vi.name;
         io->in_dtypes[i] = vi.dtype;
+        if (kiln_model_input_kind(model, i, &io->in_kinds[i]) != KILN_OK) {
+            report(r, OUTCOME_FAIL, "input %zu: %s", i, kiln_last_error());
+            return false;
+        }
     }
     for (size_t i = 0; i < io->n_out; i++) {
         if (kiln_model_output_info(model, i, &vi) != KILN_OK) {
@@ -527,6 +582,10 @@ static bool model_io_names(const kiln_model *model, model_io *io, test_report *r
             return false;
         }
         io->out_names[i] = vi.name;
+        if (kiln_model_output_kind(model, i, &io->out_kinds[i]) != KILN_OK) {
+            report(r, OUTCOME_FAIL, "output %zu: %s", i, kiln_last_error());
+            return false;
+        }
     }
     return true;
 }
@@ -578,6 +637,8 @@ done:
     free_names(sets, n_sets);
     free(io.in_names);
     free(io.in_dtypes);
+    free(io.in_kinds);
+    free(io.out_kinds);
     free(io.out_names);
     kiln_context_release(ctx);
 }

@@ -79,7 +79,15 @@ static int print_value_list(const kiln_model *model, bool inputs)
         if (s != KILN_OK)
             return cli_fail("%s %zu", inputs ? "input" : "output", i);
         char type[512];
-        printf("  %s: %s\n", vi.name, cli_format_info_type(&vi, type, sizeof type));
+        kiln_value_kind kind = KILN_VALUE_TENSOR;
+        s = inputs ? kiln_model_input_kind(model, i, &kind) : kiln_model_output_kind(model, i, &kind);
+        if (s != KILN_OK)
+            return cli_fail("%s %zu", inputs ? "input" : "output", i);
+        if (kind != KILN_VALUE_TENSOR) /* its items' type is known only at run time */
+            snprintf(type, sizeof type, "%s", kind == KILN_VALUE_SEQUENCE ? "sequence" : "optional");
+        else
+            cli_format_info_type(&vi, type, sizeof type);
+        printf("  %s: %s\n", vi.name, type);
     }
     return CLI_EXIT_OK;
 }

@@ -96,6 +96,39 @@ bool kn_same_shape(const kiln_tensor *a, const kiln_tensor *b);
 /* "[1,3,224,224]" into buf. */
 const char *kn_shape_str(const kiln_tensor *t, char *buf, size_t size);
 
+/* ---- sequences and optionals ---------------------------------------------
+ * ONNX values that are not tensors travel through the runtime as tensors of
+ * these internal dtypes (outside TensorProto's range): rank 0, and data is a
+ * kn_list allocated like any tensor storage (nbytes = sizeof(kn_list)), so
+ * plans, the subgraph interpreter and control flow pass them like tensors.
+ * The list owns its items, which may be lists themselves (an optional
+ * sequence). Only ops flagged KN_OP_CONTAINERS accept them (kn_op_infer
+ * refuses the rest) and the planner never places them in the arena. */
+#define KN_DTYPE_SEQUENCE ((kiln_dtype)0x5351)
+#define KN_DTYPE_OPTIONAL ((kiln_dtype)0x4f50)
+
+typedef struct kn_list {
+    kiln_dtype elem;     /* items' dtype (UNDEFINED when not known yet) */
+    int64_t n, cap;      /* an optional holds 0 or 1 item */
+    kiln_tensor **items; /* owned */
+} kn_list;
+
+bool kn_dtype_is_container(kiln_dtype dtype);
+/* The list of a sequence/optional tensor with data, else NULL. */
+kn_list *kn_list_of(const kiln_tensor *t);
+/* A new empty sequence or optional (kind is KN_DTYPE_SEQUENCE/OPTIONAL). */
+kiln_status kn_list_new(kiln_dtype kind, kiln_dtype elem, kiln_tensor **out);
+/* Insert item at pos in [0, n] (takes ownership, also on failure). */
+kiln_status kn_list_insert(kn_list *l, int64_t pos, kiln_tensor *item);
+/* Append a deep copy of item. */
+kiln_status kn_list_push_copy(kn_list *l, const kiln_tensor *item);
+/* Make dst (an allocated, empty container) a deep copy of src's items. */
+kiln_status kn_list_copy(kn_list *dst, const kn_list *src);
+void kn_list_clear(kn_list *l);
+/* Copy src's elements into dst, allocated with the same dtype and shape
+ * (strings duplicated, sequence/optional items deep-copied). */
+kiln_status kn_tensor_copy_data(kiln_tensor *dst, const kiln_tensor *src);
+
 /* float16 / bfloat16 conversions (round to nearest even). */
 float kn_half_to_float(uint16_t h);
 uint16_t kn_float_to_half(float f);

@@ -53,6 +53,11 @@ KILN_API const char *kiln_dtype_name(kiln_dtype dtype)
     case KILN_DTYPE_UINT2: return "uint2";
     case KILN_DTYPE_INT2: return "int2";
     }
+    /* internal kinds, named in error messages */
+    if (dtype == KN_DTYPE_SEQUENCE)
+        return "sequence";
+    if (dtype == KN_DTYPE_OPTIONAL)
+        return "optional";
     return "unknown";
 }
 
@@ -66,6 +71,8 @@ bool kn_dtype_bytes(kiln_dtype dtype, int64_t count, size_t *bytes)
     if (count < 0)
         return false;
     size_t es = dtype == KILN_DTYPE_STRING ? sizeof(char *) : kiln_dtype_size(dtype);
+    if (kn_dtype_is_container(dtype)) /* the one element is the kn_list */
+        es = sizeof(kn_list);
     if (es == 0)
         return false;
     return kn_mul_size((size_t)count, es, bytes);

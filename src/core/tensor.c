@@ -103,6 +103,12 @@ kiln_status kn_tensor_clone(const kiln_tensor *src, kiln_tensor **out)
                 return KN_NOMEM();
             }
         }
+    } else if (kn_dtype_is_container(src->dtype)) {
+        kiln_status s = src->data ? kn_list_copy(t->data, src->data) : KILN_OK;
+        if (s != KILN_OK) {
+            kn_tensor_free(t);
+            return s;
+        }
     } else if (src->nbytes) {
         memcpy(t->data, src->data, src->nbytes);
     }
@@ -128,6 +134,8 @@ void kn_tensor_free(kiln_tensor *t)
             for (int64_t i = 0; i < n; i++)
                 kn_free(s[i]);
         }
+        if (kn_dtype_is_container(t->dtype))
+            kn_list_clear(t->data);
         kn_aligned_free(t->data);
     }
     kn_free(t->name);
@@ -196,8 +204,14 @@ KILN_API void kiln_tensor_release(kiln_tensor *tensor)
     kn_tensor_free(tensor);
 }
 
+/* Sequence/optional handles (list.c) show their element dtype and no data:
+ * callers that only know tensors never read a kn_list as elements. */
 KILN_API kiln_dtype kiln_tensor_dtype(const kiln_tensor *t)
 {
+    if (t && kn_dtype_is_container(t->dtype)) {
+        const kn_list *l = t->data;
+        return l && !kn_dtype_is_container(l->elem) ? l->elem : KILN_DTYPE_UNDEFINED;
+    }
     return t ? t->dtype : KILN_DTYPE_UNDEFINED;
 }
 
@@ -213,22 +227,22 @@ KILN_API const int64_t *kiln_tensor_dims(const kiln_tensor *t)
 
 KILN_API int64_t kiln_tensor_element_count(const kiln_tensor *t)
 {
-    return t ? kn_tensor_count(t) : 0;
+    return t && !kn_dtype_is_container(t->dtype) ? kn_tensor_count(t) : 0;
 }
 
 KILN_API size_t kiln_tensor_byte_size(const kiln_tensor *t)
 {
-    return t ? t->nbytes : 0;
+    return t && !kn_dtype_is_container(t->dtype) ? t->nbytes : 0;
 }
 
 KILN_API void *kiln_tensor_data(kiln_tensor *t)
 {
-    return t ? t->data : NULL;
+    return t && !kn_dtype_is_container(t->dtype) ? t->data : NULL;
 }
 
 KILN_API const void *kiln_tensor_const_data(const kiln_tensor *t)
 {
-    return t ? t->data : NULL;
+    return t && !kn_dtype_is_container(t->dtype) ? t->data : NULL;
 }
 
 KILN_API const char *kiln_tensor_name(const kiln_tensor *t)

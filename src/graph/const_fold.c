@@ -41,8 +41,8 @@ kiln_status kn_pass_const_fold(kn_graph *g, bool *changed)
             continue; /* leave it to run time, which reports the error in context */
         bool small = true;
         for (int k = 0; k < n->n_out; k++)
-            if (res[k] && res[k]->nbytes > KN_FOLD_MAX_BYTES)
-                small = false;
+            if (res[k] && (res[k]->nbytes > KN_FOLD_MAX_BYTES || kn_dtype_is_container(res[k]->dtype)))
+                small = false; /* model constants are tensors (saved as TensorProto) */
         for (int k = 0; k < n->n_out; k++) {
             int v = n->out[k];
             if (!small || v < 0) {

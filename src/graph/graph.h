@@ -28,6 +28,11 @@ typedef struct kn_value {
     bool is_graph_output;
     bool is_initializer;   /* came from graph.initializer */
     int n_consumers;       /* maintained by kn_graph_build_uses() */
+    /* dtype KN_DTYPE_SEQUENCE / KN_DTYPE_OPTIONAL (core.h): what the value
+     * holds as declared (item tensors' dtype, whether an optional holds a
+     * sequence), kept to save the model with the same type. */
+    kiln_dtype item_dtype;
+    bool item_is_sequence;
 } kn_value;
 
 typedef enum kn_attr_type {

@@ -86,6 +86,43 @@ static Onnx__TensorProto *tensor_proto(exporter *ex, const kiln_tensor *t, const
     return p;
 }
 
+/* A sequence or optional value's type: sequence_type / optional_type around
+ * the item tensor type (dtype as declared, shape not kept). */
+static Onnx__ValueInfoProto *container_info(exporter *ex, const kn_value *v, Onnx__ValueInfoProto *vi,
+                                            Onnx__TypeProto *tp, Onnx__TypeProto__Tensor *tt)
+{
+    EX_NEW(item, ex, Onnx__TypeProto, onnx__type_proto__init);
+    if (!item)
+        return NULL;
+    item->value_case = ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE;
+    item->tensor_type = tt;
+    if (v->item_dtype != KILN_DTYPE_UNDEFINED) {
+        tt->has_elem_type = 1;
+        tt->elem_type = (int32_t)v->item_dtype;
+    }
+    if (v->dtype == KN_DTYPE_SEQUENCE || v->item_is_sequence) {
+        EX_NEW(seq, ex, Onnx__TypeProto__Sequence, onnx__type_proto__sequence__init);
+        EX_NEW(holder, ex, Onnx__TypeProto, onnx__type_proto__init);
+        if (!seq || !holder)
+            return NULL;
+        seq->elem_type = item;
+        holder->value_case = ONNX__TYPE_PROTO__VALUE_SEQUENCE_TYPE;
+        holder->sequence_type = seq;
+        item = holder;
+    }
+    if (v->dtype == KN_DTYPE_SEQUENCE) {
+        *tp = *item;
+        return vi;
+    }
+    EX_NEW(opt, ex, Onnx__TypeProto__Optional, onnx__type_proto__optional__init);
+    if (!opt)
+        return NULL;
+    opt->elem_type = item;
+    tp->value_case = ONNX__TYPE_PROTO__VALUE_OPTIONAL_TYPE;
+    tp->optional_type = opt;
+    return vi;
+}
+
 static Onnx__ValueInfoProto *value_info(exporter *ex, const kn_value *v)
 {
     EX_NEW(vi, ex, Onnx__ValueInfoProto, onnx__value_info_proto__init);
@@ -95,6 +132,8 @@ static Onnx__ValueInfoProto *value_info(exporter *ex, const kn_value *v)
         return NULL;
     vi->name = v->name;
     vi->type = tp;
+    if (kn_dtype_is_container(v->dtype))
+        return container_info(ex, v, vi, tp, tt);
     tp->value_case = ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE;
     tp->tensor_type = tt;
     const kiln_tensor *c = v->constant;
@@ -134,6 +173,18 @@ static Onnx__ValueInfoProto *value_info(exporter *ex, const kn_value *v)
 }
 
 static Onnx__GraphProto *graph_proto(exporter *ex, const kn_graph *g);
+
+/* protobuf-c allocation in the exporter's list, freed with the rest. */
+static void *ex_pb_alloc(void *data, size_t size)
+{
+    return ex_alloc(data, size);
+}
+
+static void ex_pb_free(void *data, void *ptr)
+{
+    KN_UNUSED(data);
+    KN_UNUSED(ptr);
+}
 
 static kiln_status attr_proto(exporter *ex, const kn_node *n, const kn_attr *a, Onnx__AttributeProto **out)
 {
@@ -179,6 +230,17 @@ static kiln_status attr_proto(exporter *ex, const kn_node *n, const kn_attr *a, 
         for (size_t i = 0; p->graphs && i < a->count; i++)
             p->graphs[i] = graph_proto(ex, a->graphs[i]);
         break;
+    case KN_ATTR_TYPE_PROTO: { /* packed by the importer (none if the file had none) */
+        if (!a->s)
+            break;
+        ProtobufCAllocator pa = {ex_pb_alloc, ex_pb_free, ex};
+        p->tp = (Onnx__TypeProto *)protobuf_c_message_unpack(&onnx__type_proto__descriptor, &pa, a->s_len,
+                                                             (const uint8_t *)a->s);
+        if (!p->tp && !ex->failed)
+            return kn_error(KILN_ERROR_INTERNAL, "node '%s' (%s): attribute '%s' holds no valid type", n->name,
+                            n->op_type, a->name);
+        break;
+    }
     default:
         return kn_error(KILN_ERROR_UNSUPPORTED, "node '%s' (%s): attribute '%s' of type %d cannot be written",
                         n->name, n->op_type, a->name, (int)a->type);

@@ -41,12 +41,28 @@ static void clear_dims(kn_value *v)
     }
 }
 
-/* Copy a declared tensor type onto v. Types other than tensors (sequences,
- * maps, optionals) and element types kiln does not know leave dtype
- * UNDEFINED. strict: a shape kiln cannot represent is an error rather than
- * a hint to drop. */
+/* Copy a declared tensor type onto v. Sequences and optionals get the
+ * internal dtypes KN_DTYPE_SEQUENCE / KN_DTYPE_OPTIONAL (their item types
+ * are checked by the ops at run time); maps and element types kiln does not
+ * know leave dtype UNDEFINED. strict: a shape kiln cannot represent is an
+ * error rather than a hint to drop. */
 static kiln_status apply_type(kn_value *v, const Onnx__TypeProto *tp, const char *what, bool strict)
 {
+    if (tp && (tp->value_case == ONNX__TYPE_PROTO__VALUE_SEQUENCE_TYPE ||
+               tp->value_case == ONNX__TYPE_PROTO__VALUE_OPTIONAL_TYPE)) {
+        bool seq = tp->value_case == ONNX__TYPE_PROTO__VALUE_SEQUENCE_TYPE;
+        v->dtype = seq ? KN_DTYPE_SEQUENCE : KN_DTYPE_OPTIONAL;
+        v->rank = -1;
+        const Onnx__TypeProto *item = seq ? (tp->sequence_type ? tp->sequence_type->elem_type : NULL)
+                                          : (tp->optional_type ? tp->optional_type->elem_type : NULL);
+        v->item_is_sequence = !seq && item && item->value_case == ONNX__TYPE_PROTO__VALUE_SEQUENCE_TYPE;
+        if (v->item_is_sequence) /* an optional sequence: its items */
+            item = item->sequence_type ? item->sequence_type->elem_type : NULL;
+        if (item && item->value_case == ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE && item->tensor_type &&
+            item->tensor_type->has_elem_type && kn_dtype_known((kiln_dtype)item->tensor_type->elem_type))
+            v->item_dtype = (kiln_dtype)item->tensor_type->elem_type;
+        return KILN_OK;
+    }
     if (!tp || tp->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE || !tp->tensor_type)
         return KILN_OK;
     const Onnx__TypeProto__Tensor *tt = tp->tensor_type;
@@ -192,9 +208,21 @@ static kiln_status convert_attr_value(import_ctx *c, kn_graph *g, const Onnx__At
             KN_TRY(import_subgraph(c, g, ap->graphs[i], label, &a->graphs[i]));
         }
         return KILN_OK;
+    case KN_ATTR_TYPE_PROTO:
+        /* Kept packed (s, s_len) only to be written back when the model is
+         * saved (Optional's type); no op reads it. */
+        if (!ap->tp)
+            return KILN_OK; /* written back as found: type only */
+        a->s_len = onnx__type_proto__get_packed_size(ap->tp);
+        a->s = kn_malloc(a->s_len + 1);
+        if (!a->s)
+            return KN_NOMEM();
+        onnx__type_proto__pack(ap->tp, (uint8_t *)a->s);
+        a->s[a->s_len] = 0;
+        return KILN_OK;
     default:
-        /* Sparse tensors and type protos: no op kiln runs reads them, so
-         * only the type is kept for an op to refuse by name. */
+        /* Sparse tensors and lists of type protos: no op kiln runs reads
+         * them, so only the type is kept for an op to refuse by name. */
         return KILN_OK;
     }
 }

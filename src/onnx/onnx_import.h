@@ -36,6 +36,11 @@ kiln_status kn_tensor_from_proto(const Onnx__TensorProto *p, const char *base_di
 kiln_status kn_tensor_decode(const Onnx__TensorProto *p, const char *base_dir, const char *label,
                              kiln_tensor **out);
 
+/* A serialized SequenceProto or OptionalProto (kind KN_DTYPE_SEQUENCE /
+ * KN_DTYPE_OPTIONAL) -> sequence / optional value (value_proto.c). */
+kiln_status kn_value_decode(const void *data, size_t size, kiln_dtype kind, const char *base_dir, const char *label,
+                            kiln_tensor **out);
+
 /* ---- helpers shared by the files of src/onnx ---- */
 
 /* protobuf-c allocator routed through kn_malloc/kn_free; records whether an
@@ -53,6 +58,10 @@ void kn_pb_alloc_init(kn_pb_alloc *a);
 /* Walk the wire format of a serialized message of type desc, checking
  * lengths and nesting depth. false when the bytes are malformed. */
 bool kn_pb_wire_ok(const uint8_t *data, size_t size, const ProtobufCMessageDescriptor *desc);
+
+/* Read one varint at *p (advanced past it); false if truncated or longer
+ * than 10 bytes. For hand-decoded messages (value_proto.c). */
+bool kn_pb_read_varint(const uint8_t **p, const uint8_t *end, uint64_t *v);
 
 /* Unpack a message of type desc from untrusted bytes: wire check, then
  * protobuf-c. Returns KILN_ERROR_PARSE "<what>: protobuf decoding failed" or

@@ -82,6 +82,11 @@ static bool wire_ok(const uint8_t *p, const uint8_t *end, const ProtobufCMessage
     return true;
 }
 
+bool kn_pb_read_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+    return read_varint(p, end, v);
+}
+
 bool kn_pb_wire_ok(const uint8_t *data, size_t size, const ProtobufCMessageDescriptor *desc)
 {
     if (size && !data)

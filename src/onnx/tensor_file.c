@@ -75,6 +75,30 @@ KILN_API kiln_status kiln_tensor_read_file(const char *path, kiln_tensor **out)
     return s;
 }
 
+KILN_API kiln_status kiln_value_read_file(const char *path, kiln_value_kind kind, kiln_tensor **out)
+{
+    if (kind == KILN_VALUE_TENSOR)
+        return kiln_tensor_read_file(path, out);
+    if (!path || !out)
+        return kn_error(KILN_ERROR_ARGUMENT, "kiln_value_read_file: NULL argument");
+    if (kind != KILN_VALUE_SEQUENCE && kind != KILN_VALUE_OPTIONAL)
+        return kn_error(KILN_ERROR_ARGUMENT, "kiln_value_read_file: unknown kind %d", (int)kind);
+    void *data;
+    size_t size;
+    KN_TRY(kn_read_file(path, 0, &data, &size));
+    char *dir = NULL;
+    kiln_tensor *t = NULL;
+    kiln_status s = dir_of(path, &dir);
+    if (s == KILN_OK)
+        s = kn_value_decode(data, size, kind == KILN_VALUE_SEQUENCE ? KN_DTYPE_SEQUENCE : KN_DTYPE_OPTIONAL, dir,
+                            path, &t);
+    kn_free(dir);
+    kn_free(data);
+    if (s == KILN_OK)
+        *out = t;
+    return s;
+}
+
 KILN_API kiln_status kiln_tensor_read_pb_buffer(const void *data, size_t size, kiln_tensor **out)
 {
     if ((!data && size) || !out)

@@ -8,8 +8,9 @@
  *
  * Values the bodies read from enclosing graphs arrive as the node's hidden
  * inputs after its declared ones (graph/scope.h), in the order of
- * kn_node_outer_names(). Sequence- and optional-typed values are not
- * supported. */
+ * kn_node_outer_names(). Sequence and optional values (core.h) pass
+ * through as loop-carried values, branch results and scan states; they
+ * cannot be scanned or stacked. */
 #include "graph/scope.h"
 #include "ops/families.h"
 #include "runtime/subgraph.h"
@@ -328,7 +329,11 @@ static kiln_status ctl_run(kn_op_ctx *c)
             return kn_error(KILN_ERROR_INTERNAL, "node '%s' (%s): output %d changed shape", c->node->name,
                             c->node->op_type, i);
         /* An output allocated for this evaluation only can take the buffer
-         * over; planned (arena) outputs get a copy. */
+         * over; planned (arena) outputs get a copy. Sequences and optionals
+         * are never planned (plan.c), so they are always taken over. */
+        if (kn_dtype_is_container(o->dtype) && !(o->owns_data && r->owns_data))
+            return kn_error(KILN_ERROR_INTERNAL, "node '%s' (%s): output %d is a %s in a planned buffer",
+                            c->node->name, c->node->op_type, i, kiln_dtype_name(o->dtype));
         if (o->owns_data && r->owns_data && o->dtype != KILN_DTYPE_STRING) {
             void *d = o->data;
             o->data = r->data;
@@ -368,6 +373,9 @@ static kiln_status if_infer(kn_op_ctx *c)
 static kiln_status stack(const kn_op_ctx *c, kiln_tensor *const *parts, int64_t count, int axis, kiln_tensor **out)
 {
     const kiln_tensor *p0 = parts[0];
+    if (kn_dtype_is_container(p0->dtype))
+        return kn_error(KILN_ERROR_UNSUPPORTED, "node '%s' (%s): a scan output is a %s; only tensors can be stacked",
+                        c->node->name, c->node->op_type, kiln_dtype_name(p0->dtype));
     for (int64_t t = 1; t < count; t++)
         if (parts[t]->dtype != p0->dtype || !kn_same_shape(parts[t], p0)) {
             char a[64], b[64];
@@ -842,12 +850,12 @@ static kiln_status scan_infer(kn_op_ctx *c)
 const kn_op kn_ops_control[] = {
     {.domain = "", .name = "If", .since_min = 1, .since_max = 0, .parse = if_parse, .free_params = ctl_free_params,
      .infer = if_infer, .prepare = ctl_prepare, .free_state = ctl_free_state, .run = ctl_run,
-     .finalize = ctl_finalize},
+     .finalize = ctl_finalize, .flags = KN_OP_CONTAINERS},
     {.domain = "", .name = "Loop", .since_min = 1, .since_max = 0, .parse = loop_parse,
      .free_params = ctl_free_params, .infer = loop_infer, .prepare = ctl_prepare, .free_state = ctl_free_state,
-     .run = ctl_run, .finalize = ctl_finalize},
+     .run = ctl_run, .finalize = ctl_finalize, .flags = KN_OP_CONTAINERS},
     {.domain = "", .name = "Scan", .since_min = 8, .since_max = 0, .parse = scan_parse,
      .free_params = ctl_free_params, .infer = scan_infer, .prepare = ctl_prepare, .free_state = ctl_free_state,
-     .run = ctl_run, .finalize = ctl_finalize},
+     .run = ctl_run, .finalize = ctl_finalize, .flags = KN_OP_CONTAINERS},
 };
 KN_FAMILY_COUNT(control);

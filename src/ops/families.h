@@ -39,7 +39,9 @@
     X(tfidf)              \
     X(ml)                 \
     X(deform_conv)        \
-    X(image_decoder)
+    X(image_decoder)      \
+    X(sequence)           \
+    X(optional)
 
 #define KN_DECLARE_FAMILY(x)          \
     extern const kn_op kn_ops_##x[]; \

@@ -93,6 +93,10 @@ typedef struct kn_op {
 #define KN_OP_FAST 4u           /* float32 has a vectorized/blocked kernel
                                    (dispatched per ISA), not only the plain
                                    reference loop: shown in docs/operators.md */
+#define KN_OP_CONTAINERS 8u     /* takes sequence/optional inputs (core.h);
+                                   kn_op_infer refuses them for other ops.
+                                   infer() sees such an input's data only
+                                   when known, like any value */
 
 /* Common type lists for kn_op.types (defined in op_util.c). */
 extern const kiln_dtype kn_types_float[];   /* float32, float64, float16, bfloat16 */
@@ -150,6 +154,9 @@ kiln_status kn_broadcast_shape(const kn_op_ctx *c, int ra, const int64_t *da, in
  * Returns KN_NEED_VALUE if the data is not known yet. vals must hold
  * max_count entries. */
 kiln_status kn_input_ints(const kn_op_ctx *c, int i, int64_t *vals, size_t max_count, size_t *count);
+/* KN_NEED_VALUE unless the data of every present input is known (infer of
+ * ops whose outputs depend on all input values, like the sequence ops). */
+kiln_status kn_inputs_known(const kn_op_ctx *c);
 /* Set output i's shape (dtype, rank, dims). */
 kiln_status kn_set_output(kn_op_ctx *c, int i, kiln_dtype dtype, int rank, const int64_t *dims);
 

@@ -172,6 +172,13 @@ static int dtype_kind(kiln_dtype dt)
 
 kiln_status kn_op_infer(const kn_op *op, kn_op_ctx *c)
 {
+    /* Kernels read tensors as element arrays: a sequence or optional
+     * reaching one that does not expect it must fail here, not be read. */
+    for (int i = 0; !(op->flags & KN_OP_CONTAINERS) && i < c->n_in; i++)
+        if (c->in[i] && kn_dtype_is_container(c->in[i]->dtype))
+            return kn_error(KILN_ERROR_DTYPE, "node '%s' (%s): input %d is a%s %s, expected a tensor", c->node->name,
+                            c->node->op_type, i, c->in[i]->dtype == KN_DTYPE_OPTIONAL ? "n" : "",
+                            kiln_dtype_name(c->in[i]->dtype));
     if (op->types && op->type_input < c->n_in && c->in[op->type_input]) {
         kiln_dtype dt = c->in[op->type_input]->dtype;
         bool same_kind = false;
@@ -244,6 +251,14 @@ kiln_status kn_input_ints(const kn_op_ctx *c, int i, int64_t *vals, size_t max_c
     for (int64_t k = 0; k < n; k++)
         vals[k] = kn_tensor_get_i64(t, k);
     *count = (size_t)n;
+    return KILN_OK;
+}
+
+kiln_status kn_inputs_known(const kn_op_ctx *c)
+{
+    for (int i = 0; i < c->n_in; i++)
+        if (c->in[i] && !c->in[i]->data && c->in[i]->nbytes) /* empty tensors need no data */
+            return KN_NEED_VALUE;
     return KILN_OK;
 }
 

@@ -505,10 +505,19 @@ static kiln_status size_run(kn_op_ctx *c)
 static kiln_status identity_infer(kn_op_ctx *c)
 {
     KN_TRY(kn_check_arity(c, 1, 1, 1, 1));
+    if (kn_dtype_is_container(c->in[0]->dtype)) /* sequence or optional: copied in identity_run */
+        return c->in[0]->data ? kn_set_output(c, 0, c->in[0]->dtype, 0, NULL) : KN_NEED_VALUE;
     size_t esz;
     KN_TRY(elem_size(c, 0, &esz));
     const kiln_tensor *x = c->in[0];
     return kn_set_output(c, 0, x->dtype, x->rank, x->dims);
+}
+
+static kiln_status identity_run(kn_op_ctx *c)
+{
+    if (kn_dtype_is_container(c->in[0]->dtype))
+        return kn_list_copy(c->out[0]->data, c->in[0]->data);
+    return copy_input(c);
 }
 
 /* ---- DepthToSpace / SpaceToDepth -------------------------------------- */
@@ -673,7 +682,8 @@ const kn_op kn_ops_shape[] = {
     {.domain = "", .name = "Shape", .since_min = 1, .infer = shape_infer, .run = shape_run,
      .flags = KN_OP_SHAPE_ONLY},
     {.domain = "", .name = "Size", .since_min = 1, .infer = size_infer, .run = size_run, .flags = KN_OP_SHAPE_ONLY},
-    {.domain = "", .name = "Identity", .since_min = 1, .infer = identity_infer, .run = copy_input},
+    {.domain = "", .name = "Identity", .since_min = 1, .infer = identity_infer, .run = identity_run,
+     .flags = KN_OP_CONTAINERS},
     {.domain = "", .name = "DepthToSpace", .since_min = 1, .parse = block_parse, .infer = d2s_infer,
      .run = d2s_run, .types = kn_types_fixed},
     {.domain = "", .name = "SpaceToDepth", .since_min = 1, .parse = block_parse, .infer = s2d_infer,

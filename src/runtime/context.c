@@ -108,9 +108,19 @@ static kiln_status bind_inputs(const kiln_model *m, size_t n, const char *const 
 /* Check a caller tensor against the output, or clone the output when the
  * caller gave none. Caller buffers are written only after every requested
  * output passed, so a failure leaves all of them untouched. */
-static kiln_status prepare_out(const kiln_tensor *src, const char *name, kiln_tensor **dst)
+static kiln_status prepare_out(const kiln_tensor *src, const char *name, bool values, kiln_tensor **dst)
 {
     char a[128], b[128];
+    if (kn_dtype_is_container(src->dtype)) {
+        if (!values)
+            return kn_error(KILN_ERROR_UNSUPPORTED,
+                            "output '%s' is a%s %s; kiln_context_run returns tensors only (use kiln_context_run_values)",
+                            name, src->dtype == KN_DTYPE_OPTIONAL ? "n" : "", kiln_dtype_name(src->dtype));
+        if (*dst)
+            return kn_error(KILN_ERROR_ARGUMENT, "output '%s' is a %s: pass NULL for kiln to create it", name,
+                            kiln_dtype_name(src->dtype));
+        return kn_tensor_clone(src, dst);
+    }
     if (*dst) {
         kiln_tensor *d = *dst;
         if (d->dtype != src->dtype)
@@ -146,9 +156,10 @@ static void log_plan(const kn_plan *p, const kiln_model *m)
            p->arena_size);
 }
 
-KILN_API kiln_status kiln_context_run(kiln_context *c, size_t n_inputs, const char *const *input_names,
-                                      const kiln_tensor *const *inputs, size_t n_outputs,
-                                      const char *const *output_names, kiln_tensor **outputs)
+/* values: sequence and optional outputs may be returned (API version 3). */
+static kiln_status context_run(kiln_context *c, size_t n_inputs, const char *const *input_names,
+                               const kiln_tensor *const *inputs, size_t n_outputs, const char *const *output_names,
+                               kiln_tensor **outputs, bool values)
 {
     if (!c || (n_outputs && !outputs))
         return kn_error(KILN_ERROR_ARGUMENT, "kiln_context_run: NULL argument");
@@ -195,7 +206,7 @@ KILN_API kiln_status kiln_context_run(kiln_context *c, size_t n_inputs, const ch
     for (size_t i = 0; s == KILN_OK && i < n_outputs; i++) {
         const kn_slot *slot = &c->plan->slots[m->outputs[out_index[i]].value];
         made[i] = outputs[i];
-        s = prepare_out(&slot->t, m->outputs[out_index[i]].info.name, &made[i]);
+        s = prepare_out(&slot->t, m->outputs[out_index[i]].info.name, values, &made[i]);
     }
     if (s == KILN_OK) {
         for (size_t i = 0; i < n_outputs; i++) {
@@ -211,6 +222,20 @@ KILN_API kiln_status kiln_context_run(kiln_context *c, size_t n_inputs, const ch
     }
     kn_plan_release_dynamic(c->plan);
     return s;
+}
+
+KILN_API kiln_status kiln_context_run(kiln_context *c, size_t n_inputs, const char *const *input_names,
+                                      const kiln_tensor *const *inputs, size_t n_outputs,
+                                      const char *const *output_names, kiln_tensor **outputs)
+{
+    return context_run(c, n_inputs, input_names, inputs, n_outputs, output_names, outputs, false);
+}
+
+KILN_API kiln_status kiln_context_run_values(kiln_context *c, size_t n_inputs, const char *const *input_names,
+                                             const kiln_tensor *const *inputs, size_t n_outputs,
+                                             const char *const *output_names, kiln_tensor **outputs)
+{
+    return context_run(c, n_inputs, input_names, inputs, n_outputs, output_names, outputs, true);
 }
 
 KILN_API kiln_status kiln_context_enable_profiling(kiln_context *c, int enable)

@@ -86,7 +86,8 @@ kiln_status kn_model_io_info(const kn_graph *g, const int *values, int n, kn_io_
         const kn_value *v = &g->values[values[i]];
         io[i].value = values[i];
         io[i].info.name = v->name;
-        io[i].info.dtype = v->dtype;
+        /* sequences and optionals: the kind says it (kiln_model_input_kind) */
+        io[i].info.dtype = kn_dtype_is_container(v->dtype) ? KILN_DTYPE_UNDEFINED : v->dtype;
         io[i].info.rank = v->rank;
         for (int d = 0; d < v->rank && d < KN_MAX_RANK; d++) {
             io[i].dims[d] = v->dims[d].symbol ? -1 : v->dims[d].value;
@@ -349,6 +350,29 @@ KILN_API kiln_status kiln_model_output_info(const kiln_model *m, size_t i, kiln_
     out->dims = m->outputs[i].dims;
     out->dim_names = m->outputs[i].dim_names;
     return KILN_OK;
+}
+
+static kiln_status io_kind(const kiln_model *m, const kn_io_info *io, size_t n, size_t i, const char *fn,
+                           kiln_value_kind *out)
+{
+    if (!m || !out)
+        return kn_error(KILN_ERROR_ARGUMENT, "%s: NULL argument", fn);
+    if (i >= n)
+        return kn_error(KILN_ERROR_ARGUMENT, "%s: index %zu out of range (%zu values)", fn, i, n);
+    kiln_dtype dt = m->graph->values[io[i].value].dtype;
+    *out = dt == KN_DTYPE_SEQUENCE ? KILN_VALUE_SEQUENCE : dt == KN_DTYPE_OPTIONAL ? KILN_VALUE_OPTIONAL
+                                                                                   : KILN_VALUE_TENSOR;
+    return KILN_OK;
+}
+
+KILN_API kiln_status kiln_model_input_kind(const kiln_model *m, size_t i, kiln_value_kind *out)
+{
+    return io_kind(m, m ? m->inputs : NULL, m ? m->n_inputs : 0, i, "kiln_model_input_kind", out);
+}
+
+KILN_API kiln_status kiln_model_output_kind(const kiln_model *m, size_t i, kiln_value_kind *out)
+{
+    return io_kind(m, m ? m->outputs : NULL, m ? m->n_outputs : 0, i, "kiln_model_output_kind", out);
 }
 
 KILN_API kiln_status kiln_model_meta_get(const kiln_model *m, kiln_model_meta *out)

@@ -230,6 +230,11 @@ static kiln_status plan_steps(kn_plan *p, const struct kiln_model *m, pthreadpoo
             for (int i = 0; st == KILN_OK && i < node->n_out; i++)
                 if (outs[i])
                     st = kn_limit_tensor(&m->options, node, g->values[node->out[i]].name, outs[i]);
+            /* Sequences and optionals own their items: they are made per
+             * run (dynamic step), never placed in the arena. */
+            for (int i = 0; st == KILN_OK && i < node->n_out; i++)
+                if (outs[i] && kn_dtype_is_container(outs[i]->dtype))
+                    st = KN_NEED_VALUE;
             if (st != KILN_OK && st != KN_NEED_VALUE)
                 return st;
             /* Ownership rule for strings: a STRING tensor owns its strings

@@ -562,7 +562,7 @@ rc_is 1
 out_has '^FAIL test_add_missing_input: .*1 input'
 k "conformance sequence input" conformance "$T/other/test_relu_sequence"
 rc_is 1
-out_has '^SKIP test_relu_sequence: .*sequence/optional values not supported'
+out_has '^FAIL test_relu_sequence: input_0.pb: not a valid TensorProto for the model.s tensor'
 k "conformance no data sets" conformance "$T/no_data"
 rc_is 1
 out_has '^FAIL test_nodata: no test_data_set_'
