@@ -54,6 +54,8 @@ GROUPS = [
     ("signed ints", ["int8", "int16", "int32", "int64"]),
     ("unsigned ints", ["uint8", "uint16", "uint32", "uint64"]),
     ("complex", ["complex64", "complex128"]),
+    ("narrow", ["float8e4m3fn", "float8e4m3fnuz", "float8e5m2", "float8e5m2fnuz", "float8e8m0", "float4e2m1",
+                "int4", "uint4", "int2", "uint2"]),
 ]
 
 
@@ -200,7 +202,9 @@ def generate(args):
       "with any other type is refused at load with an error naming the node. `any`: the op does not depend on "
       "element types or checks them itself. floats = float32, float64, float16, bfloat16 (float16 and bfloat16 "
       "compute in float32 for most ops); signed ints = int8..int64; unsigned ints = uint8..uint64; "
-      "complex = complex64, complex128.")
+      "complex = complex64, complex128; narrow = the 1-byte-or-less types float8e4m3fn, float8e4m3fnuz, float8e5m2, "
+      "float8e5m2fnuz, float8e8m0, float4e2m1, int4, uint4, int2, uint2 (held unpacked, one byte per element: "
+      "moved and cast, not computed on).")
     w("- **fast**: float32 runs on a vectorized (SIMD, per-ISA) or cache-blocked kernel; the other ops run plain "
       "portable loops.")
     w("- **tests**: passed/skipped (and /failed if any) tests in each suite whose model uses the op; a test "
