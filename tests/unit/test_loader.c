@@ -642,7 +642,8 @@ static void test_narrow_initializers(void **state)
     kn_model_file_clear(&mf);
 
     tm_init(&m);
-    tm_init_raw(&m, "a", KILN_DTYPE_INT4, 1, d3, i4, 3); /* 3 elements pack into 2 bytes */
+    static const uint8_t i4_long[3] = {0x9f, 0x07, 0x00};
+    tm_init_raw(&m, "a", KILN_DTYPE_INT4, 1, d3, i4_long, sizeof i4_long); /* 3 elements pack into 2 bytes */
     expect_error(&m, NULL, KILN_ERROR_MODEL, "raw_data has 3 bytes, dims [3] of int4 need 2");
 
     /* int32_data: one float8 code per entry; one packed byte per entry for

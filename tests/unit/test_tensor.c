@@ -770,11 +770,11 @@ static void test_pad_edge_cases(void **state)
 {
     (void)state;
     /* pads are [begin_0, begin_1, end_0, end_1] */
-    kiln_tensor *y = pad_run_mode("constant", kt_f32(KT_DIMS(0, 2), NULL), (int64_t[]){1, 0, 1, 1}, 4, KILN_OK);
+    kiln_tensor *e = kt_f32(KT_DIMS(0, 2), NULL);
+    kiln_tensor *y = pad_run_mode("constant", e, (int64_t[]){1, 0, 1, 1}, 4, KILN_OK);
     kt_assert_shape(y, KT_DIMS(2, 3));
     kt_assert_f32_close(y, (float[]){0, 0, 0, 0, 0, 0}, 6, 0, 0);
     kn_tensor_free(y);
-    kiln_tensor *e = kt_f32(KT_DIMS(0, 2), NULL);
     assert_null(pad_run_mode("reflect", e, (int64_t[]){1, 0, 1, 0}, 4, KILN_ERROR_SHAPE));
     kn_tensor_free(e);
     /* all-zero pads: a copy */
