@@ -159,6 +159,7 @@ typedef struct pack_ctx {
     float *Bp;      /* panel panel0 goes first */
     int64_t N, k0, kc, panel0;
     int nr;
+    kn_isa_level isa;
 } pack_ctx;
 
 static void pack_b_matrix(const pack_ctx *p, int64_t panel)
@@ -239,6 +240,9 @@ static void pack_b_conv(const pack_ctx *p, int64_t panel)
 
 static void pack_panel(const pack_ctx *p, int64_t panel)
 {
+    if (p->isa == KN_ISA_AVX512 &&
+        kn_sgemm_pack_b_avx512(p->B, p->N, p->k0, p->kc, panel * p->nr, p->Bp + (panel - p->panel0) * p->nr * p->kc))
+        return;
     if (p->B->kind == KN_BSRC_CONV2D)
         pack_b_conv(p, panel);
     else
@@ -295,7 +299,7 @@ static void compute_task(void *arg, size_t nb, size_t mb)
     for (int64_t k0 = 0; k0 < K; k0 += KC) {
         int64_t kc = KN_MIN((int64_t)KC, K - k0);
         bool last = k0 + kc >= K;
-        pack_ctx pc = {c->B, Bp, c->N, k0, kc, jp0, c->nr};
+        pack_ctx pc = {c->B, Bp, c->N, k0, kc, jp0, c->nr, A->isa};
         for (int64_t jp = jp0; jp < jp1; jp++)
             pack_panel(&pc, jp);
         /* rows in blocks of about MC so the A block stays in L2 while the

@@ -99,6 +99,10 @@ void kn_sgemm_kernel_avx2(int64_t K, const float *Ap, const float *Bp, float *C,
                           bool accumulate, const kn_epilogue *ep, int64_t row0, int64_t col0);
 void kn_sgemm_kernel_avx512(int64_t K, const float *Ap, const float *Bp, float *C, int64_t ldc, int m, int n,
                             bool accumulate, const kn_epilogue *ep, int64_t row0, int64_t col0);
+/* Packs the 32-column B panel starting at column n0, k rows [k0, k0 + kc),
+ * into dst (kc x 32, zero past N) with AVX-512; false (nothing written)
+ * for sources it does not handle, which the generic packer then does. */
+bool kn_sgemm_pack_b_avx512(const kn_bsrc *B, int64_t N, int64_t k0, int64_t kc, int64_t n0, float *dst);
 /* The epilogue on an m x n tile already stored in C (reference; kernels use
  * it for activations they do not vectorize). */
 void kn_epilogue_tile(const kn_epilogue *ep, float *C, int64_t ldc, int64_t row0, int64_t col0, int m, int n);

@@ -1,15 +1,13 @@
-/* AVX-512F micro-kernel: 12 rows x 32 columns (24 accumulators in zmm). */
+/* AVX-512F micro-kernel: 12 rows x 32 columns (24 accumulators in zmm),
+ * plus variants for edge tiles that compute only 4 or 8 rows and/or 16
+ * columns: ResNet's 64-channel layers end in a 4-row panel and 196-pixel
+ * layers in a 4-column one, where the full tile would waste up to 2/3 of
+ * the FMAs. Each row still accumulates in the same order, so the variant
+ * picked never changes a result. */
 #include "ops/sgemm.h"
 
 #include <immintrin.h>
 #include <string.h>
-
-#define ROW(i)                                                   \
-    do {                                                         \
-        __m512 a = _mm512_set1_ps(Ap[i]);                        \
-        c##i##0 = _mm512_fmadd_ps(a, b0, c##i##0);               \
-        c##i##1 = _mm512_fmadd_ps(a, b1, c##i##1);               \
-    } while (0)
 
 /* bias + residual + (ReLU | clip | leaky ReLU) on one row's two vectors,
  * in registers; other activations run after the store. */
@@ -54,37 +52,11 @@ static bool act_in_registers(kn_act act)
     return act == KN_ACT_NONE || act == KN_ACT_RELU || act == KN_ACT_CLIP || act == KN_ACT_LEAKY_RELU;
 }
 
-void kn_sgemm_kernel_avx512(int64_t K, const float *Ap, const float *Bp, float *C, int64_t ldc, int m, int n,
-                            bool accumulate, const kn_epilogue *ep, int64_t row0, int64_t col0)
+/* Stores the accumulators (acc[i][1] is ignored when the tile has at most
+ * 16 columns: its mask is empty). */
+static inline void store_tile(__m512 acc[12][2], float *C, int64_t ldc, int m, int n, bool accumulate,
+                              const kn_epilogue *ep, int64_t row0, int64_t col0)
 {
-    __m512 c00 = _mm512_setzero_ps(), c01 = _mm512_setzero_ps(), c10 = _mm512_setzero_ps(),
-           c11 = _mm512_setzero_ps(), c20 = _mm512_setzero_ps(), c21 = _mm512_setzero_ps(),
-           c30 = _mm512_setzero_ps(), c31 = _mm512_setzero_ps(), c40 = _mm512_setzero_ps(),
-           c41 = _mm512_setzero_ps(), c50 = _mm512_setzero_ps(), c51 = _mm512_setzero_ps(),
-           c60 = _mm512_setzero_ps(), c61 = _mm512_setzero_ps(), c70 = _mm512_setzero_ps(),
-           c71 = _mm512_setzero_ps(), c80 = _mm512_setzero_ps(), c81 = _mm512_setzero_ps(),
-           c90 = _mm512_setzero_ps(), c91 = _mm512_setzero_ps();
-    __m512 c100 = _mm512_setzero_ps(), c101 = _mm512_setzero_ps(), c110 = _mm512_setzero_ps(),
-           c111 = _mm512_setzero_ps();
-    for (int64_t k = 0; k < K; k++) {
-        __m512 b0 = _mm512_loadu_ps(Bp), b1 = _mm512_loadu_ps(Bp + 16);
-        ROW(0);
-        ROW(1);
-        ROW(2);
-        ROW(3);
-        ROW(4);
-        ROW(5);
-        ROW(6);
-        ROW(7);
-        ROW(8);
-        ROW(9);
-        ROW(10);
-        ROW(11);
-        Ap += 12;
-        Bp += 32;
-    }
-    __m512 acc[12][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41},   {c50, c51},
-                         {c60, c61}, {c70, c71}, {c80, c81}, {c90, c91}, {c100, c101}, {c110, c111}};
     /* Masked loads/stores keep partial tiles inside C's bounds. */
     __mmask16 m0 = (__mmask16)(n >= 16 ? 0xffff : (1u << n) - 1);
     __mmask16 m1 = (__mmask16)(n >= 32 ? 0xffff : n > 16 ? (1u << (n - 16)) - 1 : 0);
@@ -102,4 +74,178 @@ void kn_sgemm_kernel_avx512(int64_t K, const float *Ap, const float *Bp, float *
     if (ep && !act_in_registers(ep->act))
         for (int i = 0; i < m; i++)
             kn_act_apply(ep, C + i * ldc, n);
+}
+
+/* R rows (4, 8 or 12) of the packed A panel (always 12 wide), V vectors of
+ * 16 columns (1 or 2) of the packed B panel (always 32 wide). Rows and
+ * vectors past R and V are dead code the compiler drops. */
+#define ROW(i)                                                                   \
+    if (ROWS > i) {                                                              \
+        __m512 a = _mm512_set1_ps(Ap[i]);                                        \
+        c##i##0 = _mm512_fmadd_ps(a, b0, c##i##0);                               \
+        if (VECS > 1)                                                            \
+            c##i##1 = _mm512_fmadd_ps(a, b1, c##i##1);                           \
+    }
+
+#define KERNEL(NAME, R, V)                                                                                         \
+    static void NAME(int64_t K, const float *Ap, const float *Bp, float *C, int64_t ldc, int m, int n,             \
+                     bool accumulate, const kn_epilogue *ep, int64_t row0, int64_t col0)                           \
+    {                                                                                                              \
+        enum { ROWS = R, VECS = V };                                                                               \
+        __m512 z = _mm512_setzero_ps();                                                                            \
+        __m512 c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z, c40 = z, c41 = z, c50 = z, \
+               c51 = z, c60 = z, c61 = z, c70 = z, c71 = z, c80 = z, c81 = z, c90 = z, c91 = z, c100 = z,          \
+               c101 = z, c110 = z, c111 = z;                                                                       \
+        for (int64_t k = 0; k < K; k++) {                                                                          \
+            __m512 b0 = _mm512_loadu_ps(Bp), b1 = V > 1 ? _mm512_loadu_ps(Bp + 16) : z;                            \
+            ROW(0)                                                                                                 \
+            ROW(1)                                                                                                 \
+            ROW(2)                                                                                                 \
+            ROW(3)                                                                                                 \
+            ROW(4)                                                                                                 \
+            ROW(5)                                                                                                 \
+            ROW(6)                                                                                                 \
+            ROW(7)                                                                                                 \
+            ROW(8)                                                                                                 \
+            ROW(9)                                                                                                 \
+            ROW(10)                                                                                                \
+            ROW(11)                                                                                                \
+            Ap += 12;                                                                                              \
+            Bp += 32;                                                                                              \
+        }                                                                                                          \
+        __m512 acc[12][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41},   {c50, c51},           \
+                             {c60, c61}, {c70, c71}, {c80, c81}, {c90, c91}, {c100, c101}, {c110, c111}};        \
+        store_tile(acc, C, ldc, m, n, accumulate, ep, row0, col0);                                                 \
+    }
+
+KERNEL(kernel_12x32, 12, 2)
+KERNEL(kernel_8x32, 8, 2)
+KERNEL(kernel_4x32, 4, 2)
+KERNEL(kernel_12x16, 12, 1)
+KERNEL(kernel_8x16, 8, 1)
+KERNEL(kernel_4x16, 4, 1)
+
+void kn_sgemm_kernel_avx512(int64_t K, const float *Ap, const float *Bp, float *C, int64_t ldc, int m, int n,
+                            bool accumulate, const kn_epilogue *ep, int64_t row0, int64_t col0)
+{
+    static const kn_sgemm_kernel_fn by_shape[2][3] = {{kernel_4x16, kernel_8x16, kernel_12x16},
+                                                      {kernel_4x32, kernel_8x32, kernel_12x32}};
+    by_shape[n > 16][(m - 1) / 4](K, Ap, Bp, C, ldc, m, n, accumulate, ep, row0, col0);
+}
+
+/* ---- packing B ----------------------------------------------------------
+ * One 32-column panel, k rows [k0, k0 + kc), into dst (kc x 32), with
+ * vector loads instead of the generic packer's per-run memcpy and scalar
+ * tails: for 3x3 convs with few output channels, packing cost as much as
+ * the arithmetic. Masked loads do not fault on masked-out lanes, so padding
+ * taps need no bounds test; masked-out lanes read as zero. */
+
+static inline __mmask64 lane_range(int64_t a, int64_t b)
+{
+    if (b <= a)
+        return 0;
+    uint64_t hi = b >= 64 ? ~0ull : (1ull << b) - 1, lo = a >= 64 ? ~0ull : (1ull << a) - 1;
+    return (__mmask64)(hi & ~lo);
+}
+
+/* A run of panel columns inside one output row. */
+typedef struct seg {
+    int64_t oh, ow0;
+    int lane, len;
+} seg;
+
+static bool pack_conv(const kn_bsrc *B, int64_t N, int64_t k0, int64_t kc, int64_t n0, float *dst)
+{
+    if (B->SW != 1 && B->SW != 2)
+        return false;
+    int nn = (int)(N - n0 < 32 ? N - n0 : 32);
+    seg segs[32];
+    int ns = 0;
+    for (int j = 0; j < nn;) {
+        int64_t n = n0 + j, oh = n / B->OW, ow0 = n % B->OW;
+        int run = (int)(B->OW - ow0 < nn - j ? B->OW - ow0 : nn - j);
+        segs[ns++] = (seg){oh, ow0, j, run};
+        j += run;
+    }
+    int64_t khw = B->KH * B->KW;
+    int64_t c = k0 / khw, r = k0 % khw, kh = r / B->KW, kw = r % B->KW;
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    for (int64_t k = 0; k < kc; k++, dst += 32) {
+        const float *plane = B->data + c * B->H * B->W;
+        int64_t off = kw * B->DW - B->PW; /* iw = ow * SW + off */
+        /* ow range with 0 <= iw < W */
+        int64_t lo = off >= 0 ? 0 : (-off + B->SW - 1) / B->SW;
+        int64_t hi = B->W - off <= 0 ? 0 : (B->W - off + B->SW - 1) / B->SW;
+        __m512 v0 = _mm512_setzero_ps(), v1 = _mm512_setzero_ps();
+        for (int s = 0; s < ns; s++) {
+            int64_t ih = segs[s].oh * B->SH - B->PH + kh * B->DH;
+            if (ih < 0 || ih >= B->H)
+                continue;
+            int64_t a0 = lo > segs[s].ow0 ? lo : segs[s].ow0;
+            int64_t a1 = hi < segs[s].ow0 + segs[s].len ? hi : segs[s].ow0 + segs[s].len;
+            if (a1 <= a0)
+                continue;
+            /* valid lanes [la, lb): lane l is output column ow0 + l - lane */
+            int64_t la = segs[s].lane + a0 - segs[s].ow0, lb = segs[s].lane + a1 - segs[s].ow0;
+            const float *row = plane + ih * B->W;
+            if (B->SW == 1) {
+                const float *base = row + off + segs[s].ow0 - segs[s].lane; /* lane l reads base[l] */
+                __mmask64 m = lane_range(la, lb);
+                v0 = _mm512_mask_loadu_ps(v0, (__mmask16)m, base);
+                v1 = _mm512_mask_loadu_ps(v1, (__mmask16)(m >> 16), base + 16);
+            } else {
+                /* lane l reads base[2 l]: load the contiguous source span
+                 * [2 la, 2 lb - 1) and keep the even elements */
+                const float *base = row + off + 2 * (segs[s].ow0 - segs[s].lane);
+                for (int h = 0; h < 2; h++) {
+                    int64_t ha = la - 16 * h, hb = lb - 16 * h;
+                    ha = ha < 0 ? 0 : ha;
+                    hb = hb > 16 ? 16 : hb;
+                    if (hb <= ha)
+                        continue;
+                    __mmask64 src = lane_range(2 * ha, 2 * hb - 1);
+                    const float *b = base + 32 * h;
+                    __m512 x0 = _mm512_maskz_loadu_ps((__mmask16)src, b);
+                    __m512 x1 = _mm512_maskz_loadu_ps((__mmask16)(src >> 16), b + 16);
+                    __m512 v = _mm512_permutex2var_ps(x0, even, x1);
+                    __mmask16 keep = (__mmask16)lane_range(ha, hb);
+                    if (h == 0)
+                        v0 = _mm512_mask_mov_ps(v0, keep, v);
+                    else
+                        v1 = _mm512_mask_mov_ps(v1, keep, v);
+                }
+            }
+        }
+        _mm512_storeu_ps(dst, v0);
+        _mm512_storeu_ps(dst + 16, v1);
+        if (++kw == B->KW) {
+            kw = 0;
+            if (++kh == B->KH) {
+                kh = 0;
+                c++;
+            }
+        }
+    }
+    return true;
+}
+
+static void pack_matrix(const kn_bsrc *B, int64_t N, int64_t k0, int64_t kc, int64_t n0, float *dst)
+{
+    int nn = (int)(N - n0 < 32 ? N - n0 : 32);
+    __mmask64 m = lane_range(0, nn);
+    const float *src = B->data + k0 * B->ld + n0;
+    for (int64_t k = 0; k < kc; k++, dst += 32, src += B->ld) {
+        _mm512_storeu_ps(dst, _mm512_maskz_loadu_ps((__mmask16)m, src));
+        _mm512_storeu_ps(dst + 16, _mm512_maskz_loadu_ps((__mmask16)(m >> 16), src + 16));
+    }
+}
+
+bool kn_sgemm_pack_b_avx512(const kn_bsrc *B, int64_t N, int64_t k0, int64_t kc, int64_t n0, float *dst)
+{
+    if (B->kind == KN_BSRC_CONV2D)
+        return pack_conv(B, N, k0, kc, n0, dst);
+    if (B->trans)
+        return false;
+    pack_matrix(B, N, k0, kc, n0, dst);
+    return true;
 }
