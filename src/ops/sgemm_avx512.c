@@ -1,9 +1,11 @@
-/* AVX-512F micro-kernel: 12 rows x 32 columns (24 accumulators in zmm),
- * plus variants for edge tiles that compute only 4 or 8 rows and/or 16
- * columns: ResNet's 64-channel layers end in a 4-row panel and 196-pixel
- * layers in a 4-column one, where the full tile would waste up to 2/3 of
- * the FMAs. Each row still accumulates in the same order, so the variant
- * picked never changes a result. */
+/* AVX-512F micro-kernels. A is packed in 16-row panels; the main kernel
+ * takes 8 of those rows x 32 columns (16 accumulators in zmm) per call and
+ * runs twice per panel, which measures as fast as one 12 x 32 pass while the
+ * 16-row panels also serve the transposed kernel below. Edge variants
+ * compute only 4 rows and/or 16 columns: ResNet's 196-pixel layers end in a
+ * 4-column panel where the full tile would waste 3/4 of the FMAs. Each
+ * element accumulates in the same order whichever variant runs, so the
+ * variant never changes a result. */
 #include "ops/sgemm.h"
 
 #include <immintrin.h>
@@ -54,7 +56,7 @@ static bool act_in_registers(kn_act act)
 
 /* Stores the accumulators (acc[i][1] is ignored when the tile has at most
  * 16 columns: its mask is empty). */
-static inline void store_tile(__m512 acc[12][2], float *C, int64_t ldc, int m, int n, bool accumulate,
+static inline void store_tile(__m512 acc[8][2], float *C, int64_t ldc, int m, int n, bool accumulate,
                               const kn_epilogue *ep, int64_t row0, int64_t col0)
 {
     /* Masked loads/stores keep partial tiles inside C's bounds. */
@@ -76,9 +78,9 @@ static inline void store_tile(__m512 acc[12][2], float *C, int64_t ldc, int m, i
             kn_act_apply(ep, C + i * ldc, n);
 }
 
-/* R rows (4, 8 or 12) of the packed A panel (always 12 wide), V vectors of
- * 16 columns (1 or 2) of the packed B panel (always 32 wide). Rows and
- * vectors past R and V are dead code the compiler drops. */
+/* R rows (4 or 8) of a 16-row packed A panel, V vectors of 16 columns (1 or
+ * 2) of the packed B panel (always 32 wide). Rows and vectors past R and V
+ * are dead code the compiler drops. */
 #define ROW(i)                                                                   \
     if (ROWS > i) {                                                              \
         __m512 a = _mm512_set1_ps(Ap[i]);                                        \
@@ -94,10 +96,9 @@ static inline void store_tile(__m512 acc[12][2], float *C, int64_t ldc, int m, i
         enum { ROWS = R, VECS = V };                                                                               \
         __m512 z = _mm512_setzero_ps();                                                                            \
         __m512 c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z, c40 = z, c41 = z, c50 = z, \
-               c51 = z, c60 = z, c61 = z, c70 = z, c71 = z, c80 = z, c81 = z, c90 = z, c91 = z, c100 = z,          \
-               c101 = z, c110 = z, c111 = z;                                                                       \
+               c51 = z, c60 = z, c61 = z, c70 = z, c71 = z;                                                        \
         for (int64_t k = 0; k < K; k++) {                                                                          \
-            __m512 b0 = _mm512_loadu_ps(Bp), b1 = V > 1 ? _mm512_loadu_ps(Bp + 16) : z;                            \
+            __m512 b0 = _mm512_loadu_ps(Bp), b1 = VECS > 1 ? _mm512_loadu_ps(Bp + 16) : z;                         \
             ROW(0)                                                                                                 \
             ROW(1)                                                                                                 \
             ROW(2)                                                                                                 \
@@ -106,35 +107,125 @@ static inline void store_tile(__m512 acc[12][2], float *C, int64_t ldc, int m, i
             ROW(5)                                                                                                 \
             ROW(6)                                                                                                 \
             ROW(7)                                                                                                 \
-            ROW(8)                                                                                                 \
-            ROW(9)                                                                                                 \
-            ROW(10)                                                                                                \
-            ROW(11)                                                                                                \
-            Ap += 12;                                                                                              \
-            Bp += 32;                                                                                              \
+            Ap += KN_SGEMM_MR_AVX512;                                                                              \
+            Bp += KN_SGEMM_NR_AVX512;                                                                              \
         }                                                                                                          \
-        __m512 acc[12][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41},   {c50, c51},           \
-                             {c60, c61}, {c70, c71}, {c80, c81}, {c90, c91}, {c100, c101}, {c110, c111}};        \
+        __m512 acc[8][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31},                                        \
+                            {c40, c41}, {c50, c51}, {c60, c61}, {c70, c71}};                                       \
         store_tile(acc, C, ldc, m, n, accumulate, ep, row0, col0);                                                 \
     }
 
-KERNEL(kernel_12x32, 12, 2)
 KERNEL(kernel_8x32, 8, 2)
 KERNEL(kernel_4x32, 4, 2)
-KERNEL(kernel_12x16, 12, 1)
 KERNEL(kernel_8x16, 8, 1)
 KERNEL(kernel_4x16, 4, 1)
 
 void kn_sgemm_kernel_avx512(int64_t K, const float *Ap, const float *Bp, float *C, int64_t ldc, int m, int n,
                             bool accumulate, const kn_epilogue *ep, int64_t row0, int64_t col0)
 {
-    static const kn_sgemm_kernel_fn by_shape[2][3] = {{kernel_4x16, kernel_8x16, kernel_12x16},
-                                                      {kernel_4x32, kernel_8x32, kernel_12x32}};
-    by_shape[n > 16][(m - 1) / 4](K, Ap, Bp, C, ldc, m, n, accumulate, ep, row0, col0);
+    static const kn_sgemm_kernel_fn by_shape[2][2] = {{kernel_4x16, kernel_8x16}, {kernel_4x32, kernel_8x32}};
+    for (int r = 0; r < m; r += 8) {
+        int rows = m - r < 8 ? m - r : 8;
+        by_shape[n > 16][rows > 4](K, Ap + r, Bp, C + r * ldc, ldc, rows, n, accumulate, ep, row0 + r, col0);
+    }
+}
+
+/* Transposed kernel for outputs with few columns (a 7x7 feature map has
+ * 49, which 16-lane vectors along the columns would pad to 64): vectors
+ * run along the rows instead, two 16-row A panels (a_next floats apart) x
+ * P columns of a packed B panel 16 wide (at most 14 used), 2 x 14
+ * accumulators with the B value broadcast from memory. The tile is
+ * transposed through the stack when stored; one variant per column count
+ * keeps every FMA useful. */
+#define PIX(i)                                                                   \
+    if (PIXELS > i) {                                                            \
+        __m512 b = _mm512_set1_ps(Bp[i]);                                        \
+        c##i##0 = _mm512_fmadd_ps(b, a0, c##i##0);                               \
+        if (VECS > 1)                                                            \
+            c##i##1 = _mm512_fmadd_ps(b, a1, c##i##1);                           \
+    }
+
+#define KERNEL_T(NAME, P, V)                                                                                       \
+    static void NAME(int64_t K, const float *Ap, int64_t a_next, const float *Bp, float *acc_out)                  \
+    {                                                                                                              \
+        enum { PIXELS = P, VECS = V };                                                                             \
+        __m512 z = _mm512_setzero_ps();                                                                            \
+        __m512 c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z, c40 = z, c41 = z, c50 = z, \
+               c51 = z, c60 = z, c61 = z, c70 = z, c71 = z, c80 = z, c81 = z, c90 = z, c91 = z, c100 = z,          \
+               c101 = z, c110 = z, c111 = z, c120 = z, c121 = z, c130 = z, c131 = z;                               \
+        const float *Ap1 = Ap + a_next;                                                                            \
+        for (int64_t k = 0; k < K; k++) {                                                                          \
+            __m512 a0 = _mm512_loadu_ps(Ap), a1 = VECS > 1 ? _mm512_loadu_ps(Ap1) : z;                             \
+            PIX(0)                                                                                                 \
+            PIX(1)                                                                                                 \
+            PIX(2)                                                                                                 \
+            PIX(3)                                                                                                 \
+            PIX(4)                                                                                                 \
+            PIX(5)                                                                                                 \
+            PIX(6)                                                                                                 \
+            PIX(7)                                                                                                 \
+            PIX(8)                                                                                                 \
+            PIX(9)                                                                                                 \
+            PIX(10)                                                                                                \
+            PIX(11)                                                                                                \
+            PIX(12)                                                                                                \
+            PIX(13)                                                                                                \
+            Ap += KN_SGEMM_MR_AVX512;                                                                              \
+            Ap1 += KN_SGEMM_MR_AVX512;                                                                             \
+            Bp += KN_SGEMM_TR_STRIDE;                                                                              \
+        }                                                                                                          \
+        __m512 acc[14][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31},     {c40, c41},                       \
+                             {c50, c51}, {c60, c61}, {c70, c71}, {c80, c81},     {c90, c91},                       \
+                             {c100, c101}, {c110, c111}, {c120, c121}, {c130, c131}};                              \
+        for (int i = 0; i < PIXELS; i++) {                                                                         \
+            _mm512_store_ps(acc_out + i * 32, acc[i][0]);                                                          \
+            _mm512_store_ps(acc_out + i * 32 + 16, acc[i][1]);                                                     \
+        }                                                                                                          \
+    }
+
+#define KERNEL_T_PAIR(P) KERNEL_T(kernel_t##P##_1, P, 1) KERNEL_T(kernel_t##P##_2, P, 2)
+KERNEL_T_PAIR(1)
+KERNEL_T_PAIR(2)
+KERNEL_T_PAIR(3)
+KERNEL_T_PAIR(4)
+KERNEL_T_PAIR(5)
+KERNEL_T_PAIR(6)
+KERNEL_T_PAIR(7)
+KERNEL_T_PAIR(8)
+KERNEL_T_PAIR(9)
+KERNEL_T_PAIR(10)
+KERNEL_T_PAIR(11)
+KERNEL_T_PAIR(12)
+KERNEL_T_PAIR(13)
+KERNEL_T_PAIR(14)
+
+typedef void (*kernel_t_fn)(int64_t K, const float *Ap, int64_t a_next, const float *Bp, float *acc_out);
+
+void kn_sgemm_kernel_t_avx512(int64_t K, const float *Ap, int64_t a_next, const float *Bp, float *C, int64_t ldc,
+                              int m, int n, bool accumulate, const kn_epilogue *ep, int64_t row0, int64_t col0)
+{
+#define PAIR(P) {kernel_t##P##_1, kernel_t##P##_2}
+    static const kernel_t_fn by_shape[14][2] = {PAIR(1), PAIR(2),  PAIR(3),  PAIR(4),  PAIR(5),  PAIR(6),  PAIR(7),
+                                                PAIR(8), PAIR(9),  PAIR(10), PAIR(11), PAIR(12), PAIR(13), PAIR(14)};
+#undef PAIR
+    _Alignas(64) float t[14 * 32];
+    by_shape[n - 1][m > 16](K, Ap, a_next, Bp, t);
+    for (int i = 0; i < m; i++) {
+        float *c = C + i * ldc;
+        if (accumulate)
+            for (int j = 0; j < n; j++)
+                c[j] += t[j * 32 + i];
+        else
+            for (int j = 0; j < n; j++)
+                c[j] = t[j * 32 + i];
+    }
+    if (ep)
+        kn_epilogue_tile(ep, C, ldc, row0, col0, m, n);
 }
 
 /* ---- packing B ----------------------------------------------------------
- * One 32-column panel, k rows [k0, k0 + kc), into dst (kc x 32), with
+ * One panel of cols <= stride columns (stride 16 or 32), k rows [k0, k0 +
+ * kc), into dst (kc x stride), with
  * vector loads instead of the generic packer's per-run memcpy and scalar
  * tails: for 3x3 convs with few output channels, packing cost as much as
  * the arithmetic. Masked loads do not fault on masked-out lanes, so padding
@@ -154,11 +245,8 @@ typedef struct seg {
     int lane, len;
 } seg;
 
-static bool pack_conv(const kn_bsrc *B, int64_t N, int64_t k0, int64_t kc, int64_t n0, float *dst)
+static void pack_conv(const kn_bsrc *B, int64_t n0, int nn, int64_t k0, int64_t kc, float *dst, int stride)
 {
-    if (B->SW != 1 && B->SW != 2)
-        return false;
-    int nn = (int)(N - n0 < 32 ? N - n0 : 32);
     seg segs[32];
     int ns = 0;
     for (int j = 0; j < nn;) {
@@ -170,7 +258,7 @@ static bool pack_conv(const kn_bsrc *B, int64_t N, int64_t k0, int64_t kc, int64
     int64_t khw = B->KH * B->KW;
     int64_t c = k0 / khw, r = k0 % khw, kh = r / B->KW, kw = r % B->KW;
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    for (int64_t k = 0; k < kc; k++, dst += 32) {
+    for (int64_t k = 0; k < kc; k++, dst += stride) {
         const float *plane = B->data + c * B->H * B->W;
         int64_t off = kw * B->DW - B->PW; /* iw = ow * SW + off */
         /* ow range with 0 <= iw < W */
@@ -217,7 +305,8 @@ static bool pack_conv(const kn_bsrc *B, int64_t N, int64_t k0, int64_t kc, int64
             }
         }
         _mm512_storeu_ps(dst, v0);
-        _mm512_storeu_ps(dst + 16, v1);
+        if (stride > 16)
+            _mm512_storeu_ps(dst + 16, v1);
         if (++kw == B->KW) {
             kw = 0;
             if (++kh == B->KH) {
@@ -226,26 +315,28 @@ static bool pack_conv(const kn_bsrc *B, int64_t N, int64_t k0, int64_t kc, int64
             }
         }
     }
-    return true;
 }
 
-static void pack_matrix(const kn_bsrc *B, int64_t N, int64_t k0, int64_t kc, int64_t n0, float *dst)
+static void pack_matrix(const kn_bsrc *B, int64_t n0, int nn, int64_t k0, int64_t kc, float *dst, int stride)
 {
-    int nn = (int)(N - n0 < 32 ? N - n0 : 32);
     __mmask64 m = lane_range(0, nn);
     const float *src = B->data + k0 * B->ld + n0;
-    for (int64_t k = 0; k < kc; k++, dst += 32, src += B->ld) {
+    for (int64_t k = 0; k < kc; k++, dst += stride, src += B->ld) {
         _mm512_storeu_ps(dst, _mm512_maskz_loadu_ps((__mmask16)m, src));
-        _mm512_storeu_ps(dst + 16, _mm512_maskz_loadu_ps((__mmask16)(m >> 16), src + 16));
+        if (stride > 16)
+            _mm512_storeu_ps(dst + 16, _mm512_maskz_loadu_ps((__mmask16)(m >> 16), src + 16));
     }
 }
 
-bool kn_sgemm_pack_b_avx512(const kn_bsrc *B, int64_t N, int64_t k0, int64_t kc, int64_t n0, float *dst)
+bool kn_sgemm_pack_b_avx512_ok(const kn_bsrc *B)
+{
+    return B->kind == KN_BSRC_CONV2D ? B->SW == 1 || B->SW == 2 : !B->trans;
+}
+
+void kn_sgemm_pack_b_avx512(const kn_bsrc *B, int64_t n0, int cols, int64_t k0, int64_t kc, float *dst, int stride)
 {
     if (B->kind == KN_BSRC_CONV2D)
-        return pack_conv(B, N, k0, kc, n0, dst);
-    if (B->trans)
-        return false;
-    pack_matrix(B, N, k0, kc, n0, dst);
-    return true;
+        pack_conv(B, n0, cols, k0, kc, dst, stride);
+    else
+        pack_matrix(B, n0, cols, k0, kc, dst, stride);
 }
