@@ -11,6 +11,10 @@
 #include <string.h>
 
 #define KC 256
+/* K slice of the transposed path: each slice ends in a transposed store of
+ * the tile, so longer slices; its panels (32 rows of A, at most 8 x 16
+ * columns of B) stay in L2 at 512. */
+#define TR_KC 512
 #define MC_PANELS_ROWS 96   /* rows of A per task (rounded to MR) */
 #define NC_COLS 256         /* columns of B per task (rounded to NR) */
 
@@ -341,8 +345,8 @@ static void compute_task_t(void *arg, size_t mb)
     int64_t n_panels = (N + KN_SGEMM_TR_COLS - 1) / KN_SGEMM_TR_COLS;
     int slot = take_slot(c);
     float *Bp = (float *)(c->scratch + (size_t)slot * c->slot_bytes);
-    for (int64_t k0 = 0; k0 < K; k0 += KC) {
-        int64_t kc = KN_MIN((int64_t)KC, K - k0);
+    for (int64_t k0 = 0; k0 < K; k0 += TR_KC) {
+        int64_t kc = KN_MIN((int64_t)TR_KC, K - k0);
         bool last = k0 + kc >= K;
         for (int64_t jp = 0; jp < n_panels; jp++) {
             int64_t n0 = jp * KN_SGEMM_TR_COLS;
@@ -396,12 +400,12 @@ size_t kn_pool_threads(pthreadpool_t pool)
 
 size_t kn_sgemm_scratch_bytes(kn_isa_level isa, int64_t N, int64_t K, size_t threads)
 {
-    int64_t kc = K < KC ? K : KC;
-    /* the transposed path's panels, for whatever M */
-    int64_t cols = KN_MAX(task_cols(isa, N), isa == KN_ISA_AVX512 && N <= TR_MAX_COLS
-                                                  ? (N + KN_SGEMM_TR_COLS - 1) / KN_SGEMM_TR_COLS * KN_SGEMM_TR_STRIDE
-                                                  : 0);
-    size_t slot = (size_t)(cols * (kc ? kc : 1)) * sizeof(float);
+    /* room for the transposed path's panels too, whatever M is */
+    int64_t tcols = isa == KN_ISA_AVX512 && N <= TR_MAX_COLS
+                        ? (N + KN_SGEMM_TR_COLS - 1) / KN_SGEMM_TR_COLS * KN_SGEMM_TR_STRIDE
+                        : 0;
+    int64_t floats = KN_MAX(task_cols(isa, N) * KN_MIN((int64_t)KC, K), tcols * KN_MIN((int64_t)TR_KC, K));
+    size_t slot = (size_t)KN_MAX(floats, (int64_t)1) * sizeof(float);
     slot = (slot + 63) & ~(size_t)63;
     size_t slots = KN_MAX((size_t)1, KN_MIN(threads, (size_t)KN_SGEMM_MAX_SLOTS));
     return slot * slots;
@@ -426,7 +430,7 @@ void kn_sgemm_run(const kn_packed_a *A, int64_t N, const kn_bsrc *B, float *C, i
     bool pack_avx512 = A->isa == KN_ISA_AVX512 && kn_sgemm_pack_b_avx512_ok(B);
     int64_t tcols = pack_avx512 ? tr_cols(A->isa, M, N) : 0;
     if (tcols) {
-        size_t slot = (size_t)(tcols * KN_MIN((int64_t)KC, K)) * sizeof(float);
+        size_t slot = (size_t)(tcols * KN_MIN((int64_t)TR_KC, K)) * sizeof(float);
         slot = (slot + 63) & ~(size_t)63;
         /* Every task packs all of B: give each at least 4 row pairs
          * (128 rows) so packing stays small next to its arithmetic. */
