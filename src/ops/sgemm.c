@@ -188,10 +188,11 @@ static void pack_b_matrix(const pack_ctx *p, int64_t panel)
 }
 
 /* Implicit im2col: row k = (c, kh, kw) of the virtual matrix, columns are
- * output pixels. A panel's columns are cut into runs within one output row;
- * in each run the taps that fall in the padding are zero-filled at the ends
- * and the rest copied (contiguously for stride 1), so no per-element bounds
- * test remains. */
+ * output pixels. A panel's columns are cut once into runs within one output
+ * row; for each k row, the taps of a run that fall in the padding are
+ * zero-filled at its ends and the rest copied, so no per-element bounds
+ * test remains. (c, kh, kw) advance incrementally instead of two divisions
+ * per row. */
 static void pack_b_conv(const pack_ctx *p, int64_t panel)
 {
     const kn_bsrc *B = p->B;
@@ -199,46 +200,57 @@ static void pack_b_conv(const pack_ctx *p, int64_t panel)
     int64_t n0 = panel * nr;
     int nn = (int)KN_MIN((int64_t)nr, p->N - n0);
     float *dst = p->Bp + (panel - p->panel0) * nr * p->kc;
+    struct { int64_t oh, ow0; int lane, len; } runs[KN_SGEMM_NR_AVX512];
+    int nruns = 0;
+    for (int j = 0; j < nn;) {
+        int64_t n = n0 + j, ow0 = n % B->OW;
+        int len = (int)KN_MIN((int64_t)(nn - j), B->OW - ow0);
+        runs[nruns].oh = n / B->OW;
+        runs[nruns].ow0 = ow0;
+        runs[nruns].lane = j;
+        runs[nruns++].len = len;
+        j += len;
+    }
     int64_t khw = B->KH * B->KW;
+    int64_t c = p->k0 / khw, kh = p->k0 % khw / B->KW, kw = p->k0 % B->KW;
     for (int64_t k = 0; k < p->kc; k++, dst += nr) {
-        int64_t kk = p->k0 + k;
-        int64_t c = kk / khw, r = kk % khw;
-        int64_t kh = r / B->KW, kw = r % B->KW;
         const float *plane = B->data + c * B->H * B->W;
-        int j = 0;
-        while (j < nn) {
-            int64_t n = n0 + j, oh = n / B->OW, ow0 = n % B->OW;
-            int run = (int)KN_MIN((int64_t)(nn - j), B->OW - ow0);
-            float *d = dst + j;
-            int64_t ih = oh * B->SH - B->PH + kh * B->DH;
-            if (ih < 0 || ih >= B->H) {
+        int64_t off = kw * B->DW - B->PW; /* iw = ow * SW + off */
+        /* ow range with 0 <= iw < W */
+        int64_t lo = off >= 0 ? 0 : (-off + B->SW - 1) / B->SW;
+        int64_t hi = B->W - off <= 0 ? 0 : (B->W - off + B->SW - 1) / B->SW;
+        for (int r = 0; r < nruns; r++) {
+            float *d = dst + runs[r].lane;
+            int run = runs[r].len;
+            int64_t ow0 = runs[r].ow0, ih = runs[r].oh * B->SH - B->PH + kh * B->DH;
+            int64_t a0 = KN_MAX(lo, ow0), a1 = KN_MIN(hi, ow0 + run);
+            if (ih < 0 || ih >= B->H || a1 <= a0) {
                 memset(d, 0, (size_t)run * sizeof(float));
-            } else {
-                const float *row = plane + ih * B->W;
-                int64_t off = kw * B->DW - B->PW; /* iw = ow * SW + off */
-                /* ow range with 0 <= iw < W, intersected with the run */
-                int64_t lo = off >= 0 ? 0 : (-off + B->SW - 1) / B->SW;
-                int64_t hi = B->W - off <= 0 ? 0 : (B->W - off + B->SW - 1) / B->SW;
-                int64_t a0 = KN_MAX(lo, ow0), a1 = KN_MIN(hi, ow0 + run);
-                if (a1 < a0)
-                    a1 = a0 = ow0;
-                int i = 0;
-                for (; i < (int)(a0 - ow0); i++)
-                    d[i] = 0.0f;
-                if (B->SW == 1) {
-                    memcpy(d + i, row + a0 + off, (size_t)(a1 - a0) * sizeof(float));
-                    i += (int)(a1 - a0);
-                } else {
-                    for (int64_t ow = a0; ow < a1; ow++)
-                        d[i++] = row[ow * B->SW + off];
-                }
-                for (; i < run; i++)
-                    d[i] = 0.0f;
+                continue;
             }
-            j += run;
+            const float *row = plane + ih * B->W + off;
+            int i = 0;
+            for (; i < (int)(a0 - ow0); i++)
+                d[i] = 0.0f;
+            if (B->SW == 1) {
+                memcpy(d + i, row + a0, (size_t)(a1 - a0) * sizeof(float));
+                i += (int)(a1 - a0);
+            } else {
+                for (int64_t ow = a0; ow < a1; ow++)
+                    d[i++] = row[ow * B->SW];
+            }
+            for (; i < run; i++)
+                d[i] = 0.0f;
         }
         for (int jj = nn; jj < nr; jj++)
             dst[jj] = 0.0f;
+        if (++kw == B->KW) {
+            kw = 0;
+            if (++kh == B->KH) {
+                kh = 0;
+                c++;
+            }
+        }
     }
 }
 
