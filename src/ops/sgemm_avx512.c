@@ -245,6 +245,9 @@ typedef struct seg {
     int lane, len;
 } seg;
 
+/* Largest kernel extent the vector packer precomputes its masks for. */
+#define PACK_MAX_TAPS 16
+
 static void pack_conv(const kn_bsrc *B, int64_t n0, int nn, int64_t k0, int64_t kc, float *dst, int stride)
 {
     seg segs[32];
@@ -255,52 +258,70 @@ static void pack_conv(const kn_bsrc *B, int64_t n0, int nn, int64_t k0, int64_t 
         segs[ns++] = (seg){oh, ow0, j, run};
         j += run;
     }
+    /* Everything but the channel depends on kh (input row of each run) or
+     * kw (lanes inside the image, source offset), so it is computed once
+     * per panel: a k row is then two masked loads per run. */
+    int64_t rowoff[PACK_MAX_TAPS][32], boff[PACK_MAX_TAPS][32];
+    uint32_t lanes[PACK_MAX_TAPS][32];        /* SW 1: valid lanes */
+    uint32_t src[PACK_MAX_TAPS][32][2];       /* SW 2: source elements per half */
+    uint16_t keep[PACK_MAX_TAPS][32][2];      /* SW 2: lanes per half */
+    int sh = B->SW == 2;
+    for (int64_t kh = 0; kh < B->KH; kh++)
+        for (int s = 0; s < ns; s++) {
+            int64_t ih = segs[s].oh * B->SH - B->PH + kh * B->DH;
+            rowoff[kh][s] = ih < 0 || ih >= B->H ? -1 : ih * B->W;
+        }
+    for (int64_t kw = 0; kw < B->KW; kw++) {
+        int64_t off = kw * B->DW - B->PW; /* iw = ow * SW + off */
+        /* ow range with 0 <= iw < W */
+        int64_t lo = off >= 0 ? 0 : (-off + sh) >> sh;
+        int64_t hi = B->W - off <= 0 ? 0 : (B->W - off + sh) >> sh;
+        for (int s = 0; s < ns; s++) {
+            int64_t a0 = lo > segs[s].ow0 ? lo : segs[s].ow0;
+            int64_t a1 = hi < segs[s].ow0 + segs[s].len ? hi : segs[s].ow0 + segs[s].len;
+            if (a1 < a0)
+                a1 = a0;
+            /* valid lanes [la, lb): lane l is output column ow0 + l - lane */
+            int64_t la = segs[s].lane + a0 - segs[s].ow0, lb = segs[s].lane + a1 - segs[s].ow0;
+            lanes[kw][s] = (uint32_t)lane_range(la, lb);
+            boff[kw][s] = off + ((segs[s].ow0 - segs[s].lane) << sh); /* lane l reads base[l << sh] */
+            for (int h = 0; h < 2; h++) {
+                /* SW 2: load the contiguous source span [2 la, 2 lb - 1)
+                 * of each half and keep its even elements */
+                int64_t ha = la - 16 * h, hb = lb - 16 * h;
+                ha = ha < 0 ? 0 : ha;
+                hb = hb > 16 ? 16 : hb;
+                src[kw][s][h] = hb > ha ? (uint32_t)lane_range(2 * ha, 2 * hb - 1) : 0;
+                keep[kw][s][h] = hb > ha ? (uint16_t)lane_range(ha, hb) : 0;
+            }
+        }
+    }
     int64_t khw = B->KH * B->KW;
     int64_t c = k0 / khw, r = k0 % khw, kh = r / B->KW, kw = r % B->KW;
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     for (int64_t k = 0; k < kc; k++, dst += stride) {
         const float *plane = B->data + c * B->H * B->W;
-        int64_t off = kw * B->DW - B->PW; /* iw = ow * SW + off */
-        /* ow range with 0 <= iw < W */
-        int64_t lo = off >= 0 ? 0 : (-off + B->SW - 1) / B->SW;
-        int64_t hi = B->W - off <= 0 ? 0 : (B->W - off + B->SW - 1) / B->SW;
         __m512 v0 = _mm512_setzero_ps(), v1 = _mm512_setzero_ps();
         for (int s = 0; s < ns; s++) {
-            int64_t ih = segs[s].oh * B->SH - B->PH + kh * B->DH;
-            if (ih < 0 || ih >= B->H)
+            if (rowoff[kh][s] < 0)
                 continue;
-            int64_t a0 = lo > segs[s].ow0 ? lo : segs[s].ow0;
-            int64_t a1 = hi < segs[s].ow0 + segs[s].len ? hi : segs[s].ow0 + segs[s].len;
-            if (a1 <= a0)
-                continue;
-            /* valid lanes [la, lb): lane l is output column ow0 + l - lane */
-            int64_t la = segs[s].lane + a0 - segs[s].ow0, lb = segs[s].lane + a1 - segs[s].ow0;
-            const float *row = plane + ih * B->W;
-            if (B->SW == 1) {
-                const float *base = row + off + segs[s].ow0 - segs[s].lane; /* lane l reads base[l] */
-                __mmask64 m = lane_range(la, lb);
+            const float *base = plane + rowoff[kh][s] + boff[kw][s];
+            if (!sh) {
+                uint32_t m = lanes[kw][s];
                 v0 = _mm512_mask_loadu_ps(v0, (__mmask16)m, base);
                 v1 = _mm512_mask_loadu_ps(v1, (__mmask16)(m >> 16), base + 16);
             } else {
-                /* lane l reads base[2 l]: load the contiguous source span
-                 * [2 la, 2 lb - 1) and keep the even elements */
-                const float *base = row + off + 2 * (segs[s].ow0 - segs[s].lane);
-                for (int h = 0; h < 2; h++) {
-                    int64_t ha = la - 16 * h, hb = lb - 16 * h;
-                    ha = ha < 0 ? 0 : ha;
-                    hb = hb > 16 ? 16 : hb;
-                    if (hb <= ha)
-                        continue;
-                    __mmask64 src = lane_range(2 * ha, 2 * hb - 1);
-                    const float *b = base + 32 * h;
-                    __m512 x0 = _mm512_maskz_loadu_ps((__mmask16)src, b);
-                    __m512 x1 = _mm512_maskz_loadu_ps((__mmask16)(src >> 16), b + 16);
-                    __m512 v = _mm512_permutex2var_ps(x0, even, x1);
-                    __mmask16 keep = (__mmask16)lane_range(ha, hb);
-                    if (h == 0)
-                        v0 = _mm512_mask_mov_ps(v0, keep, v);
-                    else
-                        v1 = _mm512_mask_mov_ps(v1, keep, v);
+                if (keep[kw][s][0]) {
+                    uint32_t m = src[kw][s][0];
+                    __m512 x0 = _mm512_maskz_loadu_ps((__mmask16)m, base);
+                    __m512 x1 = _mm512_maskz_loadu_ps((__mmask16)(m >> 16), base + 16);
+                    v0 = _mm512_mask_mov_ps(v0, keep[kw][s][0], _mm512_permutex2var_ps(x0, even, x1));
+                }
+                if (keep[kw][s][1]) {
+                    uint32_t m = src[kw][s][1];
+                    __m512 x0 = _mm512_maskz_loadu_ps((__mmask16)m, base + 32);
+                    __m512 x1 = _mm512_maskz_loadu_ps((__mmask16)(m >> 16), base + 48);
+                    v1 = _mm512_mask_mov_ps(v1, keep[kw][s][1], _mm512_permutex2var_ps(x0, even, x1));
                 }
             }
         }
@@ -330,7 +351,9 @@ static void pack_matrix(const kn_bsrc *B, int64_t n0, int nn, int64_t k0, int64_
 
 bool kn_sgemm_pack_b_avx512_ok(const kn_bsrc *B)
 {
-    return B->kind == KN_BSRC_CONV2D ? B->SW == 1 || B->SW == 2 : !B->trans;
+    return B->kind == KN_BSRC_CONV2D
+               ? (B->SW == 1 || B->SW == 2) && B->KH <= PACK_MAX_TAPS && B->KW <= PACK_MAX_TAPS
+               : !B->trans;
 }
 
 void kn_sgemm_pack_b_avx512(const kn_bsrc *B, int64_t n0, int cols, int64_t k0, int64_t kc, float *dst, int stride)
