@@ -54,30 +54,6 @@ static bool act_in_registers(kn_act act)
     return act == KN_ACT_NONE || act == KN_ACT_RELU || act == KN_ACT_CLIP || act == KN_ACT_LEAKY_RELU;
 }
 
-/* Stores the accumulators (acc[i][1] is ignored when the tile has at most
- * 16 columns: its mask is empty). */
-static inline void store_tile(__m512 acc[8][2], float *C, int64_t ldc, int m, int n, bool accumulate,
-                              const kn_epilogue *ep, int64_t row0, int64_t col0)
-{
-    /* Masked loads/stores keep partial tiles inside C's bounds. */
-    __mmask16 m0 = (__mmask16)(n >= 16 ? 0xffff : (1u << n) - 1);
-    __mmask16 m1 = (__mmask16)(n >= 32 ? 0xffff : n > 16 ? (1u << (n - 16)) - 1 : 0);
-    for (int i = 0; i < m; i++) {
-        float *c = C + i * ldc;
-        if (accumulate) {
-            acc[i][0] = _mm512_add_ps(acc[i][0], _mm512_maskz_loadu_ps(m0, c));
-            acc[i][1] = _mm512_add_ps(acc[i][1], _mm512_maskz_loadu_ps(m1, c + 16));
-        }
-        if (ep)
-            row_epilogue(ep, acc[i], row0 + i, col0, m0, m1);
-        _mm512_mask_storeu_ps(c, m0, acc[i][0]);
-        _mm512_mask_storeu_ps(c + 16, m1, acc[i][1]);
-    }
-    if (ep && !act_in_registers(ep->act))
-        for (int i = 0; i < m; i++)
-            kn_act_apply(ep, C + i * ldc, n);
-}
-
 /* R rows (4 or 8) of a 16-row packed A panel, V vectors of 16 columns (1 or
  * 2) of the packed B panel (always 32 wide). Rows and vectors past R and V
  * are dead code the compiler drops. */
@@ -87,6 +63,22 @@ static inline void store_tile(__m512 acc[8][2], float *C, int64_t ldc, int m, in
         c##i##0 = _mm512_fmadd_ps(a, b0, c##i##0);                               \
         if (VECS > 1)                                                            \
             c##i##1 = _mm512_fmadd_ps(a, b1, c##i##1);                           \
+    }
+
+/* Row i of the tile from its accumulators, kept in registers (an array
+ * indexed by a run-time row went through the stack). */
+#define STORE_ROW(i)                                                                                               \
+    if (ROWS > i && i < m) {                                                                                       \
+        float *c = C + i * ldc;                                                                                    \
+        __m512 v[2] = {c##i##0, c##i##1};                                                                          \
+        if (accumulate) {                                                                                          \
+            v[0] = _mm512_add_ps(v[0], _mm512_maskz_loadu_ps(m0, c));                                              \
+            v[1] = _mm512_add_ps(v[1], _mm512_maskz_loadu_ps(m1, c + 16));                                         \
+        }                                                                                                          \
+        if (ep)                                                                                                    \
+            row_epilogue(ep, v, row0 + i, col0, m0, m1);                                                           \
+        _mm512_mask_storeu_ps(c, m0, v[0]);                                                                        \
+        _mm512_mask_storeu_ps(c + 16, m1, v[1]);                                                                   \
     }
 
 #define KERNEL(NAME, R, V)                                                                                         \
@@ -110,9 +102,19 @@ static inline void store_tile(__m512 acc[8][2], float *C, int64_t ldc, int m, in
             Ap += KN_SGEMM_MR_AVX512;                                                                              \
             Bp += KN_SGEMM_NR_AVX512;                                                                              \
         }                                                                                                          \
-        __m512 acc[8][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31},                                        \
-                            {c40, c41}, {c50, c51}, {c60, c61}, {c70, c71}};                                       \
-        store_tile(acc, C, ldc, m, n, accumulate, ep, row0, col0);                                                 \
+        __mmask16 m0 = (__mmask16)(n >= 16 ? 0xffff : (1u << n) - 1);                                             \
+        __mmask16 m1 = (__mmask16)(n >= 32 ? 0xffff : n > 16 ? (1u << (n - 16)) - 1 : 0);                          \
+        STORE_ROW(0)                                                                                               \
+        STORE_ROW(1)                                                                                               \
+        STORE_ROW(2)                                                                                               \
+        STORE_ROW(3)                                                                                               \
+        STORE_ROW(4)                                                                                               \
+        STORE_ROW(5)                                                                                               \
+        STORE_ROW(6)                                                                                               \
+        STORE_ROW(7)                                                                                               \
+        if (ep && !act_in_registers(ep->act))                                                                      \
+            for (int i = 0; i < m; i++)                                                                            \
+                kn_act_apply(ep, C + i * ldc, n);                                                                  \
     }
 
 KERNEL(kernel_8x32, 8, 2)
