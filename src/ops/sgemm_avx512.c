@@ -212,17 +212,22 @@ void kn_sgemm_kernel_t_avx512(int64_t K, const float *Ap, int64_t a_next, const 
 #undef PAIR
     _Alignas(64) float t[14 * 32];
     by_shape[n - 1][m > 16](K, Ap, a_next, Bp, t);
+    /* Row i of C is column i of t: one gather per row, then the same
+     * in-register epilogue as the main kernel. */
+    const __m512i idx = _mm512_setr_epi32(0, 32, 64, 96, 128, 160, 192, 224, 256, 288, 320, 352, 384, 416, 0, 0);
+    __mmask16 m0 = (__mmask16)((1u << n) - 1);
     for (int i = 0; i < m; i++) {
         float *c = C + i * ldc;
+        __m512 v[2] = {_mm512_mask_i32gather_ps(_mm512_setzero_ps(), m0, idx, t + i, 4), _mm512_setzero_ps()};
         if (accumulate)
-            for (int j = 0; j < n; j++)
-                c[j] += t[j * 32 + i];
-        else
-            for (int j = 0; j < n; j++)
-                c[j] = t[j * 32 + i];
+            v[0] = _mm512_add_ps(v[0], _mm512_maskz_loadu_ps(m0, c));
+        if (ep)
+            row_epilogue(ep, v, row0 + i, col0, m0, 0);
+        _mm512_mask_storeu_ps(c, m0, v[0]);
     }
-    if (ep)
-        kn_epilogue_tile(ep, C, ldc, row0, col0, m, n);
+    if (ep && !act_in_registers(ep->act))
+        for (int i = 0; i < m; i++)
+            kn_act_apply(ep, C + i * ldc, n);
 }
 
 /* ---- packing B ----------------------------------------------------------
