@@ -191,8 +191,35 @@ static void pack_b_matrix(const pack_ctx *p, int64_t panel)
  * output pixels. A panel's columns are cut once into runs within one output
  * row; for each k row, the taps of a run that fall in the padding are
  * zero-filled at its ends and the rest copied, so no per-element bounds
- * test remains. (c, kh, kw) advance incrementally instead of two divisions
- * per row. */
+ * test remains. Which input row a run reads depends only on kh, and its
+ * padding and source offset only on kw: for kernels up to PACK_TAPS wide
+ * both are tabulated once per panel, so a k row costs little more than
+ * its copies. */
+#define PACK_TAPS 16
+
+typedef struct pack_run {
+    int64_t oh, ow0;
+    int lane, len;
+} pack_run;
+
+/* Leading zeros, copied values and source offset of a run for one kw. */
+typedef struct run_cols {
+    int zeros, copy;
+    int64_t src; /* of the first copied value, from the input row start */
+} run_cols;
+
+static run_cols cols_for(const kn_bsrc *B, const pack_run *r, int64_t kw)
+{
+    int64_t off = kw * B->DW - B->PW; /* iw = ow * SW + off */
+    /* ow range with 0 <= iw < W */
+    int64_t lo = off >= 0 ? 0 : (-off + B->SW - 1) / B->SW;
+    int64_t hi = B->W - off <= 0 ? 0 : (B->W - off + B->SW - 1) / B->SW;
+    int64_t a0 = KN_MAX(lo, r->ow0), a1 = KN_MIN(hi, r->ow0 + r->len);
+    if (a1 <= a0)
+        return (run_cols){r->len, 0, 0};
+    return (run_cols){(int)(a0 - r->ow0), (int)(a1 - a0), a0 * B->SW + off};
+}
+
 static void pack_b_conv(const pack_ctx *p, int64_t panel)
 {
     const kn_bsrc *B = p->B;
@@ -200,44 +227,56 @@ static void pack_b_conv(const pack_ctx *p, int64_t panel)
     int64_t n0 = panel * nr;
     int nn = (int)KN_MIN((int64_t)nr, p->N - n0);
     float *dst = p->Bp + (panel - p->panel0) * nr * p->kc;
-    struct { int64_t oh, ow0; int lane, len; } runs[KN_SGEMM_NR_AVX512];
+    pack_run runs[KN_SGEMM_NR_AVX512];
     int nruns = 0;
     for (int j = 0; j < nn;) {
         int64_t n = n0 + j, ow0 = n % B->OW;
         int len = (int)KN_MIN((int64_t)(nn - j), B->OW - ow0);
-        runs[nruns].oh = n / B->OW;
-        runs[nruns].ow0 = ow0;
-        runs[nruns].lane = j;
-        runs[nruns++].len = len;
+        runs[nruns++] = (pack_run){n / B->OW, ow0, j, len};
         j += len;
     }
+    bool tab = B->KH <= PACK_TAPS && B->KW <= PACK_TAPS;
+    int64_t rowoff[PACK_TAPS][KN_SGEMM_NR_AVX512];
+    run_cols cols[PACK_TAPS][KN_SGEMM_NR_AVX512];
+    for (int64_t kh = 0; tab && kh < B->KH; kh++)
+        for (int r = 0; r < nruns; r++) {
+            int64_t ih = runs[r].oh * B->SH - B->PH + kh * B->DH;
+            rowoff[kh][r] = ih < 0 || ih >= B->H ? -1 : ih * B->W;
+        }
+    for (int64_t kw = 0; tab && kw < B->KW; kw++)
+        for (int r = 0; r < nruns; r++)
+            cols[kw][r] = cols_for(B, &runs[r], kw);
     int64_t khw = B->KH * B->KW;
     int64_t c = p->k0 / khw, kh = p->k0 % khw / B->KW, kw = p->k0 % B->KW;
     for (int64_t k = 0; k < p->kc; k++, dst += nr) {
         const float *plane = B->data + c * B->H * B->W;
-        int64_t off = kw * B->DW - B->PW; /* iw = ow * SW + off */
-        /* ow range with 0 <= iw < W */
-        int64_t lo = off >= 0 ? 0 : (-off + B->SW - 1) / B->SW;
-        int64_t hi = B->W - off <= 0 ? 0 : (B->W - off + B->SW - 1) / B->SW;
         for (int r = 0; r < nruns; r++) {
             float *d = dst + runs[r].lane;
             int run = runs[r].len;
-            int64_t ow0 = runs[r].ow0, ih = runs[r].oh * B->SH - B->PH + kh * B->DH;
-            int64_t a0 = KN_MAX(lo, ow0), a1 = KN_MIN(hi, ow0 + run);
-            if (ih < 0 || ih >= B->H || a1 <= a0) {
+            int64_t ro;
+            run_cols rc;
+            if (tab) {
+                ro = rowoff[kh][r];
+                rc = cols[kw][r];
+            } else {
+                int64_t ih = runs[r].oh * B->SH - B->PH + kh * B->DH;
+                ro = ih < 0 || ih >= B->H ? -1 : ih * B->W;
+                rc = cols_for(B, &runs[r], kw);
+            }
+            if (ro < 0 || rc.copy == 0) {
                 memset(d, 0, (size_t)run * sizeof(float));
                 continue;
             }
-            const float *row = plane + ih * B->W + off;
+            const float *src = plane + ro + rc.src;
             int i = 0;
-            for (; i < (int)(a0 - ow0); i++)
+            for (; i < rc.zeros; i++)
                 d[i] = 0.0f;
             if (B->SW == 1) {
-                memcpy(d + i, row + a0, (size_t)(a1 - a0) * sizeof(float));
-                i += (int)(a1 - a0);
+                memcpy(d + i, src, (size_t)rc.copy * sizeof(float));
+                i += rc.copy;
             } else {
-                for (int64_t ow = a0; ow < a1; ow++)
-                    d[i++] = row[ow * B->SW];
+                for (int e = 0; e < rc.copy; e++)
+                    d[i++] = src[e * B->SW];
             }
             for (; i < run; i++)
                 d[i] = 0.0f;
