@@ -6,7 +6,12 @@
  *   cc -O2 -I src -I include bench/conv_layers.c build/libkiln.a -lm -lpthread \
  *      $(pkg-config --libs libpthreadpool 2>/dev/null || echo -lpthreadpool) -o build/conv_layers
  *   build/conv_layers [--reps 20] [--peak 117] [--threads 1] [--isa 0|1|2] [--only NAME]
- */
+ *                     [--residual 1] [--cold 1]
+ *
+ * --residual adds a residual input in the epilogue (as ResNet's conv3 and
+ * downsample layers have); --cold evicts the caches before each run (64 MiB
+ * written), as in a whole model where a layer's weights, input and residual
+ * were last touched several layers ago. */
 #include "ops/conv_fast.h"
 #include "runtime/runtime.h"
 
@@ -63,6 +68,7 @@ int main(int argc, char **argv)
     int reps = 20, threads = 1, isa = -1;
     double peak = 117.0;
     const char *only = NULL;
+    int with_residual = 0, cold = 0;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--reps"))
             reps = atoi(argv[i + 1]);
@@ -74,12 +80,18 @@ int main(int argc, char **argv)
             isa = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--only"))
             only = argv[i + 1];
+        else if (!strcmp(argv[i], "--residual"))
+            with_residual = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--cold"))
+            cold = atoi(argv[i + 1]);
     }
     if (threads == 1)
         clock_id = CLOCK_THREAD_CPUTIME_ID;
     kn_isa_level level = isa >= 0 ? (kn_isa_level)isa : kn_cpu_isa(KILN_ISA_AUTO);
     pthreadpool_t pool = threads > 1 ? pthreadpool_create((size_t)threads) : NULL;
     double total_best = 0, total_flop = 0;
+    size_t evict_n = (size_t)64 << 18; /* floats: 64 MiB */
+    float *evict = cold ? calloc(evict_n, sizeof(float)) : NULL;
     printf("%-20s %9s %9s %8s %7s\n", "layer", "best ms", "med ms", "GFLOP/s", "%peak");
     for (size_t li = 0; li < sizeof layers / sizeof layers[0]; li++) {
         const layer *L = &layers[li];
@@ -106,8 +118,10 @@ int main(int argc, char **argv)
         kn_epilogue act = {.act = KN_ACT_RELU};
         double *t = malloc(sizeof(double) * (size_t)reps);
         for (int i = -2; i < reps; i++) {
+            for (size_t e = 0; evict && e < evict_n; e += 16)
+                evict[e] += 1.0f;
             double t0 = now();
-            kn_conv2d_run(p, &g, 1, L->H, L->H, OH, OW, x, y, NULL, &act, scratch, sb, pool);
+            kn_conv2d_run(p, &g, 1, L->H, L->H, OH, OW, x, y, with_residual ? r : NULL, &act, scratch, sb, pool);
             if (i >= 0)
                 t[i] = now() - t0;
         }
@@ -130,6 +144,7 @@ int main(int argc, char **argv)
     }
     printf("all convs (weighted by count): best %.2f ms, %.1f GFLOP/s, %.1f%% of peak\n", total_best * 1e3,
            total_flop / total_best * 1e-9, 100.0 * total_flop / total_best * 1e-9 / (peak * threads));
+    free(evict);
     if (pool)
         pthreadpool_destroy(pool);
     return 0;
