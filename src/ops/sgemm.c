@@ -11,6 +11,10 @@
 #include <string.h>
 
 #define KC 256
+/* K slice of the transposed path: each slice ends in a transposed store of
+ * the tile, so longer slices; its panels (32 rows of A, at most 8 x 16
+ * columns of B) stay in L2 at 512. */
+#define TR_KC 512
 #define MC_PANELS_ROWS 96   /* rows of A per task (rounded to MR) */
 #define NC_COLS 256         /* columns of B per task (rounded to NR) */
 
@@ -159,6 +163,7 @@ typedef struct pack_ctx {
     float *Bp;      /* panel panel0 goes first */
     int64_t N, k0, kc, panel0;
     int nr;
+    bool avx512; /* kn_sgemm_pack_b_avx512 handles B */
 } pack_ctx;
 
 static void pack_b_matrix(const pack_ctx *p, int64_t panel)
@@ -183,10 +188,38 @@ static void pack_b_matrix(const pack_ctx *p, int64_t panel)
 }
 
 /* Implicit im2col: row k = (c, kh, kw) of the virtual matrix, columns are
- * output pixels. A panel's columns are cut into runs within one output row;
- * in each run the taps that fall in the padding are zero-filled at the ends
- * and the rest copied (contiguously for stride 1), so no per-element bounds
- * test remains. */
+ * output pixels. A panel's columns are cut once into runs within one output
+ * row; for each k row, the taps of a run that fall in the padding are
+ * zero-filled at its ends and the rest copied, so no per-element bounds
+ * test remains. Which input row a run reads depends only on kh, and its
+ * padding and source offset only on kw: for kernels up to PACK_TAPS wide
+ * both are tabulated once per panel, so a k row costs little more than
+ * its copies. */
+#define PACK_TAPS 16
+
+typedef struct pack_run {
+    int64_t oh, ow0;
+    int lane, len;
+} pack_run;
+
+/* Leading zeros, copied values and source offset of a run for one kw. */
+typedef struct run_cols {
+    int zeros, copy;
+    int64_t src; /* of the first copied value, from the input row start */
+} run_cols;
+
+static run_cols cols_for(const kn_bsrc *B, const pack_run *r, int64_t kw)
+{
+    int64_t off = kw * B->DW - B->PW; /* iw = ow * SW + off */
+    /* ow range with 0 <= iw < W */
+    int64_t lo = off >= 0 ? 0 : (-off + B->SW - 1) / B->SW;
+    int64_t hi = B->W - off <= 0 ? 0 : (B->W - off + B->SW - 1) / B->SW;
+    int64_t a0 = KN_MAX(lo, r->ow0), a1 = KN_MIN(hi, r->ow0 + r->len);
+    if (a1 <= a0)
+        return (run_cols){r->len, 0, 0};
+    return (run_cols){(int)(a0 - r->ow0), (int)(a1 - a0), a0 * B->SW + off};
+}
+
 static void pack_b_conv(const pack_ctx *p, int64_t panel)
 {
     const kn_bsrc *B = p->B;
@@ -194,51 +227,80 @@ static void pack_b_conv(const pack_ctx *p, int64_t panel)
     int64_t n0 = panel * nr;
     int nn = (int)KN_MIN((int64_t)nr, p->N - n0);
     float *dst = p->Bp + (panel - p->panel0) * nr * p->kc;
+    pack_run runs[KN_SGEMM_NR_AVX512];
+    int nruns = 0;
+    for (int j = 0; j < nn;) {
+        int64_t n = n0 + j, ow0 = n % B->OW;
+        int len = (int)KN_MIN((int64_t)(nn - j), B->OW - ow0);
+        runs[nruns++] = (pack_run){n / B->OW, ow0, j, len};
+        j += len;
+    }
+    bool tab = B->KH <= PACK_TAPS && B->KW <= PACK_TAPS;
+    int64_t rowoff[PACK_TAPS][KN_SGEMM_NR_AVX512];
+    run_cols cols[PACK_TAPS][KN_SGEMM_NR_AVX512];
+    for (int64_t kh = 0; tab && kh < B->KH; kh++)
+        for (int r = 0; r < nruns; r++) {
+            int64_t ih = runs[r].oh * B->SH - B->PH + kh * B->DH;
+            rowoff[kh][r] = ih < 0 || ih >= B->H ? -1 : ih * B->W;
+        }
+    for (int64_t kw = 0; tab && kw < B->KW; kw++)
+        for (int r = 0; r < nruns; r++)
+            cols[kw][r] = cols_for(B, &runs[r], kw);
     int64_t khw = B->KH * B->KW;
+    int64_t c = p->k0 / khw, kh = p->k0 % khw / B->KW, kw = p->k0 % B->KW;
     for (int64_t k = 0; k < p->kc; k++, dst += nr) {
-        int64_t kk = p->k0 + k;
-        int64_t c = kk / khw, r = kk % khw;
-        int64_t kh = r / B->KW, kw = r % B->KW;
         const float *plane = B->data + c * B->H * B->W;
-        int j = 0;
-        while (j < nn) {
-            int64_t n = n0 + j, oh = n / B->OW, ow0 = n % B->OW;
-            int run = (int)KN_MIN((int64_t)(nn - j), B->OW - ow0);
-            float *d = dst + j;
-            int64_t ih = oh * B->SH - B->PH + kh * B->DH;
-            if (ih < 0 || ih >= B->H) {
-                memset(d, 0, (size_t)run * sizeof(float));
+        for (int r = 0; r < nruns; r++) {
+            float *d = dst + runs[r].lane;
+            int run = runs[r].len;
+            int64_t ro;
+            run_cols rc;
+            if (tab) {
+                ro = rowoff[kh][r];
+                rc = cols[kw][r];
             } else {
-                const float *row = plane + ih * B->W;
-                int64_t off = kw * B->DW - B->PW; /* iw = ow * SW + off */
-                /* ow range with 0 <= iw < W, intersected with the run */
-                int64_t lo = off >= 0 ? 0 : (-off + B->SW - 1) / B->SW;
-                int64_t hi = B->W - off <= 0 ? 0 : (B->W - off + B->SW - 1) / B->SW;
-                int64_t a0 = KN_MAX(lo, ow0), a1 = KN_MIN(hi, ow0 + run);
-                if (a1 < a0)
-                    a1 = a0 = ow0;
-                int i = 0;
-                for (; i < (int)(a0 - ow0); i++)
-                    d[i] = 0.0f;
-                if (B->SW == 1) {
-                    memcpy(d + i, row + a0 + off, (size_t)(a1 - a0) * sizeof(float));
-                    i += (int)(a1 - a0);
-                } else {
-                    for (int64_t ow = a0; ow < a1; ow++)
-                        d[i++] = row[ow * B->SW + off];
-                }
-                for (; i < run; i++)
-                    d[i] = 0.0f;
+                int64_t ih = runs[r].oh * B->SH - B->PH + kh * B->DH;
+                ro = ih < 0 || ih >= B->H ? -1 : ih * B->W;
+                rc = cols_for(B, &runs[r], kw);
             }
-            j += run;
+            if (ro < 0 || rc.copy == 0) {
+                memset(d, 0, (size_t)run * sizeof(float));
+                continue;
+            }
+            const float *src = plane + ro + rc.src;
+            int i = 0;
+            for (; i < rc.zeros; i++)
+                d[i] = 0.0f;
+            if (B->SW == 1) {
+                memcpy(d + i, src, (size_t)rc.copy * sizeof(float));
+                i += rc.copy;
+            } else {
+                for (int e = 0; e < rc.copy; e++)
+                    d[i++] = src[e * B->SW];
+            }
+            for (; i < run; i++)
+                d[i] = 0.0f;
         }
         for (int jj = nn; jj < nr; jj++)
             dst[jj] = 0.0f;
+        if (++kw == B->KW) {
+            kw = 0;
+            if (++kh == B->KH) {
+                kh = 0;
+                c++;
+            }
+        }
     }
 }
 
 static void pack_panel(const pack_ctx *p, int64_t panel)
 {
+    if (p->avx512) {
+        int64_t n0 = panel * p->nr;
+        kn_sgemm_pack_b_avx512(p->B, n0, (int)KN_MIN((int64_t)p->nr, p->N - n0), p->k0, p->kc,
+                               p->Bp + (panel - p->panel0) * p->nr * p->kc, p->nr);
+        return;
+    }
     if (p->B->kind == KN_BSRC_CONV2D)
         pack_b_conv(p, panel);
     else
@@ -262,6 +324,7 @@ typedef struct compute_ctx {
     int64_t ldc, N;
     const kn_epilogue *ep;
     kn_sgemm_kernel_fn kernel;
+    bool pack_avx512;
     int mr, nr;
     int64_t m_panels_per_task, n_panels_per_task;
     char *scratch;
@@ -295,7 +358,7 @@ static void compute_task(void *arg, size_t nb, size_t mb)
     for (int64_t k0 = 0; k0 < K; k0 += KC) {
         int64_t kc = KN_MIN((int64_t)KC, K - k0);
         bool last = k0 + kc >= K;
-        pack_ctx pc = {c->B, Bp, c->N, k0, kc, jp0, c->nr};
+        pack_ctx pc = {c->B, Bp, c->N, k0, kc, jp0, c->nr, c->pack_avx512};
         for (int64_t jp = jp0; jp < jp1; jp++)
             pack_panel(&pc, jp);
         /* rows in blocks of about MC so the A block stays in L2 while the
@@ -320,6 +383,57 @@ static void compute_task(void *arg, size_t nb, size_t mb)
     atomic_store_explicit(&c->busy[slot], 0, memory_order_release);
 }
 
+/* Transposed tasks (few columns): task mb owns m_panels_per_task pairs of
+ * 16-row A panels (32 rows) and packs every column of B itself, in panels
+ * of KN_SGEMM_TR_COLS columns KN_SGEMM_TR_STRIDE wide. */
+static void compute_task_t(void *arg, size_t mb)
+{
+    compute_ctx *c = arg;
+    const kn_packed_a *A = c->A;
+    int64_t K = A->K, M = A->M, N = c->N;
+    int64_t pairs = (M + 31) / 32, q0 = (int64_t)mb * c->m_panels_per_task;
+    int64_t q1 = KN_MIN(q0 + c->m_panels_per_task, pairs);
+    int64_t n_panels = (N + KN_SGEMM_TR_COLS - 1) / KN_SGEMM_TR_COLS;
+    int slot = take_slot(c);
+    float *Bp = (float *)(c->scratch + (size_t)slot * c->slot_bytes);
+    for (int64_t k0 = 0; k0 < K; k0 += TR_KC) {
+        int64_t kc = KN_MIN((int64_t)TR_KC, K - k0);
+        bool last = k0 + kc >= K;
+        for (int64_t jp = 0; jp < n_panels; jp++) {
+            int64_t n0 = jp * KN_SGEMM_TR_COLS;
+            kn_sgemm_pack_b_avx512(c->B, n0, (int)KN_MIN((int64_t)KN_SGEMM_TR_COLS, N - n0), k0, kc,
+                                   Bp + jp * KN_SGEMM_TR_STRIDE * kc, KN_SGEMM_TR_STRIDE);
+        }
+        for (int64_t q = q0; q < q1; q++) {
+            int64_t row = q * 32;
+            int m = (int)KN_MIN((int64_t)32, M - row);
+            const float *ap = A->data + row * K + k0 * KN_SGEMM_MR_AVX512;
+            for (int64_t jp = 0; jp < n_panels; jp++) {
+                int64_t col = jp * KN_SGEMM_TR_COLS;
+                int n = (int)KN_MIN((int64_t)KN_SGEMM_TR_COLS, N - col);
+                kn_sgemm_kernel_t_avx512(kc, ap, KN_SGEMM_MR_AVX512 * K, Bp + jp * KN_SGEMM_TR_STRIDE * kc,
+                                         c->C + row * c->ldc + col, c->ldc, m, n, k0 > 0, last ? c->ep : NULL, row,
+                                         col);
+            }
+        }
+    }
+    atomic_store_explicit(&c->busy[slot], 0, memory_order_release);
+}
+
+/* Columns the transposed path packs per K row, or 0 when it does not take
+ * N: only for few columns, where 16-lane vectors along N would run partly
+ * empty (49 columns fill 49/64 of the lanes) and vectors along M fill more. */
+#define TR_MAX_COLS 112
+static int64_t tr_cols(kn_isa_level isa, int64_t M, int64_t N)
+{
+    if (isa != KN_ISA_AVX512 || N > TR_MAX_COLS || M < 16)
+        return 0;
+    double fill_n = (double)N / (double)((N + 15) / 16 * 16), fill_m = (double)M / (double)((M + 15) / 16 * 16);
+    if (fill_m < fill_n + 0.05)
+        return 0;
+    return (N + KN_SGEMM_TR_COLS - 1) / KN_SGEMM_TR_COLS * KN_SGEMM_TR_STRIDE;
+}
+
 /* Columns (rounded to whole panels) one task packs: a slot holds them for
  * one K slice. */
 static int64_t task_cols(kn_isa_level isa, int64_t N)
@@ -337,8 +451,12 @@ size_t kn_pool_threads(pthreadpool_t pool)
 
 size_t kn_sgemm_scratch_bytes(kn_isa_level isa, int64_t N, int64_t K, size_t threads)
 {
-    int64_t kc = K < KC ? K : KC;
-    size_t slot = (size_t)(task_cols(isa, N) * (kc ? kc : 1)) * sizeof(float);
+    /* room for the transposed path's panels too, whatever M is */
+    int64_t tcols = isa == KN_ISA_AVX512 && N <= TR_MAX_COLS
+                        ? (N + KN_SGEMM_TR_COLS - 1) / KN_SGEMM_TR_COLS * KN_SGEMM_TR_STRIDE
+                        : 0;
+    int64_t floats = KN_MAX(task_cols(isa, N) * KN_MIN((int64_t)KC, K), tcols * KN_MIN((int64_t)TR_KC, K));
+    size_t slot = (size_t)KN_MAX(floats, (int64_t)1) * sizeof(float);
     slot = (slot + 63) & ~(size_t)63;
     size_t slots = KN_MAX((size_t)1, KN_MIN(threads, (size_t)KN_SGEMM_MAX_SLOTS));
     return slot * slots;
@@ -359,11 +477,35 @@ void kn_sgemm_run(const kn_packed_a *A, int64_t N, const kn_bsrc *B, float *C, i
         }
         return;
     }
+    size_t threads = pool ? pthreadpool_get_threads_count(pool) : 1;
+    bool pack_avx512 = A->isa == KN_ISA_AVX512 && kn_sgemm_pack_b_avx512_ok(B);
+    int64_t tcols = pack_avx512 ? tr_cols(A->isa, M, N) : 0;
+    if (tcols) {
+        size_t slot = (size_t)(tcols * KN_MIN((int64_t)TR_KC, K)) * sizeof(float);
+        slot = (slot + 63) & ~(size_t)63;
+        /* Every task packs all of B: give each at least 4 row pairs
+         * (128 rows) so packing stays small next to its arithmetic. */
+        int64_t pairs = (M + 31) / 32, ppt = pairs;
+        while (threads > 1 && (pairs + ppt - 1) / ppt < (int64_t)threads * 2 && ppt > 4)
+            ppt = (ppt + 1) / 2;
+        int64_t tasks = (pairs + ppt - 1) / ppt;
+        compute_ctx ctx, *cc = &ctx;
+        *cc = (compute_ctx){.A = A, .B = B, .C = C, .ldc = ldc, .N = N, .ep = ep, .m_panels_per_task = ppt,
+                            .scratch = scratch, .slot_bytes = slot,
+                            .n_slots = (int)KN_MAX((size_t)1, KN_MIN(scratch_bytes / slot, (size_t)KN_SGEMM_MAX_SLOTS))};
+        for (int s = 0; s < KN_SGEMM_MAX_SLOTS; s++)
+            atomic_init(&cc->busy[s], 0);
+        if (pool && threads > 1 && tasks > 1)
+            pthreadpool_parallelize_1d(pool, compute_task_t, cc, (size_t)tasks, 0);
+        else
+            for (int64_t t = 0; t < tasks; t++)
+                compute_task_t(cc, (size_t)t);
+        return;
+    }
     int64_t m_panels = (M + mr - 1) / mr, n_panels = (N + nr - 1) / nr;
     /* A task takes all rows (its B columns are packed once) unless there
      * are too few column blocks to keep the threads busy. */
     int64_t mpt = m_panels, npt = KN_MAX((int64_t)1, NC_COLS / nr);
-    size_t threads = pool ? pthreadpool_get_threads_count(pool) : 1;
     while (threads > 1 && ((m_panels + mpt - 1) / mpt) * ((n_panels + npt - 1) / npt) < (int64_t)threads * 4) {
         if (npt > 1)
             npt = (npt + 1) / 2;
@@ -377,7 +519,7 @@ void kn_sgemm_run(const kn_packed_a *A, int64_t N, const kn_bsrc *B, float *C, i
     slot = (slot + 63) & ~(size_t)63;
     compute_ctx ctx, *cc = &ctx;
     *cc = (compute_ctx){.A = A, .B = B, .C = C, .ldc = ldc, .N = N, .ep = ep, .kernel = kernel_for(A->isa),
-                        .mr = mr, .nr = nr, .m_panels_per_task = mpt, .n_panels_per_task = npt,
+                        .pack_avx512 = pack_avx512, .mr = mr, .nr = nr, .m_panels_per_task = mpt, .n_panels_per_task = npt,
                         .scratch = scratch, .slot_bytes = slot,
                         .n_slots = (int)KN_MAX((size_t)1, KN_MIN(scratch_bytes / slot, (size_t)KN_SGEMM_MAX_SLOTS))};
     for (int s = 0; s < KN_SGEMM_MAX_SLOTS; s++)

@@ -99,6 +99,19 @@ void kn_sgemm_kernel_avx2(int64_t K, const float *Ap, const float *Bp, float *C,
                           bool accumulate, const kn_epilogue *ep, int64_t row0, int64_t col0);
 void kn_sgemm_kernel_avx512(int64_t K, const float *Ap, const float *Bp, float *C, int64_t ldc, int m, int n,
                             bool accumulate, const kn_epilogue *ep, int64_t row0, int64_t col0);
+/* Transposed AVX-512 kernel for few columns: C[m x n] (m <= 32, n <=
+ * KN_SGEMM_TR_COLS) from two 16-row A panels a_next floats apart (the second
+ * unused when m <= 16) and a B panel packed KN_SGEMM_TR_STRIDE wide. */
+#define KN_SGEMM_TR_COLS 14
+#define KN_SGEMM_TR_STRIDE 16
+void kn_sgemm_kernel_t_avx512(int64_t K, const float *Ap, int64_t a_next, const float *Bp, float *C, int64_t ldc,
+                              int m, int n, bool accumulate, const kn_epilogue *ep, int64_t row0, int64_t col0);
+/* AVX-512 B packer: columns [n0, n0 + cols), k rows [k0, k0 + kc), into
+ * dst as kc rows of stride floats (16 or 32; zero past cols). _ok tells
+ * whether it handles a source (implicit im2col with horizontal stride 1 or
+ * 2, or a row-major matrix); others take the generic packer. */
+bool kn_sgemm_pack_b_avx512_ok(const kn_bsrc *B);
+void kn_sgemm_pack_b_avx512(const kn_bsrc *B, int64_t n0, int cols, int64_t k0, int64_t kc, float *dst, int stride);
 /* The epilogue on an m x n tile already stored in C (reference; kernels use
  * it for activations they do not vectorize). */
 void kn_epilogue_tile(const kn_epilogue *ep, float *C, int64_t ldc, int64_t row0, int64_t col0, int m, int n);
@@ -107,7 +120,7 @@ void kn_epilogue_tile(const kn_epilogue *ep, float *C, int64_t ldc, int64_t row0
 #define KN_SGEMM_NR_GENERIC 8
 #define KN_SGEMM_MR_AVX2 6
 #define KN_SGEMM_NR_AVX2 16
-#define KN_SGEMM_MR_AVX512 12
+#define KN_SGEMM_MR_AVX512 16
 #define KN_SGEMM_NR_AVX512 32
 
 #endif

@@ -20,6 +20,12 @@ static const conv_case cases[] = {
     {1, 4, 13, 14, 7, 1, 3, 2, 1, 2, 2, 0, 1, 1, 2, 3},    {3, 32, 7, 7, 40, 1, 1, 1, 2, 2, 0, 0, 0, 0, 1, 1},
     {1, 64, 14, 14, 33, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},  {1, 3, 31, 29, 16, 1, 7, 7, 2, 2, 3, 3, 3, 3, 1, 1},
     {2, 17, 9, 8, 17, 17, 3, 3, 2, 2, 1, 0, 1, 1, 1, 1},    {1, 3, 11, 17, 3, 3, 5, 3, 1, 3, 0, 2, 2, 1, 2, 1},
+    /* few output pixels and many channels: the transposed AVX-512 path
+     * (7x7 maps as in ResNet's last stage, stride 2 with 25 pixels, and a
+     * stride-3 source it leaves to the generic packer) */
+    {1, 24, 7, 7, 48, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},    {2, 40, 9, 9, 70, 1, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1},
+    {1, 5, 20, 20, 32, 1, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1},   {1, 33, 7, 7, 100, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1},
+    {1, 16, 14, 14, 64, 1, 1, 1, 2, 2, 0, 0, 0, 0, 1, 1},  {1, 8, 3, 40, 36, 1, 3, 3, 1, 2, 1, 1, 1, 1, 1, 2},
 };
 
 static void run_reference(const conv_case *k, const float *x, const float *w, const float *b, float *y, int64_t OH,

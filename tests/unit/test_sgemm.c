@@ -75,19 +75,22 @@ static void test_epilogues(void **state)
     (void)state;
     kn_isa_level isas[3];
     int ni = n_isas(isas);
-    int64_t M = 19, N = 45, K = 23;
-    float *bias = rnd(M, 99), *res = rnd(M * N, 98);
-    kn_act acts[] = {KN_ACT_NONE, KN_ACT_RELU, KN_ACT_CLIP, KN_ACT_LEAKY_RELU, KN_ACT_SIGMOID,
-                     KN_ACT_HARD_SIGMOID, KN_ACT_HARD_SWISH, KN_ACT_SILU};
-    for (int i = 0; i < ni; i++)
-        for (size_t a = 0; a < sizeof acts / sizeof acts[0]; a++) {
-            kn_epilogue ep = {.bias = bias, .residual = a % 2 ? res : NULL, .ldr = N, .act = acts[a],
-                              .alpha = acts[a] == KN_ACT_CLIP ? 0.0f : 0.2f,
-                              .beta = acts[a] == KN_ACT_CLIP ? 0.5f : 0.5f};
-            run_case(isas[i], M, N, K, &ep, NULL);
-        }
-    free(bias);
-    free(res);
+    /* the second shape takes the transposed AVX-512 path (few columns) */
+    for (int shape = 0; shape < 2; shape++) {
+        int64_t M = shape ? 40 : 19, N = shape ? 20 : 45, K = shape ? 300 : 23;
+        float *bias = rnd(M, 99), *res = rnd(M * N, 98);
+        kn_act acts[] = {KN_ACT_NONE, KN_ACT_RELU, KN_ACT_CLIP, KN_ACT_LEAKY_RELU, KN_ACT_SIGMOID,
+                         KN_ACT_HARD_SIGMOID, KN_ACT_HARD_SWISH, KN_ACT_SILU};
+        for (int i = 0; i < ni; i++)
+            for (size_t a = 0; a < sizeof acts / sizeof acts[0]; a++) {
+                kn_epilogue ep = {.bias = bias, .residual = a % 2 ? res : NULL, .ldr = N, .act = acts[a],
+                                  .alpha = acts[a] == KN_ACT_CLIP ? 0.0f : 0.2f,
+                                  .beta = acts[a] == KN_ACT_CLIP ? 0.5f : 0.5f};
+                run_case(isas[i], M, N, K, &ep, NULL);
+            }
+        free(bias);
+        free(res);
+    }
 }
 
 /* Implicit im2col (strides, pads, dilations) against an explicit im2col. */
@@ -142,11 +145,9 @@ static void test_conv_source(void **state)
     }
 }
 
-static void test_threads_bitwise_identical(void **state)
+static void check_threads_identical(int64_t M, int64_t N, int64_t K)
 {
-    (void)state;
     kn_isa_level isa = kn_cpu_isa(KILN_ISA_AUTO);
-    int64_t M = 70, N = 333, K = 300;
     float *A = rnd(M * K, 1), *B = rnd(K * N, 2);
     float *C1 = calloc((size_t)(M * N), sizeof(float)), *C2 = calloc((size_t)(M * N), sizeof(float));
     kn_packed_a pa;
@@ -165,6 +166,13 @@ static void test_threads_bitwise_identical(void **state)
     free(B);
     free(C1);
     free(C2);
+}
+
+static void test_threads_bitwise_identical(void **state)
+{
+    (void)state;
+    check_threads_identical(70, 333, 300);
+    check_threads_identical(300, 49, 700); /* transposed path on AVX-512 */
 }
 
 /* Vector activations (SLEEF exp) against the scalar reference, every
