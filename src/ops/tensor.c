@@ -696,7 +696,13 @@ static kiln_status pad_infer(kn_op_ctx *c)
 {
     KN_TRY(kn_check_arity(c, 2, 4, 1, 1));
     if (c->n_in > 2 && c->in[2]) {
-        KN_TRY(require_plain_input(c, 2));
+        if (c->in[0]->dtype == KILN_DTYPE_STRING) {
+            if (c->in[2]->dtype != KILN_DTYPE_STRING)
+                return kn_error(KILN_ERROR_DTYPE, OP_FMT "constant_value has dtype %s, data is string",
+                                OP_ARGS(c->node), kiln_dtype_name(c->in[2]->dtype));
+        } else {
+            KN_TRY(require_plain_input(c, 2));
+        }
         if (kn_tensor_count(c->in[2]) > 1)
             return kn_error(KILN_ERROR_SHAPE, OP_FMT "constant_value must be a scalar", OP_ARGS(c->node));
     }
@@ -728,7 +734,8 @@ static int64_t pad_source(int64_t o, int64_t begin, int64_t lo, int64_t m, pad_m
     return -1;
 }
 
-/* The constant_value input as bytes of the data dtype. */
+/* The constant_value input as bytes of the data dtype (for STRING, the
+ * value's pointer, copied by kn_eval_node; NULL without a value, i.e. ""). */
 static void pad_value(const kn_op_ctx *c, kiln_dtype dt, unsigned char *bytes)
 {
     memset(bytes, 0, 16);
@@ -736,7 +743,7 @@ static void pad_value(const kn_op_ctx *c, kiln_dtype dt, unsigned char *bytes)
     if (!v || kn_tensor_count(v) < 1)
         return;
     if (v->dtype == dt)
-        memcpy(bytes, v->data, kiln_dtype_size(dt));
+        memcpy(bytes, v->data, kn_elem_size(dt));
     else
         cast_ref(v->data, v->dtype, bytes, dt, 1, &cast_defaults);
 }
@@ -748,7 +755,7 @@ static kiln_status pad_run(kn_op_ctx *c)
     pad_mode mode = *(const pad_mode *)c->params;
     pad_geom pg;
     KN_TRY(pad_geometry(c, &pg));
-    size_t es = kiln_dtype_size(x->dtype);
+    size_t es = kn_elem_size(x->dtype);
     unsigned char value[16];
     pad_value(c, x->dtype, value);
     int64_t total = kn_tensor_count(y);
@@ -810,6 +817,11 @@ static kiln_status pad_run(kn_op_ctx *c)
 
 /* ====================================================================== */
 
+static const kiln_dtype pad_types[] = {KILN_DTYPE_FLOAT,  KILN_DTYPE_DOUBLE, KILN_DTYPE_FLOAT16, KILN_DTYPE_BFLOAT16,
+                                       KILN_DTYPE_INT8,   KILN_DTYPE_INT16,  KILN_DTYPE_INT32,   KILN_DTYPE_INT64,
+                                       KILN_DTYPE_UINT8,  KILN_DTYPE_UINT16, KILN_DTYPE_UINT32,  KILN_DTYPE_UINT64,
+                                       KILN_DTYPE_BOOL,   KILN_DTYPE_STRING, KILN_DTYPE_UNDEFINED};
+
 const kn_op kn_ops_tensor[] = {
     {.domain = "", .name = "Constant", .since_min = 1, .since_max = 0, .parse = constant_parse,
      .free_params = constant_free, .infer = constant_infer, .run = constant_run},
@@ -821,6 +833,6 @@ const kn_op kn_ops_tensor[] = {
      .infer = castlike_infer, .run = cast_run, .types = kn_types_cast},
     {.domain = "", .name = "Pad", .since_min = 1, .since_max = 10, .upgrade = pad_upgrade},
     {.domain = "", .name = "Pad", .since_min = 11, .since_max = 0, .parse = pad_parse, .infer = pad_infer,
-     .run = pad_run, .types = kn_types_plain},
+     .run = pad_run, .types = pad_types, .flags = KN_OP_BORROWS_STRINGS},
 };
 KN_FAMILY_COUNT(tensor);
