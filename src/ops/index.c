@@ -1093,7 +1093,7 @@ static kiln_status trilu_run(kn_op_ctx *c)
                 from = 0;
                 to = KN_MIN(KN_MAX(i + k + 1, 0), cols);
             }
-            memset(dst + row, 0, (size_t)cols * esz);
+            memset(dst + row, 0, (size_t)cols * esz); /* NULL strings: "" */
             if (to > from)
                 memcpy(dst + row + (size_t)from * esz, src + row + (size_t)from * esz, (size_t)(to - from) * esz);
         }
@@ -1409,7 +1409,8 @@ const kn_op kn_ops_index[] = {
      .infer = scatter_elements_infer, .run = scatter_elements_run, .types = kn_types_movable, .flags = KN_OP_BORROWS_STRINGS},
     {.domain = "", .name = "Range", .since_min = 11, .infer = range_infer, .run = range_run, .types = range_types},
     {.domain = "", .name = "NonZero", .since_min = 9, .infer = nonzero_infer, .run = nonzero_run, .types = kn_types_plain},
-    {.domain = "", .name = "Trilu", .since_min = 14, .parse = trilu_parse, .infer = trilu_infer, .run = trilu_run, .types = kn_types_fixed},
+    {.domain = "", .name = "Trilu", .since_min = 14, .parse = trilu_parse, .infer = trilu_infer, .run = trilu_run,
+     .types = kn_types_movable, .flags = KN_OP_BORROWS_STRINGS},
     {.domain = "", .name = "CumSum", .since_min = 11, .parse = cumsum_parse, .infer = cumsum_infer,
      .run = cumsum_run, .types = cum_types},
     {.domain = "", .name = "CumProd", .since_min = 26, .parse = cumsum_parse, .infer = cumsum_infer,

@@ -79,11 +79,12 @@ static int64_t prod(const int64_t *d, int from, int to)
     return p;
 }
 
-/* Data-movement ops copy elements by size; strings would alias owned pointers. */
+/* Data-movement ops copy elements by size (strings as pointers, see
+ * KN_OP_BORROWS_STRINGS). */
 static kiln_status movable(const kn_op_ctx *c, int i)
 {
     kiln_dtype dt = c->in[i]->dtype;
-    if (dt == KILN_DTYPE_STRING || kiln_dtype_size(dt) == 0)
+    if (kn_elem_size(dt) == 0)
         return kn_misc_error(c, KILN_ERROR_UNSUPPORTED, "dtype %s is not supported", kiln_dtype_name(dt));
     return KILN_OK;
 }
@@ -160,7 +161,7 @@ static kiln_status onehot_run(kn_op_ctx *c)
     int64_t depth;
     KN_TRY(onehot_shape(c, &axis, &depth));
     const kiln_tensor *ind = c->in[0], *values = c->in[2];
-    size_t esz = kiln_dtype_size(values->dtype);
+    size_t esz = kn_elem_size(values->dtype);
     const char *off = values->data, *on = off + esz;
     char *y = c->out[0]->data;
     int64_t outer = prod(ind->dims, 0, axis), inner = prod(ind->dims, axis, ind->rank);
@@ -794,7 +795,7 @@ static const kiln_dtype onehot_types[] = {KILN_DTYPE_INT64,  KILN_DTYPE_INT32,  
 
 const kn_op kn_ops_misc[] = {
     {.domain = "", .name = "OneHot", .since_min = 9, .parse = onehot_parse, .infer = onehot_infer,
-     .run = onehot_run, .types = onehot_types},
+     .run = onehot_run, .types = onehot_types, .flags = KN_OP_BORROWS_STRINGS},
     {.domain = "", .name = "Compress", .since_min = 9, .parse = compress_parse, .infer = compress_infer,
      .run = compress_run, .types = kn_types_movable, .flags = KN_OP_BORROWS_STRINGS},
     {.domain = "", .name = "Unique", .since_min = 11, .parse = unique_parse, .infer = unique_infer,

@@ -52,10 +52,25 @@ static kiln_status constant_from_attr(const kn_node *n, const kn_attr *a, kiln_t
     case KN_ATTR_TENSOR:
         if (!a->t)
             return kn_error(KILN_ERROR_MODEL, OP_FMT "attribute 'value' holds no tensor", OP_ARGS(n));
-        if (!plain_dtype(a->t->dtype))
+        if (!plain_dtype(a->t->dtype) && a->t->dtype != KILN_DTYPE_STRING)
             return kn_error(KILN_ERROR_UNSUPPORTED, OP_FMT "constant of dtype %s is not supported", OP_ARGS(n),
                             kiln_dtype_name(a->t->dtype));
         return kn_tensor_clone(a->t, out);
+    case KN_ATTR_STRING:
+    case KN_ATTR_STRINGS: {
+        bool one = a->type == KN_ATTR_STRING;
+        KN_TRY(kn_tensor_new(KILN_DTYPE_STRING, one ? 0 : 1, &len, out));
+        char **d = (*out)->data;
+        for (size_t i = 0; i < (one ? 1 : a->count); i++) {
+            const char *s = one ? a->s : a->strings[i];
+            if (!(d[i] = kn_strdup(s ? s : ""))) {
+                kn_tensor_free(*out); /* frees the copies made so far */
+                *out = NULL;
+                return KN_NOMEM();
+            }
+        }
+        return KILN_OK;
+    }
     case KN_ATTR_FLOAT:
         KN_TRY(kn_tensor_new(KILN_DTYPE_FLOAT, 0, NULL, out));
         *(float *)(*out)->data = a->f;
@@ -103,7 +118,7 @@ static kiln_status constant_parse(kn_node *n)
     }
     if (!found)
         return kn_error(KILN_ERROR_MODEL, OP_FMT "has no value attribute", OP_ARGS(n));
-    if (found->type == KN_ATTR_STRING || found->type == KN_ATTR_STRINGS || found->type == KN_ATTR_SPARSE_TENSOR)
+    if (found->type == KN_ATTR_SPARSE_TENSOR)
         return kn_error(KILN_ERROR_UNSUPPORTED, OP_FMT "attribute '%s' is not supported", OP_ARGS(n), found->name);
     constant_params *p = kn_calloc(1, sizeof *p);
     if (!p)
@@ -824,7 +839,7 @@ static const kiln_dtype pad_types[] = {KILN_DTYPE_FLOAT,  KILN_DTYPE_DOUBLE, KIL
 
 const kn_op kn_ops_tensor[] = {
     {.domain = "", .name = "Constant", .since_min = 1, .since_max = 0, .parse = constant_parse,
-     .free_params = constant_free, .infer = constant_infer, .run = constant_run},
+     .free_params = constant_free, .infer = constant_infer, .run = constant_run, .flags = KN_OP_BORROWS_STRINGS},
     {.domain = "", .name = "ConstantOfShape", .since_min = 9, .since_max = 0, .parse = cos_parse,
      .infer = cos_infer, .run = cos_run, .types = kn_types_index},
     {.domain = "", .name = "Cast", .since_min = 6, .since_max = 0, .parse = cast_parse, .infer = cast_infer,

@@ -350,19 +350,50 @@ static void test_null_elements_become_empty(void **state)
     expect(kt_node_new("Gather", 13), 2, in, KT_DIMS(1), (const char *[]){""});
 }
 
-/* Ops that compute, or that ONNX does not define on strings, still refuse
- * them before run. */
+/* Trilu's zeros and OneHot's off/on values are strings too. */
+static void test_trilu_onehot(void **state)
+{
+    (void)state;
+    kiln_tensor *in1[1] = {strs(KT_DIMS(2, 2), (const char *[]){"a", "b", "c", "d"})};
+    expect(kt_node_new("Trilu", 14), 1, in1, KT_DIMS(2, 2), (const char *[]){"a", "b", "", "d"});
+    kt_node *n = kt_node_new("Trilu", 14);
+    kt_attr_int(n, "upper", 0);
+    kiln_tensor *in2[2] = {strs(KT_DIMS(2, 2), (const char *[]){"a", "b", "c", "d"}), ints(0, NULL, (int64_t[]){-1})};
+    expect(n, 2, in2, KT_DIMS(2, 2), (const char *[]){"", "", "c", ""});
+    n = kt_node_new("OneHot", 11);
+    kt_attr_int(n, "axis", -1);
+    kiln_tensor *in3[3] = {ints(KT_DIMS(2), (int64_t[]){0, -1}), ints(0, NULL, (int64_t[]){3}),
+                           strs(KT_DIMS(2), (const char *[]){"off", "on"})};
+    expect(n, 3, in3, KT_DIMS(2, 3), (const char *[]){"on", "off", "off", "off", "off", "on"});
+}
+
+static void test_constant(void **state)
+{
+    (void)state;
+    kt_node *n = kt_node_new("Constant", 13);
+    kt_attr_strings(n, "value_strings", (const char *[]){"x", "", "yz"}, 3);
+    expect(n, 0, NULL, KT_DIMS(3), (const char *[]){"x", "", "yz"});
+    n = kt_node_new("Constant", 13);
+    kt_attr_string(n, "value_string", "only");
+    expect(n, 0, NULL, 0, NULL, (const char *[]){"only"});
+    kiln_tensor *v = strs(KT_DIMS(2, 1), (const char *[]){"t0", "t1"});
+    n = kt_node_new("Constant", 13);
+    kt_attr_tensor(n, "value", v);
+    kn_tensor_free(v);
+    expect(n, 0, NULL, KT_DIMS(2, 1), (const char *[]){"t0", "t1"});
+    n = kt_node_new("Constant", 13);
+    kt_attr_strings(n, "value_strings", NULL, 0);
+    expect(n, 0, NULL, KT_DIMS(0), NULL);
+}
+
+/* Ops that compute on elements still refuse strings before run. */
 static void test_still_refused(void **state)
 {
     (void)state;
     kiln_tensor *in1[1] = {strs(KT_DIMS(2, 2), (const char *[]){"a", "b", "c", "d"})};
-    expect_fail(kt_node_new("Trilu", 14), 1, in1, KILN_ERROR_UNSUPPORTED);
-    kiln_tensor *in2[1] = {strs(KT_DIMS(2, 2), (const char *[]){"a", "b", "c", "d"})};
-    expect_fail(kt_node_new("Relu", 14), 1, in2, KILN_ERROR_DTYPE);
-    kt_node *n = kt_node_new("OneHot", 11);
-    kiln_tensor *in3[3] = {ints(KT_DIMS(1), (int64_t[]){0}), ints(0, NULL, (int64_t[]){2}),
-                           strs(KT_DIMS(2), (const char *[]){"off", "on"})};
-    expect_fail(n, 3, in3, KILN_ERROR_UNSUPPORTED);
+    expect_fail(kt_node_new("Relu", 14), 1, in1, KILN_ERROR_DTYPE);
+    kiln_tensor *in2[2] = {strs(KT_DIMS(2), (const char *[]){"a", "b"}), ints(KT_DIMS(1), (int64_t[]){1})};
+    expect_fail(kt_node_new("TopK", 11), 2, in2, KILN_ERROR_DTYPE);
 }
 
 /* ---- end to end ----------------------------------------------------------------- */
@@ -510,6 +541,8 @@ int main(void)
         cmocka_unit_test(test_compress_reverse_crop),
         cmocka_unit_test(test_pad),
         cmocka_unit_test(test_null_elements_become_empty),
+        cmocka_unit_test(test_trilu_onehot),
+        cmocka_unit_test(test_constant),
         cmocka_unit_test(test_still_refused),
         cmocka_unit_test(test_model_twice),
         cmocka_unit_test(test_model_alloc_failures),
