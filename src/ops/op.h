@@ -100,7 +100,8 @@ typedef struct kn_op {
 #define KN_OP_BORROWS_STRINGS 16u /* run() moves STRING elements as plain
                                    pointers (borrowed from inputs, or NULL
                                    for "") through kn_elem_size copies;
-                                   kn_eval_node then gives every STRING
+                                   kn_op_own_strings (after run, from
+                                   kn_eval_node) then gives every STRING
                                    output its own copies. Ops without it
                                    write owned strings themselves */
 
