@@ -360,9 +360,7 @@ WHERE_FN(8, uint64_t)
 
 static kn_ew_row_fn where_kernel(kiln_dtype dt)
 {
-    if (dt == KILN_DTYPE_STRING)
-        return NULL;
-    switch (kiln_dtype_size(dt)) {
+    switch (kn_elem_size(dt)) { /* STRING: pointers, owned copies made by kn_eval_node */
     case 1: return where_1;
     case 2: return where_2;
     case 4: return where_4;
@@ -671,7 +669,7 @@ static kiln_status binary_run(kn_op_ctx *c)
 {
     const binary_params *p = c->params;
     kiln_tensor *y = c->out[0];
-    size_t es = kiln_dtype_size(y->dtype);
+    size_t es = kn_elem_size(y->dtype);
     operand_buf b;
     switch (p->def->kind) {
     case BK_VARIADIC:
@@ -715,7 +713,8 @@ static const kiln_dtype unsigned_types[] = {KILN_DTYPE_UINT8, KILN_DTYPE_UINT16,
 static const kiln_dtype where_types[] = {KILN_DTYPE_FLOAT,  KILN_DTYPE_DOUBLE, KILN_DTYPE_FLOAT16, KILN_DTYPE_BFLOAT16,
                                          KILN_DTYPE_INT8,   KILN_DTYPE_INT16,  KILN_DTYPE_INT32,   KILN_DTYPE_INT64,
                                          KILN_DTYPE_UINT8,  KILN_DTYPE_UINT16, KILN_DTYPE_UINT32,  KILN_DTYPE_UINT64,
-                                         KILN_DTYPE_BOOL,   KILN_DTYPE_COMPLEX64, KILN_DTYPE_UNDEFINED};
+                                         KILN_DTYPE_BOOL,   KILN_DTYPE_COMPLEX64, KILN_DTYPE_STRING,
+                                         KILN_DTYPE_UNDEFINED};
 
 const kn_op kn_ops_binary[] = {
     B("Add", 1, kn_types_numeric, 0),
@@ -738,7 +737,8 @@ const kn_op kn_ops_binary[] = {
     B("Or", 1, kn_types_bool, 0),
     B("Xor", 1, kn_types_bool, 0),
     B("BitShift", 11, unsigned_types, 0),
-    B("Where", 9, where_types, 1),
+    {.domain = "", .name = "Where", .since_min = 9, .parse = binary_parse, .infer = binary_infer, .run = binary_run,
+     .types = where_types, .type_input = 1, .flags = KN_OP_BORROWS_STRINGS},
     B("BitwiseAnd", 18, kn_types_int, 0),
     B("BitwiseOr", 18, kn_types_int, 0),
     B("BitwiseXor", 18, kn_types_int, 0),

@@ -1,7 +1,8 @@
 /* Index family: ops that select, combine or scatter elements by position
  * (Concat, Split, Slice, Gather*, Scatter*, Range, NonZero, Trilu, CumSum,
  * CumProd, TopK). Data movement is by element byte size, so any fixed-size dtype
- * works; STRING tensors are refused (their elements are owned pointers).
+ * works; STRING elements move as pointers that kn_eval_node replaces by
+ * owned copies (KN_OP_BORROWS_STRINGS).
  * These ops run at plan time on shape subgraphs (Shape -> Gather -> Concat
  * -> Reshape), so everything on int64 is exact. */
 #include "ops/families.h"
@@ -16,7 +17,7 @@
 static kiln_status elem_size(const kn_op_ctx *c, int i, size_t *esz)
 {
     kiln_dtype dt = c->in[i]->dtype;
-    size_t s = dt == KILN_DTYPE_STRING ? 0 : kiln_dtype_size(dt);
+    size_t s = kn_elem_size(dt);
     if (s == 0)
         return kn_error(KILN_ERROR_UNSUPPORTED, "node '%s' (%s): input %d has dtype %s, which kiln cannot move",
                         c->node->name, c->node->op_type, i, kiln_dtype_name(dt));
@@ -1092,7 +1093,7 @@ static kiln_status trilu_run(kn_op_ctx *c)
                 from = 0;
                 to = KN_MIN(KN_MAX(i + k + 1, 0), cols);
             }
-            memset(dst + row, 0, (size_t)cols * esz);
+            memset(dst + row, 0, (size_t)cols * esz); /* NULL strings: "" */
             if (to > from)
                 memcpy(dst + row + (size_t)from * esz, src + row + (size_t)from * esz, (size_t)(to - from) * esz);
         }
@@ -1384,31 +1385,32 @@ static kiln_status topk_run(kn_op_ctx *c)
 /* ---- descriptors ------------------------------------------------------ */
 
 /* Input 0's dtypes (kn_op.types). Data movement takes every fixed-size type
- * (elem_size refuses strings); the others list what their kernels compute. */
+ * and strings; the others list what their kernels compute. */
 static const kiln_dtype range_types[] = {KILN_DTYPE_FLOAT, KILN_DTYPE_DOUBLE, KILN_DTYPE_FLOAT16, KILN_DTYPE_BFLOAT16,
                                          KILN_DTYPE_INT16, KILN_DTYPE_INT32,  KILN_DTYPE_INT64,   KILN_DTYPE_UNDEFINED};
 
 const kn_op kn_ops_index[] = {
     {.domain = "", .name = "Concat", .since_min = 1, .parse = concat_parse, .infer = concat_infer,
-     .run = concat_run, .types = kn_types_fixed},
+     .run = concat_run, .types = kn_types_movable, .flags = KN_OP_BORROWS_STRINGS},
     {.domain = "", .name = "Split", .since_min = 1, .since_max = 12, .upgrade = split_upgrade},
-    {.domain = "", .name = "Split", .since_min = 13, .parse = split_parse, .infer = split_infer, .run = split_run, .types = kn_types_fixed},
+    {.domain = "", .name = "Split", .since_min = 13, .parse = split_parse, .infer = split_infer, .run = split_run, .types = kn_types_movable, .flags = KN_OP_BORROWS_STRINGS},
     {.domain = "", .name = "Slice", .since_min = 1, .since_max = 9, .upgrade = slice_upgrade},
-    {.domain = "", .name = "Slice", .since_min = 10, .infer = slice_infer, .run = slice_run, .types = kn_types_fixed},
+    {.domain = "", .name = "Slice", .since_min = 10, .infer = slice_infer, .run = slice_run, .types = kn_types_movable, .flags = KN_OP_BORROWS_STRINGS},
     {.domain = "", .name = "Gather", .since_min = 1, .parse = axis0_parse, .infer = gather_infer,
-     .run = gather_run, .types = kn_types_fixed},
+     .run = gather_run, .types = kn_types_movable, .flags = KN_OP_BORROWS_STRINGS},
     {.domain = "", .name = "GatherElements", .since_min = 11, .parse = axis0_parse, .infer = gather_elements_infer,
-     .run = gather_elements_run, .types = kn_types_fixed},
+     .run = gather_elements_run, .types = kn_types_movable, .flags = KN_OP_BORROWS_STRINGS},
     {.domain = "", .name = "GatherND", .since_min = 11, .parse = gather_nd_parse, .infer = gather_nd_infer,
-     .run = gather_nd_run, .types = kn_types_fixed},
+     .run = gather_nd_run, .types = kn_types_movable, .flags = KN_OP_BORROWS_STRINGS},
     {.domain = "", .name = "ScatterND", .since_min = 11, .parse = scatter_parse, .infer = scatter_nd_infer,
-     .run = scatter_nd_run, .types = kn_types_fixed},
+     .run = scatter_nd_run, .types = kn_types_movable, .flags = KN_OP_BORROWS_STRINGS},
     {.domain = "", .name = "Scatter", .since_min = 9, .since_max = 10, .upgrade = scatter_upgrade},
     {.domain = "", .name = "ScatterElements", .since_min = 11, .parse = scatter_parse,
-     .infer = scatter_elements_infer, .run = scatter_elements_run, .types = kn_types_fixed},
+     .infer = scatter_elements_infer, .run = scatter_elements_run, .types = kn_types_movable, .flags = KN_OP_BORROWS_STRINGS},
     {.domain = "", .name = "Range", .since_min = 11, .infer = range_infer, .run = range_run, .types = range_types},
     {.domain = "", .name = "NonZero", .since_min = 9, .infer = nonzero_infer, .run = nonzero_run, .types = kn_types_plain},
-    {.domain = "", .name = "Trilu", .since_min = 14, .parse = trilu_parse, .infer = trilu_infer, .run = trilu_run, .types = kn_types_fixed},
+    {.domain = "", .name = "Trilu", .since_min = 14, .parse = trilu_parse, .infer = trilu_infer, .run = trilu_run,
+     .types = kn_types_movable, .flags = KN_OP_BORROWS_STRINGS},
     {.domain = "", .name = "CumSum", .since_min = 11, .parse = cumsum_parse, .infer = cumsum_infer,
      .run = cumsum_run, .types = cum_types},
     {.domain = "", .name = "CumProd", .since_min = 26, .parse = cumsum_parse, .infer = cumsum_infer,

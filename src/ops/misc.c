@@ -79,11 +79,12 @@ static int64_t prod(const int64_t *d, int from, int to)
     return p;
 }
 
-/* Data-movement ops copy elements by size; strings would alias owned pointers. */
+/* Data-movement ops copy elements by size (strings as pointers, see
+ * KN_OP_BORROWS_STRINGS). */
 static kiln_status movable(const kn_op_ctx *c, int i)
 {
     kiln_dtype dt = c->in[i]->dtype;
-    if (dt == KILN_DTYPE_STRING || kiln_dtype_size(dt) == 0)
+    if (kn_elem_size(dt) == 0)
         return kn_misc_error(c, KILN_ERROR_UNSUPPORTED, "dtype %s is not supported", kiln_dtype_name(dt));
     return KILN_OK;
 }
@@ -160,7 +161,7 @@ static kiln_status onehot_run(kn_op_ctx *c)
     int64_t depth;
     KN_TRY(onehot_shape(c, &axis, &depth));
     const kiln_tensor *ind = c->in[0], *values = c->in[2];
-    size_t esz = kiln_dtype_size(values->dtype);
+    size_t esz = kn_elem_size(values->dtype);
     const char *off = values->data, *on = off + esz;
     char *y = c->out[0]->data;
     int64_t outer = prod(ind->dims, 0, axis), inner = prod(ind->dims, axis, ind->rank);
@@ -252,7 +253,7 @@ static kiln_status compress_run(kn_op_ctx *c)
     const kiln_tensor *x = c->in[0];
     const uint8_t *b = c->in[1]->data;
     int64_t nb = KN_MIN(kn_tensor_count(c->in[1]), len);
-    size_t esz = kiln_dtype_size(x->dtype), row = (size_t)inner * esz;
+    size_t esz = kn_elem_size(x->dtype), row = (size_t)inner * esz;
     const char *src = x->data;
     char *dst = c->out[0]->data;
     for (int64_t o = 0; o < outer; o++)
@@ -608,7 +609,7 @@ static kiln_status revseq_run(kn_op_ctx *c)
 {
     const revseq_params *p = c->params;
     const kiln_tensor *x = c->in[0], *lens = c->in[1];
-    size_t esz = kiln_dtype_size(x->dtype);
+    size_t esz = kn_elem_size(x->dtype);
     int64_t T = x->dims[p->time_axis], B = x->dims[p->batch_axis];
     int64_t inner = prod(x->dims, 2, x->rank);
     int64_t st = p->time_axis == 0 ? B * inner : inner, sb = p->batch_axis == 0 ? T * inner : inner;
@@ -743,8 +744,8 @@ static kiln_status ccp_run(kn_op_ctx *c)
     const kiln_tensor *x = c->in[0];
     kiln_tensor *y = c->out[0];
     int r = x->rank;
-    size_t esz = kiln_dtype_size(x->dtype);
-    memset(y->data, 0, y->nbytes);
+    size_t esz = kn_elem_size(x->dtype);
+    memset(y->data, 0, y->nbytes); /* zeros; NULL strings, copied as "" */
     if (kn_tensor_count(y) == 0 || kn_tensor_count(x) == 0)
         return KILN_OK;
     if (r == 0) {
@@ -794,19 +795,19 @@ static const kiln_dtype onehot_types[] = {KILN_DTYPE_INT64,  KILN_DTYPE_INT32,  
 
 const kn_op kn_ops_misc[] = {
     {.domain = "", .name = "OneHot", .since_min = 9, .parse = onehot_parse, .infer = onehot_infer,
-     .run = onehot_run, .types = onehot_types},
+     .run = onehot_run, .types = onehot_types, .flags = KN_OP_BORROWS_STRINGS},
     {.domain = "", .name = "Compress", .since_min = 9, .parse = compress_parse, .infer = compress_infer,
-     .run = compress_run, .types = kn_types_fixed},
+     .run = compress_run, .types = kn_types_movable, .flags = KN_OP_BORROWS_STRINGS},
     {.domain = "", .name = "Unique", .since_min = 11, .parse = unique_parse, .infer = unique_infer,
      .run = unique_run, .types = kn_types_plain},
     {.domain = "", .name = "LpNormalization", .since_min = 1, .parse = lpnorm_parse, .infer = lpnorm_infer,
      .run = lpnorm_run, .types = kn_types_float},
     {.domain = "", .name = "ReverseSequence", .since_min = 10, .parse = revseq_parse, .infer = revseq_infer,
-     .run = revseq_run, .types = kn_types_fixed},
+     .run = revseq_run, .types = kn_types_movable, .flags = KN_OP_BORROWS_STRINGS},
     {.domain = "", .name = "Det", .since_min = 11, .infer = det_infer, .prepare = det_prepare, .run = det_run,
      .types = kn_types_float},
     {.domain = "", .name = "CenterCropPad", .since_min = 18, .parse = ccp_parse, .infer = ccp_infer,
-     .run = ccp_run, .types = kn_types_fixed},
+     .run = ccp_run, .types = kn_types_movable, .flags = KN_OP_BORROWS_STRINGS},
     MISC_OP("Einsum", 12, einsum, kn_misc_einsum_types),
     MISC_OP("NonMaxSuppression", 10, nms, kn_types_float),
     MISC_OP("RoiAlign", 10, roialign, kn_types_float),

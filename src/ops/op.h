@@ -97,6 +97,13 @@ typedef struct kn_op {
                                    kn_op_infer refuses them for other ops.
                                    infer() sees such an input's data only
                                    when known, like any value */
+#define KN_OP_BORROWS_STRINGS 16u /* run() moves STRING elements as plain
+                                   pointers (borrowed from inputs, or NULL
+                                   for "") through kn_elem_size copies;
+                                   kn_op_own_strings (after run, from
+                                   kn_eval_node) then gives every STRING
+                                   output its own copies. Ops without it
+                                   write owned strings themselves */
 
 /* Common type lists for kn_op.types (defined in op_util.c). */
 extern const kiln_dtype kn_types_float[];   /* float32, float64, float16, bfloat16 */
@@ -104,6 +111,7 @@ extern const kiln_dtype kn_types_numeric[]; /* kn_types_float + all integer type
 extern const kiln_dtype kn_types_signed[];  /* kn_types_float + signed integers */
 extern const kiln_dtype kn_types_int[];     /* all integer types */
 extern const kiln_dtype kn_types_fixed[];   /* every fixed-size type (not string): data movement */
+extern const kiln_dtype kn_types_movable[]; /* kn_types_fixed + string: ops with KN_OP_BORROWS_STRINGS */
 extern const kiln_dtype kn_types_cast[];    /* kn_types_plain + narrow types + string: Cast */
 extern const kiln_dtype kn_types_plain[];   /* kn_types_numeric + bool */
 extern const kiln_dtype kn_types_index[];   /* int32, int64 */
@@ -114,6 +122,14 @@ extern const kiln_dtype kn_types_bool[];    /* bool */
  * another type of its kind (float, signed or unsigned integer, bool/string),
  * else KILN_ERROR_DTYPE. */
 kiln_status kn_op_infer(const kn_op *op, kn_op_ctx *c);
+
+/* The step after op->run() (or after a failure anywhere before it), for
+ * every runner of ops: under KN_OP_BORROWS_STRINGS, replaces the pointers in
+ * the op's allocated STRING outputs by owned copies (NULL -> "") when st is
+ * KILN_OK, else clears them so freeing the outputs frees nothing borrowed.
+ * Returns st, or the copy's failure (the outputs are then safe to free). */
+kiln_status kn_op_own_strings(const kn_op *op, const kn_node *node, int n_out, kiln_tensor *const *out,
+                              kiln_status st);
 
 /* Registry (registry.c). NULL if kiln lacks the op at that opset. */
 const kn_op *kn_op_find(const char *domain, const char *name, int64_t opset);
@@ -167,6 +183,9 @@ void kn_broadcast_strides(int rank_in, const int64_t *dims_in, int rank_out,
                           const int64_t *dims_out, int64_t *strides);
 /* Views: up to 2*KN_MAX_RANK dims (DepthToSpace-style reshapes add some). */
 #define KN_MAX_VIEW_RANK (2 * KN_MAX_RANK)
+/* Bytes an element occupies in a tensor's data: sizeof(char *) for STRING
+ * (moved as pointers, see KN_OP_BORROWS_STRINGS), 0 for unknown dtypes. */
+size_t kn_elem_size(kiln_dtype dt);
 /* Copy one element of esz bytes. */
 void kn_copy_elem(char *dst, const char *src, size_t esz);
 /* Fill dense dst from a strided view of src: element (i0..in) of the view is

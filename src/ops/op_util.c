@@ -142,10 +142,18 @@ const kiln_dtype kn_types_cast[] = {KN_FLOATS, KN_SIGNED_INTS, KN_UNSIGNED_INTS,
                                     KN_NARROW, KILN_DTYPE_STRING, KILN_DTYPE_UNDEFINED};
 const kiln_dtype kn_types_fixed[] = {KN_FLOATS, KN_SIGNED_INTS, KN_UNSIGNED_INTS, KILN_DTYPE_BOOL, KN_NARROW,
                                      KILN_DTYPE_COMPLEX64, KILN_DTYPE_COMPLEX128, KILN_DTYPE_UNDEFINED};
+const kiln_dtype kn_types_movable[] = {KN_FLOATS, KN_SIGNED_INTS, KN_UNSIGNED_INTS, KILN_DTYPE_BOOL, KN_NARROW,
+                                       KILN_DTYPE_COMPLEX64, KILN_DTYPE_COMPLEX128, KILN_DTYPE_STRING,
+                                       KILN_DTYPE_UNDEFINED};
 const kiln_dtype kn_types_plain[] = {KN_FLOATS, KN_SIGNED_INTS, KN_UNSIGNED_INTS, KILN_DTYPE_BOOL,
                                      KILN_DTYPE_UNDEFINED};
 const kiln_dtype kn_types_index[] = {KILN_DTYPE_INT32, KILN_DTYPE_INT64, KILN_DTYPE_UNDEFINED};
 const kiln_dtype kn_types_bool[] = {KILN_DTYPE_BOOL, KILN_DTYPE_UNDEFINED};
+
+size_t kn_elem_size(kiln_dtype dt)
+{
+    return dt == KILN_DTYPE_STRING ? sizeof(char *) : kiln_dtype_size(dt);
+}
 
 /* Kinds of dtype for telling "kiln lacks this member of a kind the op
  * computes on" (unsupported: a valid model kiln cannot run, e.g. a float64
@@ -168,6 +176,45 @@ static int dtype_kind(kiln_dtype dt)
     default:
         return 0;
     }
+}
+
+/* Copies every element of one STRING output in place; a failure clears the
+ * elements not copied yet, so the tensor owns exactly what it points to. */
+static kiln_status own_strings(const kn_node *node, kiln_tensor *t)
+{
+    char **d = t->data;
+    size_t n = t->nbytes / sizeof(char *);
+    for (size_t i = 0; i < n; i++) {
+        char *copy = kn_strdup(d[i] ? d[i] : "");
+        if (!copy) {
+            memset(d + i, 0, (n - i) * sizeof(char *));
+            return kn_error(KILN_ERROR_NOMEM, "node '%s' (%s): out of memory copying %zu strings", node->name,
+                            node->op_type, n);
+        }
+        d[i] = copy;
+    }
+    return KILN_OK;
+}
+
+/* Kernels of KN_OP_BORROWS_STRINGS ops move STRING elements as plain
+ * pointers, borrowed from inputs or parameters (fill values), possibly the
+ * same one many times (Expand, Tile); the copies make every output own its
+ * strings, so outputs never share pointers with inputs. */
+kiln_status kn_op_own_strings(const kn_op *op, const kn_node *node, int n_out, kiln_tensor *const *out,
+                              kiln_status st)
+{
+    if (!(op->flags & KN_OP_BORROWS_STRINGS))
+        return st;
+    for (int i = 0; i < n_out; i++) {
+        kiln_tensor *t = out[i];
+        if (!t || t->dtype != KILN_DTYPE_STRING || !t->data)
+            continue;
+        if (st == KILN_OK)
+            st = own_strings(node, t);
+        else
+            memset(t->data, 0, t->nbytes);
+    }
+    return st;
 }
 
 kiln_status kn_op_infer(const kn_op *op, kn_op_ctx *c)

@@ -1,9 +1,9 @@
 /* Shape family: ops that change how elements are laid out or described but
  * never compute on them (Reshape, Flatten, Transpose, Squeeze, Unsqueeze,
  * Expand, Tile, Shape, Size, Identity, DepthToSpace, SpaceToDepth,
- * EyeLike). Kernels move elements by byte size, so every
- * fixed-size dtype works; STRING tensors are refused because their elements
- * are owned pointers that a byte copy would alias. */
+ * EyeLike). Kernels move elements by byte size, so every fixed-size dtype
+ * works; STRING elements move as pointers, which kn_eval_node then replaces
+ * by owned copies (KN_OP_BORROWS_STRINGS). */
 #include "ops/families.h"
 
 #include <stdio.h>
@@ -24,11 +24,11 @@ static const char *dims_str(int rank, const int64_t *dims, char *buf, size_t siz
     return buf;
 }
 
-/* Byte size of input i's elements; STRING and unknown dtypes are refused. */
+/* Byte size of input i's elements (a pointer for STRING); unknown dtypes are refused. */
 static kiln_status elem_size(const kn_op_ctx *c, int i, size_t *esz)
 {
     kiln_dtype dt = c->in[i]->dtype;
-    size_t s = dt == KILN_DTYPE_STRING ? 0 : kiln_dtype_size(dt);
+    size_t s = kn_elem_size(dt);
     if (s == 0)
         return kn_error(KILN_ERROR_UNSUPPORTED, "node '%s' (%s): input %d has dtype %s, which kiln cannot move",
                         c->node->name, c->node->op_type, i, kiln_dtype_name(dt));
@@ -664,30 +664,30 @@ static kiln_status eyelike_run(kn_op_ctx *c)
 
 /* ---- descriptors ------------------------------------------------------ */
 
-/* Data movement works on every fixed-size type (elem_size refuses strings);
+/* Data movement works on every fixed-size type and on strings;
  * Shape and Size read only dims, so they take any type (types NULL). */
 const kn_op kn_ops_shape[] = {
     {.domain = "", .name = "Reshape", .since_min = 1, .since_max = 4, .upgrade = reshape_upgrade},
     {.domain = "", .name = "Reshape", .since_min = 5, .parse = reshape_parse, .infer = reshape_infer,
-     .run = copy_input, .types = kn_types_fixed},
+     .run = copy_input, .types = kn_types_movable, .flags = KN_OP_BORROWS_STRINGS},
     {.domain = "", .name = "Flatten", .since_min = 1, .parse = flatten_parse, .infer = flatten_infer,
-     .run = copy_input, .types = kn_types_fixed},
-    {.domain = "", .name = "Transpose", .since_min = 1, .infer = transpose_infer, .run = transpose_run, .types = kn_types_fixed},
+     .run = copy_input, .types = kn_types_movable, .flags = KN_OP_BORROWS_STRINGS},
+    {.domain = "", .name = "Transpose", .since_min = 1, .infer = transpose_infer, .run = transpose_run, .types = kn_types_movable, .flags = KN_OP_BORROWS_STRINGS},
     {.domain = "", .name = "Squeeze", .since_min = 1, .since_max = 12, .upgrade = axes_upgrade},
-    {.domain = "", .name = "Squeeze", .since_min = 13, .infer = squeeze_infer, .run = copy_input, .types = kn_types_fixed},
+    {.domain = "", .name = "Squeeze", .since_min = 13, .infer = squeeze_infer, .run = copy_input, .types = kn_types_movable, .flags = KN_OP_BORROWS_STRINGS},
     {.domain = "", .name = "Unsqueeze", .since_min = 1, .since_max = 12, .upgrade = axes_upgrade},
-    {.domain = "", .name = "Unsqueeze", .since_min = 13, .infer = unsqueeze_infer, .run = copy_input, .types = kn_types_fixed},
-    {.domain = "", .name = "Expand", .since_min = 8, .infer = expand_infer, .run = expand_run, .types = kn_types_fixed},
-    {.domain = "", .name = "Tile", .since_min = 6, .infer = tile_infer, .run = tile_run, .types = kn_types_fixed},
+    {.domain = "", .name = "Unsqueeze", .since_min = 13, .infer = unsqueeze_infer, .run = copy_input, .types = kn_types_movable, .flags = KN_OP_BORROWS_STRINGS},
+    {.domain = "", .name = "Expand", .since_min = 8, .infer = expand_infer, .run = expand_run, .types = kn_types_movable, .flags = KN_OP_BORROWS_STRINGS},
+    {.domain = "", .name = "Tile", .since_min = 6, .infer = tile_infer, .run = tile_run, .types = kn_types_movable, .flags = KN_OP_BORROWS_STRINGS},
     {.domain = "", .name = "Shape", .since_min = 1, .infer = shape_infer, .run = shape_run,
      .flags = KN_OP_SHAPE_ONLY},
     {.domain = "", .name = "Size", .since_min = 1, .infer = size_infer, .run = size_run, .flags = KN_OP_SHAPE_ONLY},
     {.domain = "", .name = "Identity", .since_min = 1, .infer = identity_infer, .run = identity_run,
-     .flags = KN_OP_CONTAINERS},
+     .flags = KN_OP_CONTAINERS | KN_OP_BORROWS_STRINGS},
     {.domain = "", .name = "DepthToSpace", .since_min = 1, .parse = block_parse, .infer = d2s_infer,
-     .run = d2s_run, .types = kn_types_fixed},
+     .run = d2s_run, .types = kn_types_movable, .flags = KN_OP_BORROWS_STRINGS},
     {.domain = "", .name = "SpaceToDepth", .since_min = 1, .parse = block_parse, .infer = s2d_infer,
-     .run = s2d_run, .types = kn_types_fixed},
+     .run = s2d_run, .types = kn_types_movable, .flags = KN_OP_BORROWS_STRINGS},
     {.domain = "", .name = "EyeLike", .since_min = 9, .infer = eyelike_infer, .run = eyelike_run,
      .flags = KN_OP_SHAPE_ONLY, .types = kn_types_fixed},
 };

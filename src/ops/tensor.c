@@ -52,10 +52,25 @@ static kiln_status constant_from_attr(const kn_node *n, const kn_attr *a, kiln_t
     case KN_ATTR_TENSOR:
         if (!a->t)
             return kn_error(KILN_ERROR_MODEL, OP_FMT "attribute 'value' holds no tensor", OP_ARGS(n));
-        if (!plain_dtype(a->t->dtype))
+        if (!plain_dtype(a->t->dtype) && a->t->dtype != KILN_DTYPE_STRING)
             return kn_error(KILN_ERROR_UNSUPPORTED, OP_FMT "constant of dtype %s is not supported", OP_ARGS(n),
                             kiln_dtype_name(a->t->dtype));
         return kn_tensor_clone(a->t, out);
+    case KN_ATTR_STRING:
+    case KN_ATTR_STRINGS: {
+        bool one = a->type == KN_ATTR_STRING;
+        KN_TRY(kn_tensor_new(KILN_DTYPE_STRING, one ? 0 : 1, &len, out));
+        char **d = (*out)->data;
+        for (size_t i = 0; i < (one ? 1 : a->count); i++) {
+            const char *s = one ? a->s : a->strings[i];
+            if (!(d[i] = kn_strdup(s ? s : ""))) {
+                kn_tensor_free(*out); /* frees the copies made so far */
+                *out = NULL;
+                return KN_NOMEM();
+            }
+        }
+        return KILN_OK;
+    }
     case KN_ATTR_FLOAT:
         KN_TRY(kn_tensor_new(KILN_DTYPE_FLOAT, 0, NULL, out));
         *(float *)(*out)->data = a->f;
@@ -103,7 +118,7 @@ static kiln_status constant_parse(kn_node *n)
     }
     if (!found)
         return kn_error(KILN_ERROR_MODEL, OP_FMT "has no value attribute", OP_ARGS(n));
-    if (found->type == KN_ATTR_STRING || found->type == KN_ATTR_STRINGS || found->type == KN_ATTR_SPARSE_TENSOR)
+    if (found->type == KN_ATTR_SPARSE_TENSOR)
         return kn_error(KILN_ERROR_UNSUPPORTED, OP_FMT "attribute '%s' is not supported", OP_ARGS(n), found->name);
     constant_params *p = kn_calloc(1, sizeof *p);
     if (!p)
@@ -696,7 +711,13 @@ static kiln_status pad_infer(kn_op_ctx *c)
 {
     KN_TRY(kn_check_arity(c, 2, 4, 1, 1));
     if (c->n_in > 2 && c->in[2]) {
-        KN_TRY(require_plain_input(c, 2));
+        if (c->in[0]->dtype == KILN_DTYPE_STRING) {
+            if (c->in[2]->dtype != KILN_DTYPE_STRING)
+                return kn_error(KILN_ERROR_DTYPE, OP_FMT "constant_value has dtype %s, data is string",
+                                OP_ARGS(c->node), kiln_dtype_name(c->in[2]->dtype));
+        } else {
+            KN_TRY(require_plain_input(c, 2));
+        }
         if (kn_tensor_count(c->in[2]) > 1)
             return kn_error(KILN_ERROR_SHAPE, OP_FMT "constant_value must be a scalar", OP_ARGS(c->node));
     }
@@ -728,7 +749,8 @@ static int64_t pad_source(int64_t o, int64_t begin, int64_t lo, int64_t m, pad_m
     return -1;
 }
 
-/* The constant_value input as bytes of the data dtype. */
+/* The constant_value input as bytes of the data dtype (for STRING, the
+ * value's pointer, copied by kn_eval_node; NULL without a value, i.e. ""). */
 static void pad_value(const kn_op_ctx *c, kiln_dtype dt, unsigned char *bytes)
 {
     memset(bytes, 0, 16);
@@ -736,7 +758,7 @@ static void pad_value(const kn_op_ctx *c, kiln_dtype dt, unsigned char *bytes)
     if (!v || kn_tensor_count(v) < 1)
         return;
     if (v->dtype == dt)
-        memcpy(bytes, v->data, kiln_dtype_size(dt));
+        memcpy(bytes, v->data, kn_elem_size(dt));
     else
         cast_ref(v->data, v->dtype, bytes, dt, 1, &cast_defaults);
 }
@@ -748,7 +770,7 @@ static kiln_status pad_run(kn_op_ctx *c)
     pad_mode mode = *(const pad_mode *)c->params;
     pad_geom pg;
     KN_TRY(pad_geometry(c, &pg));
-    size_t es = kiln_dtype_size(x->dtype);
+    size_t es = kn_elem_size(x->dtype);
     unsigned char value[16];
     pad_value(c, x->dtype, value);
     int64_t total = kn_tensor_count(y);
@@ -810,9 +832,14 @@ static kiln_status pad_run(kn_op_ctx *c)
 
 /* ====================================================================== */
 
+static const kiln_dtype pad_types[] = {KILN_DTYPE_FLOAT,  KILN_DTYPE_DOUBLE, KILN_DTYPE_FLOAT16, KILN_DTYPE_BFLOAT16,
+                                       KILN_DTYPE_INT8,   KILN_DTYPE_INT16,  KILN_DTYPE_INT32,   KILN_DTYPE_INT64,
+                                       KILN_DTYPE_UINT8,  KILN_DTYPE_UINT16, KILN_DTYPE_UINT32,  KILN_DTYPE_UINT64,
+                                       KILN_DTYPE_BOOL,   KILN_DTYPE_STRING, KILN_DTYPE_UNDEFINED};
+
 const kn_op kn_ops_tensor[] = {
     {.domain = "", .name = "Constant", .since_min = 1, .since_max = 0, .parse = constant_parse,
-     .free_params = constant_free, .infer = constant_infer, .run = constant_run},
+     .free_params = constant_free, .infer = constant_infer, .run = constant_run, .flags = KN_OP_BORROWS_STRINGS},
     {.domain = "", .name = "ConstantOfShape", .since_min = 9, .since_max = 0, .parse = cos_parse,
      .infer = cos_infer, .run = cos_run, .types = kn_types_index},
     {.domain = "", .name = "Cast", .since_min = 6, .since_max = 0, .parse = cast_parse, .infer = cast_infer,
@@ -821,6 +848,6 @@ const kn_op kn_ops_tensor[] = {
      .infer = castlike_infer, .run = cast_run, .types = kn_types_cast},
     {.domain = "", .name = "Pad", .since_min = 1, .since_max = 10, .upgrade = pad_upgrade},
     {.domain = "", .name = "Pad", .since_min = 11, .since_max = 0, .parse = pad_parse, .infer = pad_infer,
-     .run = pad_run, .types = kn_types_plain},
+     .run = pad_run, .types = pad_types, .flags = KN_OP_BORROWS_STRINGS},
 };
 KN_FAMILY_COUNT(tensor);

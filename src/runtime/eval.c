@@ -69,6 +69,7 @@ kiln_status kn_eval_node(const kn_graph *g, const kn_node *node, const kiln_tens
     }
     if (s == KILN_OK)
         s = op->run(&c);
+    s = kn_op_own_strings(op, node, node->n_out, outs, s);
     kn_aligned_free(c.scratch);
     free_state(op, c.state);
     for (int i = 0; i < node->n_out; i++) {

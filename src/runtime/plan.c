@@ -240,8 +240,9 @@ static kiln_status plan_steps(kn_plan *p, const struct kiln_model *m, pthreadpoo
             /* Ownership rule for strings: a STRING tensor owns its strings
              * (core.h), an arena buffer cannot. So steps producing strings
              * run as dynamic steps: each run's outputs are owned tensors that
-             * the next run (or kn_plan_release_dynamic) frees, and their
-             * kernels always write fresh copies, never borrowed pointers. */
+             * the next run (or kn_plan_release_dynamic) frees, holding fresh
+             * copies (written by the kernel, or by kn_op_own_strings after
+             * a KN_OP_BORROWS_STRINGS kernel), never borrowed pointers. */
             for (int i = 0; st == KILN_OK && i < node->n_out; i++)
                 if (outs[i] && outs[i]->dtype == KILN_DTYPE_STRING)
                     st = KN_NEED_VALUE;

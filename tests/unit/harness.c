@@ -227,6 +227,7 @@ static kiln_status run_impl(kt_node *tn, kn_isa_level isa, int threads, unsigned
     }
     if (s == KILN_OK)
         s = op->run(&c);
+    s = kn_op_own_strings(op, node, n_out, outs, s); /* as kn_eval_node does */
     kn_aligned_free(c.scratch);
     free_state(op, c.state);
     if (pool)
