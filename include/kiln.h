@@ -277,7 +277,7 @@ KILN_API kiln_status kiln_model_op_stats(const kiln_model *model, int optimized,
 KILN_API kiln_status kiln_model_op_stat(const kiln_model *model, int optimized, size_t index,
                                         kiln_op_stat *out);
 
-/* The operator table: every built-in kernel descriptor, one entry per
+/* The operator table (API version 3): every built-in kernel descriptor, one entry per
  * opset range (an op may have several; an entry that only rewrites an old
  * opset form into a newer one has upgrade_only set). Host-registered custom
  * ops (kiln_register_op) are not listed. Strings and the dtype list are
