@@ -475,6 +475,11 @@ static kiln_status conv_finalize(const kn_graph *g, kn_node *n, kn_isa_level isa
         return KILN_OK;
     if (w->dims[0] % a->group != 0 || kn_tensor_count(w) == 0)
         return KILN_OK; /* infer reports it with context */
+    /* Depthwise (one input channel per group, one filter per channel) runs
+     * on the direct kernel: packing it per group would only cost load time
+     * and MR-fold padded memory. */
+    if (a->group > 1 && w->dims[1] == 1 && w->dims[0] == a->group)
+        return KILN_OK;
     kn_conv2d_packed_free(a->packed);
     a->packed = NULL;
     return kn_conv2d_pack(w->dims[0], w->dims[1] * a->group, a->group, w->dims[2], w->dims[3], w->data,

@@ -30,10 +30,35 @@
 /* Output vectors computed together: enough independent FMA chains to hide
  * the FMA latency, few enough registers for AVX2. */
 #define KN_DW_NB 4
+/* -O2 does not unroll the tap loops; unrolled, the weights and offsets of
+ * the specialized 3x3 and 5x5 copies become immediates and loads. */
+#define KN_DW_UNROLL _Pragma("GCC unroll 32")
 
 static inline float dw_at(const float *xr, int64_t W, int64_t c)
 {
     return c >= 0 && c < W ? xr[c] : 0.0f;
+}
+
+/* Inline vector zeroing and copying: the rows are short, and libc calls
+ * per row cost more than the copies on 7x7 and 14x14 planes. */
+static inline void dw_zero(float *dst, int64_t n)
+{
+    int64_t j = 0;
+    for (; j + KN_DW_VW <= n; j += KN_DW_VW)
+        KN_DW_STORE(dst + j, KN_DW_SET1(0.0f));
+    if (j < n)
+        KN_DW_STORE_M(dst + j, KN_DW_SET1(0.0f), KN_DW_TAIL(n - j));
+}
+
+static inline void dw_copy(float *dst, const float *src, int64_t n)
+{
+    int64_t j = 0;
+    for (; j + KN_DW_VW <= n; j += KN_DW_VW)
+        KN_DW_STORE(dst + j, KN_DW_LOAD(src + j));
+    if (j < n) {
+        KN_DW_MASK m = KN_DW_TAIL(n - j);
+        KN_DW_STORE_M(dst + j, KN_DW_LOAD_M(src + j, m), m);
+    }
 }
 
 /* Padded row r (input row r - PT) into dst: SW phases of Wq floats. */
@@ -41,18 +66,16 @@ static void dw_fill_row(const kn_dw_ctx *d, const float *xp, int64_t r, float *d
 {
     const int64_t S = d->g.SW, PL = d->g.PL, W = d->W, ih = r - d->g.PT;
     if (ih < 0 || ih >= d->H) {
-        memset(dst, 0, (size_t)(S * Wq) * sizeof(float));
+        dw_zero(dst, S * Wq);
         return;
     }
     const float *xr = xp + ih * W;
     if (S == 1) {
         /* dst[j] = x[j - PL]: zeros, a copy, zeros */
-        int64_t lo = KN_MIN(PL, Wq), n = KN_MAX((int64_t)0, KN_MIN(W, Wq - PL));
-        memset(dst, 0, (size_t)lo * sizeof(float));
+        int64_t n = KN_MIN(W, Wq - PL);
+        dw_zero(dst, Wq);
         if (n > 0)
-            memcpy(dst + PL, xr, (size_t)n * sizeof(float));
-        int64_t done = lo + n;
-        memset(dst + done, 0, (size_t)(Wq - done) * sizeof(float));
+            dw_copy(dst + PL, xr, n);
         return;
     }
     if (S == 2) {
@@ -88,6 +111,7 @@ typedef struct dw_row_args {
     const float *res; /* residual row or NULL */
     float *y;
     int64_t OW;
+    int64_t rstep;    /* buffer floats between consecutive output rows' taps */
     int clip;         /* 1: min(max(v, lo), hi) before the store */
     float lo, hi;
 } dw_row_args;
@@ -108,21 +132,27 @@ static inline __attribute__((always_inline)) void dw_row(const dw_row_args *a, i
     const float *rb = a->rb;
     const int64_t OW = a->OW;
     int64_t ow = 0;
-    for (; ow + KN_DW_NB * KN_DW_VW <= OW; ow += KN_DW_NB * KN_DW_VW) {
-        KN_DW_V acc[KN_DW_NB];
-        for (int b = 0; b < KN_DW_NB; b++)
-            acc[b] = KN_DW_SET1(a->bias);
+    /* four named accumulators (an array indexed in a loop ends up on the
+     * stack at -O2) */
+    for (; ow + 4 * KN_DW_VW <= OW; ow += 4 * KN_DW_VW) {
+        KN_DW_V a0 = KN_DW_SET1(a->bias), a1 = a0, a2 = a0, a3 = a0;
+        KN_DW_UNROLL
         for (int k = 0; k < T; k++) {
             KN_DW_V wv = KN_DW_SET1(a->w[k]);
             const float *p = rb + a->off[k] + ow;
-            for (int b = 0; b < KN_DW_NB; b++)
-                acc[b] = KN_DW_FMA(KN_DW_LOAD(p + b * KN_DW_VW), wv, acc[b]);
+            a0 = KN_DW_FMA(KN_DW_LOAD(p), wv, a0);
+            a1 = KN_DW_FMA(KN_DW_LOAD(p + KN_DW_VW), wv, a1);
+            a2 = KN_DW_FMA(KN_DW_LOAD(p + 2 * KN_DW_VW), wv, a2);
+            a3 = KN_DW_FMA(KN_DW_LOAD(p + 3 * KN_DW_VW), wv, a3);
         }
-        for (int b = 0; b < KN_DW_NB; b++)
-            KN_DW_STORE(a->y + ow + b * KN_DW_VW, dw_post(a, acc[b], ow + b * KN_DW_VW));
+        KN_DW_STORE(a->y + ow, dw_post(a, a0, ow));
+        KN_DW_STORE(a->y + ow + KN_DW_VW, dw_post(a, a1, ow + KN_DW_VW));
+        KN_DW_STORE(a->y + ow + 2 * KN_DW_VW, dw_post(a, a2, ow + 2 * KN_DW_VW));
+        KN_DW_STORE(a->y + ow + 3 * KN_DW_VW, dw_post(a, a3, ow + 3 * KN_DW_VW));
     }
     for (; ow + KN_DW_VW <= OW; ow += KN_DW_VW) {
         KN_DW_V acc = KN_DW_SET1(a->bias);
+        KN_DW_UNROLL
         for (int k = 0; k < T; k++)
             acc = KN_DW_FMA(KN_DW_LOAD(rb + a->off[k] + ow), KN_DW_SET1(a->w[k]), acc);
         KN_DW_STORE(a->y + ow, dw_post(a, acc, ow));
@@ -132,6 +162,7 @@ static inline __attribute__((always_inline)) void dw_row(const dw_row_args *a, i
          * residual read) must stop at OW */
         KN_DW_MASK m = KN_DW_TAIL(OW - ow);
         KN_DW_V acc = KN_DW_SET1(a->bias);
+        KN_DW_UNROLL
         for (int k = 0; k < T; k++)
             acc = KN_DW_FMA(KN_DW_LOAD(rb + a->off[k] + ow), KN_DW_SET1(a->w[k]), acc);
         if (a->res)
@@ -142,19 +173,78 @@ static inline __attribute__((always_inline)) void dw_row(const dw_row_args *a, i
     }
 }
 
-static void dw_row_9(const dw_row_args *a)
+/* Four output rows at once for planes narrower than a 4-vector block (7x7,
+ * 14x14, 28x28): the four accumulators of a column vector share each
+ * weight broadcast, instead of one row paying a broadcast per tap. */
+static inline __attribute__((always_inline)) void dw_row4(const dw_row_args *a, int T)
 {
-    dw_row(a, 9);
+    const int64_t OW = a->OW, rs = a->rstep;
+    for (int64_t ow = 0; ow < OW; ow += KN_DW_VW) {
+        KN_DW_V a0 = KN_DW_SET1(a->bias), a1 = a0, a2 = a0, a3 = a0;
+        KN_DW_UNROLL
+        for (int k = 0; k < T; k++) {
+            KN_DW_V wv = KN_DW_SET1(a->w[k]);
+            const float *p = a->rb + a->off[k] + ow;
+            a0 = KN_DW_FMA(KN_DW_LOAD(p), wv, a0);
+            a1 = KN_DW_FMA(KN_DW_LOAD(p + rs), wv, a1);
+            a2 = KN_DW_FMA(KN_DW_LOAD(p + 2 * rs), wv, a2);
+            a3 = KN_DW_FMA(KN_DW_LOAD(p + 3 * rs), wv, a3);
+        }
+        KN_DW_V acc[4] = {a0, a1, a2, a3};
+        if (ow + KN_DW_VW <= OW) {
+            KN_DW_UNROLL
+            for (int r = 0; r < 4; r++)
+                KN_DW_STORE(a->y + r * OW + ow, dw_post(a, acc[r], r * OW + ow));
+            continue;
+        }
+        KN_DW_MASK m = KN_DW_TAIL(OW - ow);
+        KN_DW_UNROLL
+        for (int r = 0; r < 4; r++) {
+            KN_DW_V v = acc[r];
+            if (a->res)
+                v = KN_DW_ADD(v, KN_DW_LOAD_M(a->res + r * OW + ow, m));
+            if (a->clip)
+                v = KN_DW_MIN(KN_DW_MAX(v, KN_DW_SET1(a->lo)), KN_DW_SET1(a->hi));
+            KN_DW_STORE_M(a->y + r * OW + ow, v, m);
+        }
+    }
 }
 
-static void dw_row_25(const dw_row_args *a)
+/* Output rows [0, nr) of a block: by fours when the plane is narrow, else
+ * one by one; T is a constant in the specialized copies below, so the tap
+ * loops unroll. */
+static inline __attribute__((always_inline)) void dw_rows(dw_row_args *a, const float *rb0, float *y0,
+                                                          const float *r0, int64_t nr, int T)
 {
-    dw_row(a, 25);
+    int64_t i = 0;
+    if (a->OW < KN_DW_NB * KN_DW_VW)
+        for (; i + 4 <= nr; i += 4) {
+            a->rb = rb0 + i * a->rstep;
+            a->y = y0 + i * a->OW;
+            a->res = r0 ? r0 + i * a->OW : NULL;
+            dw_row4(a, T);
+        }
+    for (; i < nr; i++) {
+        a->rb = rb0 + i * a->rstep;
+        a->y = y0 + i * a->OW;
+        a->res = r0 ? r0 + i * a->OW : NULL;
+        dw_row(a, T);
+    }
 }
 
-static void dw_row_any(const dw_row_args *a, int T)
+static void dw_rows_9(dw_row_args *a, const float *rb0, float *y0, const float *r0, int64_t nr)
 {
-    dw_row(a, T);
+    dw_rows(a, rb0, y0, r0, nr, 9);
+}
+
+static void dw_rows_25(dw_row_args *a, const float *rb0, float *y0, const float *r0, int64_t nr)
+{
+    dw_rows(a, rb0, y0, r0, nr, 25);
+}
+
+static void dw_rows_any(dw_row_args *a, const float *rb0, float *y0, const float *r0, int64_t nr, int T)
+{
+    dw_rows(a, rb0, y0, r0, nr, T);
 }
 
 #define KN_DW_SIMD_DEFINE(linkage, name)                                                               \
@@ -164,7 +254,7 @@ static void dw_row_any(const dw_row_args *a, int T)
         const kn_conv2d_geom *g = &d->g;                                                               \
         const int64_t S = g->SW, T = d->KH * d->KW;                                                    \
         const int64_t owv = (d->OW + KN_DW_VW - 1) / KN_DW_VW * KN_DW_VW;                              \
-        const int64_t Wq = owv + (d->KW - 1) * g->DW / S; /* slots the rounded-up row reads */      \
+        const int64_t Wq = owv + (d->KW - 1) * g->DW / S; /* slots the rounded-up row reads */         \
         const int64_t rowf = S * Wq, span = (d->KH - 1) * g->DH + 1;                                   \
         if (T > KN_DW_MAX_TAPS || span > KN_DW_BUF_FLOATS || rowf * span > KN_DW_BUF_FLOATS) {         \
             kn_dw_plane_generic(arg, plane);                                                           \
@@ -174,7 +264,6 @@ static void dw_row_any(const dw_row_args *a, int T)
         int32_t off[KN_DW_MAX_TAPS];                                                                   \
         int64_t c = (int64_t)plane % d->C;                                                             \
         const float *xp = d->x + (int64_t)plane * d->H * d->W;                                         \
-        const float *wp = d->w + c * T;                                                                \
         float *yp = d->y + (int64_t)plane * d->OH * d->OW;                                             \
         const float *rp = d->residual ? d->residual + (int64_t)plane * d->OH * d->OW : NULL;           \
         for (int64_t kh = 0; kh < d->KH; kh++)                                                         \
@@ -182,32 +271,29 @@ static void dw_row_any(const dw_row_args *a, int T)
                 int64_t col = kw * g->DW;                                                              \
                 off[kh * d->KW + kw] = (int32_t)(kh * g->DH * rowf + (col % S) * Wq + col / S);        \
             }                                                                                          \
-        dw_row_args a = {.off = off, .w = wp, .bias = d->bias ? d->bias[c] : 0.0f, .OW = d->OW};    \
+        dw_row_args a = {.off = off, .w = d->w + c * T, .bias = d->bias ? d->bias[c] : 0.0f,           \
+                         .OW = d->OW, .rstep = g->SH * rowf};                                          \
         if (d->act && (d->act->act == KN_ACT_RELU || d->act->act == KN_ACT_CLIP)) {                    \
             a.clip = 1;                                                                                \
             a.lo = d->act->act == KN_ACT_RELU ? 0.0f : d->act->alpha;                                  \
             a.hi = d->act->act == KN_ACT_RELU ? __builtin_inff() : d->act->beta;                       \
         }                                                                                              \
-        /* output rows per block: their input rows fill the buffer */                                \
+        /* output rows per block: their input rows fill the buffer */                                  \
         const int64_t R = (KN_DW_BUF_FLOATS / rowf - span) / g->SH + 1;                                \
         for (int64_t oh0 = 0; oh0 < d->OH; oh0 += R) {                                                 \
-            int64_t nr = KN_MIN(R, d->OH - oh0), rows = (nr - 1) * g->SH + span;                        \
+            int64_t nr = KN_MIN(R, d->OH - oh0), rows = (nr - 1) * g->SH + span;                       \
             for (int64_t i = 0; i < rows; i++)                                                         \
                 dw_fill_row(d, xp, oh0 * g->SH + i, buf + i * rowf, Wq);                               \
-            for (int64_t i = 0; i < nr; i++) {                                                         \
-                int64_t oh = oh0 + i;                                                                  \
-                a.rb = buf + i * g->SH * rowf;                                                         \
-                a.y = yp + oh * d->OW;                                                                 \
-                a.res = rp ? rp + oh * d->OW : NULL;                                                   \
-                if (T == 9)                                                                            \
-                    dw_row_9(&a);                                                                      \
-                else if (T == 25)                                                                      \
-                    dw_row_25(&a);                                                                     \
-                else                                                                                   \
-                    dw_row_any(&a, (int)T);                                                            \
-            }                                                                                          \
+            float *y0 = yp + oh0 * d->OW;                                                              \
+            const float *r0 = rp ? rp + oh0 * d->OW : NULL;                                            \
+            if (T == 9)                                                                                \
+                dw_rows_9(&a, buf, y0, r0, nr);                                                        \
+            else if (T == 25)                                                                          \
+                dw_rows_25(&a, buf, y0, r0, nr);                                                       \
+            else                                                                                       \
+                dw_rows_any(&a, buf, y0, r0, nr, (int)T);                                              \
             if (d->act && !a.clip)                                                                     \
-                KN_DW_ACT(d->act, yp + oh0 * d->OW, nr * d->OW);                                       \
+                KN_DW_ACT(d->act, y0, nr * d->OW);                                                     \
         }                                                                                              \
     }
 
