@@ -6,6 +6,7 @@
  *   KN_DW_MASK, KN_DW_TAIL(n)  a mask of the first n lanes (0 < n < VW)
  *   KN_DW_LOAD_M / STORE_M     masked load (other lanes 0) and store
  *   KN_DW_DEINTERLEAVE(p, e, o) even / odd floats of p[0 .. 2 VW)
+ *   KN_DW_DEINTERLEAVE_M(p, n, e, o) the same of p[0 .. n), zeros after
  *   KN_DW_ACT                  the ISA's kn_act_apply_* for other activations
  *
  * Each block of input rows a block of output rows needs is first copied
@@ -86,15 +87,23 @@ static void dw_fill_row(const kn_dw_ctx *d, const float *xp, int64_t r, float *d
             ev[j] = dw_at(xr, W, 2 * j - PL);
             od[j] = dw_at(xr, W, 2 * j + 1 - PL);
         }
-        for (; j + KN_DW_VW <= Wq && 2 * j - PL + 2 * KN_DW_VW <= W; j += KN_DW_VW) {
-            KN_DW_V e, o;
-            KN_DW_DEINTERLEAVE(xr + 2 * j - PL, e, o);
-            KN_DW_STORE(ev + j, e);
-            KN_DW_STORE(od + j, o);
-        }
-        for (; j < Wq; j++) {
-            ev[j] = dw_at(xr, W, 2 * j - PL);
-            od[j] = dw_at(xr, W, 2 * j + 1 - PL);
+        /* the right edge through masked loads (missing columns read as the
+         * zero padding) and the end of the phase through masked stores */
+        for (; j < Wq; j += KN_DW_VW) {
+            int64_t base = 2 * j - PL, n = KN_MIN(KN_MAX(W - base, (int64_t)0), 2 * KN_DW_VW);
+            KN_DW_V e = KN_DW_SET1(0.0f), o = e;
+            if (n == 2 * KN_DW_VW)
+                KN_DW_DEINTERLEAVE(xr + base, e, o);
+            else if (n > 0)
+                KN_DW_DEINTERLEAVE_M(xr + base, n, e, o);
+            if (Wq - j >= KN_DW_VW) {
+                KN_DW_STORE(ev + j, e);
+                KN_DW_STORE(od + j, o);
+            } else {
+                KN_DW_MASK m = KN_DW_TAIL(Wq - j);
+                KN_DW_STORE_M(ev + j, e, m);
+                KN_DW_STORE_M(od + j, o, m);
+            }
         }
         return;
     }
