@@ -63,7 +63,9 @@ static inline void dw_copy(float *dst, const float *src, int64_t n)
 }
 
 /* Padded row r (input row r - PT) into dst: SW phases of Wq floats. */
-static void dw_fill_row(const kn_dw_ctx *d, const float *xp, int64_t r, float *dst, int64_t Wq)
+/* not inlined: one call per row, and profiles show fill and compute apart */
+__attribute__((noinline)) static void dw_fill_row(const kn_dw_ctx *d, const float *xp, int64_t r, float *dst,
+                                                  int64_t Wq)
 {
     const int64_t S = d->g.SW, PL = d->g.PL, W = d->W, ih = r - d->g.PT;
     if (ih < 0 || ih >= d->H) {
@@ -241,17 +243,20 @@ static inline __attribute__((always_inline)) void dw_rows(dw_row_args *a, const 
     }
 }
 
-static void dw_rows_9(dw_row_args *a, const float *rb0, float *y0, const float *r0, int64_t nr)
+__attribute__((noinline)) static void dw_rows_9(dw_row_args *a, const float *rb0, float *y0, const float *r0,
+                                                int64_t nr)
 {
     dw_rows(a, rb0, y0, r0, nr, 9);
 }
 
-static void dw_rows_25(dw_row_args *a, const float *rb0, float *y0, const float *r0, int64_t nr)
+__attribute__((noinline)) static void dw_rows_25(dw_row_args *a, const float *rb0, float *y0, const float *r0,
+                                                 int64_t nr)
 {
     dw_rows(a, rb0, y0, r0, nr, 25);
 }
 
-static void dw_rows_any(dw_row_args *a, const float *rb0, float *y0, const float *r0, int64_t nr, int T)
+__attribute__((noinline)) static void dw_rows_any(dw_row_args *a, const float *rb0, float *y0, const float *r0,
+                                                  int64_t nr, int T)
 {
     dw_rows(a, rb0, y0, r0, nr, T);
 }
