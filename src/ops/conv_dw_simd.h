@@ -16,21 +16,20 @@
  * tests and no gathers in the inner loop. Each output vector keeps its
  * accumulator in a register over all taps (bias first), and residual and
  * ReLU / Clip are applied before the one store; other activations run on
- * the finished rows while they are in L1. Shapes whose rows do not fit the
- * buffer use the portable kernel. */
+ * the finished rows while they are in L1. Four independent accumulators
+ * per pass (four vectors of a row, or one vector of four rows for the
+ * columns past the last whole 4-vector block) keep the FMA units busy.
+ * Shapes whose rows do not fit the buffer use the portable kernel. */
 #ifndef KN_CONV_DW_SIMD_H
 #define KN_CONV_DW_SIMD_H
 
 #include "ops/conv_dw_impl.h"
 
-#include <string.h>
-
 /* 32 KiB: a block of padded rows stays in L1 next to the output rows. */
 #define KN_DW_BUF_FLOATS 8192
+/* Past the buffer, for whole-vector zero stores that run over a row's end. */
+#define KN_DW_SLACK 64
 #define KN_DW_MAX_TAPS 64
-/* Output vectors computed together: enough independent FMA chains to hide
- * the FMA latency, few enough registers for AVX2. */
-#define KN_DW_NB 4
 /* -O2 does not unroll the tap loops; unrolled, the weights and offsets of
  * the specialized 3x3 and 5x5 copies become immediates and loads. */
 #define KN_DW_UNROLL _Pragma("GCC unroll 32")
@@ -40,78 +39,79 @@ static inline float dw_at(const float *xr, int64_t W, int64_t c)
     return c >= 0 && c < W ? xr[c] : 0.0f;
 }
 
-/* Inline vector zeroing and copying: the rows are short, and libc calls
- * per row cost more than the copies on 7x7 and 14x14 planes. */
-static inline void dw_zero(float *dst, int64_t n)
+/* Zeros over [dst, dst + n) rounded up to whole vectors: the buffer has
+ * KN_DW_SLACK floats past its end, and rows are filled in increasing
+ * order, so the excess only touches what is written next. */
+static inline void dw_zero_up(float *dst, int64_t n)
 {
-    int64_t j = 0;
-    for (; j + KN_DW_VW <= n; j += KN_DW_VW)
+    for (int64_t j = 0; j < n; j += KN_DW_VW)
         KN_DW_STORE(dst + j, KN_DW_SET1(0.0f));
-    if (j < n)
-        KN_DW_STORE_M(dst + j, KN_DW_SET1(0.0f), KN_DW_TAIL(n - j));
 }
 
-static inline void dw_copy(float *dst, const float *src, int64_t n)
+/* The input rows [r0, r0 + rows) of padded coordinates (input row r - PT)
+ * into buf, rowf floats apart: SW phases of Wq floats each, phase p slot j
+ * holding padded column j * SW + p. One call per block of rows. */
+__attribute__((noinline)) static void dw_fill_rows(const kn_dw_ctx *d, const float *xp, int64_t r0, int64_t rows,
+                                                   float *buf, int64_t Wq)
 {
-    int64_t j = 0;
-    for (; j + KN_DW_VW <= n; j += KN_DW_VW)
-        KN_DW_STORE(dst + j, KN_DW_LOAD(src + j));
-    if (j < n) {
-        KN_DW_MASK m = KN_DW_TAIL(n - j);
-        KN_DW_STORE_M(dst + j, KN_DW_LOAD_M(src + j, m), m);
-    }
-}
-
-/* Padded row r (input row r - PT) into dst: SW phases of Wq floats. */
-/* not inlined: one call per row, and profiles show fill and compute apart */
-__attribute__((noinline)) static void dw_fill_row(const kn_dw_ctx *d, const float *xp, int64_t r, float *dst,
-                                                  int64_t Wq)
-{
-    const int64_t S = d->g.SW, PL = d->g.PL, W = d->W, ih = r - d->g.PT;
-    if (ih < 0 || ih >= d->H) {
-        dw_zero(dst, S * Wq);
-        return;
-    }
-    const float *xr = xp + ih * W;
-    if (S == 1) {
-        /* dst[j] = x[j - PL]: zeros, a copy, zeros */
-        int64_t n = KN_MIN(W, Wq - PL);
-        dw_zero(dst, Wq);
-        if (n > 0)
-            dw_copy(dst + PL, xr, n);
-        return;
-    }
-    if (S == 2) {
-        /* even[j] = x[2j - PL], odd[j] = x[2j + 1 - PL] */
-        float *ev = dst, *od = dst + Wq;
-        int64_t j = 0;
-        for (; j < Wq && 2 * j - PL < 0; j++) {
-            ev[j] = dw_at(xr, W, 2 * j - PL);
-            od[j] = dw_at(xr, W, 2 * j + 1 - PL);
+    const int64_t S = d->g.SW, PL = d->g.PL, W = d->W, rowf = S * Wq;
+    for (int64_t i = 0; i < rows; i++) {
+        float *dst = buf + i * rowf;
+        const int64_t ih = r0 + i - d->g.PT;
+        if (ih < 0 || ih >= d->H) {
+            dw_zero_up(dst, rowf);
+            continue;
         }
-        /* the right edge through masked loads (missing columns read as the
-         * zero padding) and the end of the phase through masked stores */
-        for (; j < Wq; j += KN_DW_VW) {
-            int64_t base = 2 * j - PL, n = KN_MIN(KN_MAX(W - base, (int64_t)0), 2 * KN_DW_VW);
-            KN_DW_V e = KN_DW_SET1(0.0f), o = e;
-            if (n == 2 * KN_DW_VW)
-                KN_DW_DEINTERLEAVE(xr + base, e, o);
-            else if (n > 0)
-                KN_DW_DEINTERLEAVE_M(xr + base, n, e, o);
-            if (Wq - j >= KN_DW_VW) {
-                KN_DW_STORE(ev + j, e);
-                KN_DW_STORE(od + j, o);
-            } else {
-                KN_DW_MASK m = KN_DW_TAIL(Wq - j);
-                KN_DW_STORE_M(ev + j, e, m);
-                KN_DW_STORE_M(od + j, o, m);
+        const float *xr = xp + ih * W;
+        if (S == 1) {
+            /* zeros over the left pad, the row (its last vector masked on
+             * the load side only: the input may end there), zeros from the
+             * row's end to Wq, each store free to run past what it covers
+             * into the parts written after it */
+            const int64_t n = KN_MIN(W, Wq - PL);
+            dw_zero_up(dst, PL);
+            int64_t j = 0;
+            for (; j + KN_DW_VW <= n; j += KN_DW_VW)
+                KN_DW_STORE(dst + PL + j, KN_DW_LOAD(xr + j));
+            if (j < n)
+                KN_DW_STORE(dst + PL + j, KN_DW_LOAD_M(xr + j, KN_DW_TAIL(n - j)));
+            const int64_t done = PL + KN_MAX(n, (int64_t)0);
+            dw_zero_up(dst + done, Wq - done);
+            continue;
+        }
+        if (S == 2) {
+            /* even[j] = x[2j - PL], odd[j] = x[2j + 1 - PL] */
+            float *ev = dst, *od = dst + Wq;
+            int64_t j = 0;
+            for (; j < Wq && 2 * j - PL < 0; j++) {
+                ev[j] = dw_at(xr, W, 2 * j - PL);
+                od[j] = dw_at(xr, W, 2 * j + 1 - PL);
             }
+            /* the right edge through masked loads (missing columns read
+             * as the zero padding); the phases end with masked stores, as
+             * the odd phase follows the even one */
+            for (; j < Wq; j += KN_DW_VW) {
+                int64_t base = 2 * j - PL, n = KN_MIN(KN_MAX(W - base, (int64_t)0), 2 * KN_DW_VW);
+                KN_DW_V e = KN_DW_SET1(0.0f), o = e;
+                if (n == 2 * KN_DW_VW)
+                    KN_DW_DEINTERLEAVE(xr + base, e, o);
+                else if (n > 0)
+                    KN_DW_DEINTERLEAVE_M(xr + base, n, e, o);
+                if (Wq - j >= KN_DW_VW) {
+                    KN_DW_STORE(ev + j, e);
+                    KN_DW_STORE(od + j, o);
+                } else {
+                    KN_DW_MASK m = KN_DW_TAIL(Wq - j);
+                    KN_DW_STORE_M(ev + j, e, m);
+                    KN_DW_STORE_M(od + j, o, m);
+                }
+            }
+            continue;
         }
-        return;
+        for (int64_t p = 0; p < S; p++)
+            for (int64_t j = 0; j < Wq; j++)
+                dst[p * Wq + j] = dw_at(xr, W, j * S + p - PL);
     }
-    for (int64_t p = 0; p < S; p++)
-        for (int64_t j = 0; j < Wq; j++)
-            dst[p * Wq + j] = dw_at(xr, W, j * S + p - PL);
 }
 
 typedef struct dw_row_args {
@@ -136,16 +136,26 @@ static inline __attribute__((always_inline)) KN_DW_V dw_post(const dw_row_args *
     return v;
 }
 
-/* One output row over T taps; T constant in the specialized copies so the
- * tap loop unrolls. */
-static inline __attribute__((always_inline)) void dw_row(const dw_row_args *a, int T)
+static inline __attribute__((always_inline)) void dw_store_tail(const dw_row_args *a, KN_DW_V v, int64_t ow)
+{
+    KN_DW_MASK m = KN_DW_TAIL(a->OW - ow);
+    if (a->res)
+        v = KN_DW_ADD(v, KN_DW_LOAD_M(a->res + ow, m));
+    if (a->clip)
+        v = KN_DW_MIN(KN_DW_MAX(v, KN_DW_SET1(a->lo)), KN_DW_SET1(a->hi));
+    KN_DW_STORE_M(a->y + ow, v, m);
+}
+
+/* Columns [0, OW rounded down to 4 vectors) of one output row, four
+ * vectors at a time: four independent FMA chains sharing each weight
+ * broadcast. Named accumulators: an array indexed in a loop ends up on the
+ * stack at -O2. T is a constant in the specialized copies, so the tap loops
+ * unroll. */
+static inline __attribute__((always_inline)) void dw_row_blocks(const dw_row_args *a, int T)
 {
     const float *rb = a->rb;
-    const int64_t OW = a->OW;
-    int64_t ow = 0;
-    /* four named accumulators (an array indexed in a loop ends up on the
-     * stack at -O2) */
-    for (; ow + 4 * KN_DW_VW <= OW; ow += 4 * KN_DW_VW) {
+    const int64_t OW4 = a->OW / (4 * KN_DW_VW) * (4 * KN_DW_VW);
+    for (int64_t ow = 0; ow < OW4; ow += 4 * KN_DW_VW) {
         KN_DW_V a0 = KN_DW_SET1(a->bias), a1 = a0, a2 = a0, a3 = a0;
         KN_DW_UNROLL
         for (int k = 0; k < T; k++) {
@@ -161,36 +171,37 @@ static inline __attribute__((always_inline)) void dw_row(const dw_row_args *a, i
         KN_DW_STORE(a->y + ow + 2 * KN_DW_VW, dw_post(a, a2, ow + 2 * KN_DW_VW));
         KN_DW_STORE(a->y + ow + 3 * KN_DW_VW, dw_post(a, a3, ow + 3 * KN_DW_VW));
     }
-    for (; ow + KN_DW_VW <= OW; ow += KN_DW_VW) {
-        KN_DW_V acc = KN_DW_SET1(a->bias);
+}
+
+/* Columns [ow0, OW) of one row, a vector at a time; even and odd taps in
+ * two chains, so the FMA latency is not paid once per tap. */
+static inline __attribute__((always_inline)) void dw_row_rest(const dw_row_args *a, int T, int64_t ow0)
+{
+    for (int64_t ow = ow0; ow < a->OW; ow += KN_DW_VW) {
+        KN_DW_V e = KN_DW_SET1(a->bias), o = KN_DW_SET1(0.0f);
+        int k = 0;
         KN_DW_UNROLL
-        for (int k = 0; k < T; k++)
-            acc = KN_DW_FMA(KN_DW_LOAD(rb + a->off[k] + ow), KN_DW_SET1(a->w[k]), acc);
-        KN_DW_STORE(a->y + ow, dw_post(a, acc, ow));
-    }
-    if (ow < OW) {
-        /* the buffer has slack for a whole vector; only the store (and the
-         * residual read) must stop at OW */
-        KN_DW_MASK m = KN_DW_TAIL(OW - ow);
-        KN_DW_V acc = KN_DW_SET1(a->bias);
-        KN_DW_UNROLL
-        for (int k = 0; k < T; k++)
-            acc = KN_DW_FMA(KN_DW_LOAD(rb + a->off[k] + ow), KN_DW_SET1(a->w[k]), acc);
-        if (a->res)
-            acc = KN_DW_ADD(acc, KN_DW_LOAD_M(a->res + ow, m));
-        if (a->clip)
-            acc = KN_DW_MIN(KN_DW_MAX(acc, KN_DW_SET1(a->lo)), KN_DW_SET1(a->hi));
-        KN_DW_STORE_M(a->y + ow, acc, m);
+        for (; k + 2 <= T; k += 2) {
+            e = KN_DW_FMA(KN_DW_LOAD(a->rb + a->off[k] + ow), KN_DW_SET1(a->w[k]), e);
+            o = KN_DW_FMA(KN_DW_LOAD(a->rb + a->off[k + 1] + ow), KN_DW_SET1(a->w[k + 1]), o);
+        }
+        if (k < T)
+            e = KN_DW_FMA(KN_DW_LOAD(a->rb + a->off[k] + ow), KN_DW_SET1(a->w[k]), e);
+        KN_DW_V v = KN_DW_ADD(e, o);
+        if (ow + KN_DW_VW <= a->OW)
+            KN_DW_STORE(a->y + ow, dw_post(a, v, ow));
+        else
+            dw_store_tail(a, v, ow);
     }
 }
 
-/* Four output rows at once for planes narrower than a 4-vector block (7x7,
- * 14x14, 28x28): the four accumulators of a column vector share each
- * weight broadcast, instead of one row paying a broadcast per tap. */
-static inline __attribute__((always_inline)) void dw_row4(const dw_row_args *a, int T)
+/* Columns [ow0, OW) of four consecutive output rows (a->rb, a->y, a->res
+ * at the first), a vector at a time: the four rows' chains share each
+ * weight broadcast. */
+static inline __attribute__((always_inline)) void dw_row4(dw_row_args *a, int T, int64_t ow0)
 {
     const int64_t OW = a->OW, rs = a->rstep;
-    for (int64_t ow = 0; ow < OW; ow += KN_DW_VW) {
+    for (int64_t ow = ow0; ow < OW; ow += KN_DW_VW) {
         KN_DW_V a0 = KN_DW_SET1(a->bias), a1 = a0, a2 = a0, a3 = a0;
         KN_DW_UNROLL
         for (int k = 0; k < T; k++) {
@@ -202,44 +213,50 @@ static inline __attribute__((always_inline)) void dw_row4(const dw_row_args *a, 
             a3 = KN_DW_FMA(KN_DW_LOAD(p + 3 * rs), wv, a3);
         }
         KN_DW_V acc[4] = {a0, a1, a2, a3};
-        if (ow + KN_DW_VW <= OW) {
-            KN_DW_UNROLL
-            for (int r = 0; r < 4; r++)
-                KN_DW_STORE(a->y + r * OW + ow, dw_post(a, acc[r], r * OW + ow));
-            continue;
-        }
-        KN_DW_MASK m = KN_DW_TAIL(OW - ow);
+        float *y = a->y;
+        const float *res = a->res;
         KN_DW_UNROLL
         for (int r = 0; r < 4; r++) {
-            KN_DW_V v = acc[r];
-            if (a->res)
-                v = KN_DW_ADD(v, KN_DW_LOAD_M(a->res + r * OW + ow, m));
-            if (a->clip)
-                v = KN_DW_MIN(KN_DW_MAX(v, KN_DW_SET1(a->lo)), KN_DW_SET1(a->hi));
-            KN_DW_STORE_M(a->y + r * OW + ow, v, m);
+            a->y = y + r * OW;
+            a->res = res ? res + r * OW : NULL;
+            if (ow + KN_DW_VW <= OW)
+                KN_DW_STORE(a->y + ow, dw_post(a, acc[r], ow));
+            else
+                dw_store_tail(a, acc[r], ow);
         }
+        a->y = y;
+        a->res = res;
     }
 }
 
-/* Output rows [0, nr) of a block: by fours when the plane is narrow, else
- * one by one; T is a constant in the specialized copies below, so the tap
- * loops unroll. */
+/* Output rows [0, nr) of a block. By fours: each row's whole 4-vector
+ * blocks, then the remaining columns of the four rows together; the last
+ * rows one by one. */
 static inline __attribute__((always_inline)) void dw_rows(dw_row_args *a, const float *rb0, float *y0,
                                                           const float *r0, int64_t nr, int T)
 {
+    const int64_t OW = a->OW, OW4 = OW / (4 * KN_DW_VW) * (4 * KN_DW_VW);
     int64_t i = 0;
-    if (a->OW < KN_DW_NB * KN_DW_VW)
-        for (; i + 4 <= nr; i += 4) {
-            a->rb = rb0 + i * a->rstep;
-            a->y = y0 + i * a->OW;
-            a->res = r0 ? r0 + i * a->OW : NULL;
-            dw_row4(a, T);
+    for (; i + 4 <= nr; i += 4) {
+        for (int64_t r = i; r < i + 4 && OW4 > 0; r++) {
+            a->rb = rb0 + r * a->rstep;
+            a->y = y0 + r * OW;
+            a->res = r0 ? r0 + r * OW : NULL;
+            dw_row_blocks(a, T);
         }
+        if (OW4 < OW) {
+            a->rb = rb0 + i * a->rstep;
+            a->y = y0 + i * OW;
+            a->res = r0 ? r0 + i * OW : NULL;
+            dw_row4(a, T, OW4);
+        }
+    }
     for (; i < nr; i++) {
         a->rb = rb0 + i * a->rstep;
-        a->y = y0 + i * a->OW;
-        a->res = r0 ? r0 + i * a->OW : NULL;
-        dw_row(a, T);
+        a->y = y0 + i * OW;
+        a->res = r0 ? r0 + i * OW : NULL;
+        dw_row_blocks(a, T);
+        dw_row_rest(a, T, OW4);
     }
 }
 
@@ -274,7 +291,7 @@ __attribute__((noinline)) static void dw_rows_any(dw_row_args *a, const float *r
             kn_dw_plane_generic(arg, plane);                                                           \
             return;                                                                                    \
         }                                                                                              \
-        _Alignas(64) float buf[KN_DW_BUF_FLOATS];                                                      \
+        _Alignas(64) float buf[KN_DW_BUF_FLOATS + KN_DW_SLACK];                                        \
         int32_t off[KN_DW_MAX_TAPS];                                                                   \
         int64_t c = (int64_t)plane % d->C;                                                             \
         const float *xp = d->x + (int64_t)plane * d->H * d->W;                                         \
@@ -296,8 +313,7 @@ __attribute__((noinline)) static void dw_rows_any(dw_row_args *a, const float *r
         const int64_t R = (KN_DW_BUF_FLOATS / rowf - span) / g->SH + 1;                                \
         for (int64_t oh0 = 0; oh0 < d->OH; oh0 += R) {                                                 \
             int64_t nr = KN_MIN(R, d->OH - oh0), rows = (nr - 1) * g->SH + span;                       \
-            for (int64_t i = 0; i < rows; i++)                                                         \
-                dw_fill_row(d, xp, oh0 * g->SH + i, buf + i * rowf, Wq);                               \
+            dw_fill_rows(d, xp, oh0 * g->SH, rows, buf, Wq);                                           \
             float *y0 = yp + oh0 * d->OW;                                                              \
             const float *r0 = rp ? rp + oh0 * d->OW : NULL;                                            \
             if (T == 9)                                                                                \
