@@ -41,10 +41,15 @@ static inline float dw_at(const float *xr, int64_t W, int64_t c)
 
 /* Zeros over [dst, dst + n) rounded up to whole vectors: the buffer has
  * KN_DW_SLACK floats past its end, and rows are filled in increasing
- * order, so the excess only touches what is written next. */
+ * order, so the excess only touches what is written next. Pads are at most
+ * a vector or two wide: one store before any loop (which GCC would turn
+ * into a memset call). */
 static inline void dw_zero_up(float *dst, int64_t n)
 {
-    for (int64_t j = 0; j < n; j += KN_DW_VW)
+    if (n <= 0)
+        return;
+    KN_DW_STORE(dst, KN_DW_SET1(0.0f));
+    for (int64_t j = KN_DW_VW; j < n; j += KN_DW_VW)
         KN_DW_STORE(dst + j, KN_DW_SET1(0.0f));
 }
 
