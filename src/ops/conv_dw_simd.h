@@ -60,6 +60,30 @@ __attribute__((noinline)) static void dw_fill_rows(const kn_dw_ctx *d, const flo
                                                    float *buf, int64_t Wq)
 {
     const int64_t S = d->g.SW, PL = d->g.PL, W = d->W, rowf = S * Wq;
+    if (S == 1) {
+        /* per row: zeros over the left pad, the row (its last vector
+         * masked on the load side only: the input may end there), zeros
+         * from the row's end to Wq, each store free to run past what it
+         * covers into the parts written after it */
+        const int64_t n = KN_MAX(KN_MIN(W, Wq - PL), (int64_t)0), nf = n / KN_DW_VW * KN_DW_VW, done = PL + n;
+        const KN_DW_MASK m = KN_DW_TAIL(n > nf ? n - nf : 1);
+        for (int64_t i = 0; i < rows; i++) {
+            float *dst = buf + i * rowf;
+            const int64_t ih = r0 + i - d->g.PT;
+            if (ih < 0 || ih >= d->H) {
+                dw_zero_up(dst, Wq);
+                continue;
+            }
+            const float *xr = xp + ih * W;
+            dw_zero_up(dst, PL);
+            for (int64_t j = 0; j < nf; j += KN_DW_VW)
+                KN_DW_STORE(dst + PL + j, KN_DW_LOAD(xr + j));
+            if (nf < n)
+                KN_DW_STORE(dst + PL + nf, KN_DW_LOAD_M(xr + nf, m));
+            dw_zero_up(dst + done, Wq - done);
+        }
+        return;
+    }
     for (int64_t i = 0; i < rows; i++) {
         float *dst = buf + i * rowf;
         const int64_t ih = r0 + i - d->g.PT;
@@ -68,22 +92,6 @@ __attribute__((noinline)) static void dw_fill_rows(const kn_dw_ctx *d, const flo
             continue;
         }
         const float *xr = xp + ih * W;
-        if (S == 1) {
-            /* zeros over the left pad, the row (its last vector masked on
-             * the load side only: the input may end there), zeros from the
-             * row's end to Wq, each store free to run past what it covers
-             * into the parts written after it */
-            const int64_t n = KN_MIN(W, Wq - PL);
-            dw_zero_up(dst, PL);
-            int64_t j = 0;
-            for (; j + KN_DW_VW <= n; j += KN_DW_VW)
-                KN_DW_STORE(dst + PL + j, KN_DW_LOAD(xr + j));
-            if (j < n)
-                KN_DW_STORE(dst + PL + j, KN_DW_LOAD_M(xr + j, KN_DW_TAIL(n - j)));
-            const int64_t done = PL + KN_MAX(n, (int64_t)0);
-            dw_zero_up(dst + done, Wq - done);
-            continue;
-        }
         if (S == 2) {
             /* even[j] = x[2j - PL], odd[j] = x[2j + 1 - PL] */
             float *ev = dst, *od = dst + Wq;
