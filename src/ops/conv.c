@@ -11,6 +11,7 @@
 #include "ops/conv_fast.h"
 #include "ops/conv_ref.h"
 #include "ops/families.h"
+#include "ops/sgemv.h"
 
 #include <string.h>
 
@@ -429,6 +430,26 @@ static kiln_status conv_run(kn_op_ctx *c)
                 fused_post_ops(c, c->out[0]->data, false);
             return KILN_OK;
         }
+        if (a->packed->group == 1 && p.k[0] == 1 && p.k[1] == 1 && p.in[0] == 1 && p.in[1] == 1 && p.out[0] == 1 &&
+            p.out[1] == 1 && p.pad[0] == 0 && p.pad[1] == 0) {
+            /* 1x1 conv of a 1x1 image (squeeze-excitation): per image a
+             * matrix-vector product, not a one-column GEMM */
+            kn_epilogue ep = {.bias = a->packed->bias};
+            if (a->fused && (!r || in_epilogue)) {
+                ep.act = a->act.act;
+                ep.alpha = a->act.alpha;
+                ep.beta = a->act.beta;
+            }
+            const float *x = c->in[0]->data;
+            float *y = c->out[0]->data;
+            for (int64_t n = 0; n < p.N; n++) {
+                ep.residual = in_epilogue ? (const float *)r->data + n * p.M : NULL;
+                kn_sgemv_packed(&a->packed->w[0], x + n * p.C, y + n * p.M, &ep, c->pool);
+            }
+            if (a->fused && r && !in_epilogue)
+                fused_post_ops(c, c->out[0]->data, false);
+            return KILN_OK;
+        }
         kn_conv2d_run(a->packed, &g, p.N, p.in[0], p.in[1], p.out[0], p.out[1], c->in[0]->data, c->out[0]->data,
                       in_epilogue ? r->data : NULL, (a->fused && (!r || in_epilogue)) ? &a->act : NULL, c->scratch,
                       c->scratch_size, c->pool);
@@ -476,6 +497,11 @@ static kiln_status conv_finalize(const kn_graph *g, kn_node *n, kn_isa_level isa
         return KILN_OK;
     if (w->dims[0] % a->group != 0 || kn_tensor_count(w) == 0)
         return KILN_OK; /* infer reports it with context */
+    /* Depthwise (one input channel per group, one filter per channel) runs
+     * on the direct kernel: packing it per group would only cost load time
+     * and MR-fold padded memory. */
+    if (a->group > 1 && w->dims[1] == 1 && w->dims[0] == a->group)
+        return KILN_OK;
     kn_conv2d_packed_free(a->packed);
     a->packed = NULL;
     return kn_conv2d_pack(w->dims[0], w->dims[1] * a->group, a->group, w->dims[2], w->dims[3], w->data,

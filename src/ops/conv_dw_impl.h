@@ -1,7 +1,7 @@
-/* The depthwise plane kernel, written once and compiled per ISA (included
- * by conv_fast.c for the portable build and by conv_dw_avx2.c /
- * conv_dw_avx512.c with those instruction sets enabled, so the compiler
- * vectorizes the column loops for each). */
+/* The depthwise plane context and the portable plane kernel (instantiated
+ * by conv_fast.c as kn_dw_plane_generic). The AVX2 / AVX-512 kernels are
+ * the vector ones of conv_dw_simd.h; they fall back to this one for rows
+ * too wide for their buffer. */
 #ifndef KN_CONV_DW_IMPL_H
 #define KN_CONV_DW_IMPL_H
 

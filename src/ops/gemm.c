@@ -7,6 +7,7 @@
  * depend on the cut, so results are identical for any thread count. */
 #include "ops/families.h"
 #include "ops/sgemm.h"
+#include "ops/sgemv.h"
 #include "ops/gemm_ref.h"
 
 #include <string.h>
@@ -330,11 +331,16 @@ static kiln_status gemm_run(kn_op_ctx *c)
     if (gemm_fast(c)) {
         if (M == 0 || N == 0)
             return KILN_OK;
+        kn_epilogue ep = {.bias = p->bias};
+        if (M == 1) {
+            /* batch 1: a matrix-vector product, not a one-column GEMM */
+            kn_sgemv_packed(p->packed, a->data, y->data, p->bias ? &ep : NULL, c->pool);
+            return KILN_OK;
+        }
         size_t gemm_bytes = kn_sgemm_scratch_bytes(c->isa, M, p->packed->K, kn_pool_threads(c->pool));
         size_t sz = (gemm_bytes + 63) & ~(size_t)63;
         float *yt = M > 1 ? (float *)((char *)c->scratch + sz) : y->data;
         kn_bsrc src = {.kind = KN_BSRC_MATRIX, .data = a->data, .ld = p->packed->K, .trans = true};
-        kn_epilogue ep = {.bias = p->bias};
         kn_sgemm_run(p->packed, M, &src, yt, M, p->bias ? &ep : NULL, c->scratch, gemm_bytes, c->pool);
         if (M > 1) {
             float *yd = y->data;
