@@ -24,7 +24,6 @@ build_pkgs=(
     libonnx-dev           # onnx.proto, compiled into protobuf-c code at build time
     libcmocka-dev
     libpthreadpool-dev
-    libsleef-dev
     libjpeg62-turbo-dev libpng-dev
     libtiff-dev libwebp-dev libopenjp2-7-dev   # ImageDecoder: TIFF, WebP, JPEG 2000
 )

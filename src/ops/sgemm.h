@@ -32,7 +32,7 @@ typedef struct kn_epilogue {
 } kn_epilogue;
 
 /* Apply the activation of ep to n contiguous values: the vector form for
- * the CPU (AVX-512 / AVX2 with SLEEF's exp), else the plain C reference. */
+ * the CPU (AVX-512 / AVX2 with an inline vector exp), else the plain C reference. */
 void kn_act_apply(const kn_epilogue *ep, float *x, int64_t n);
 void kn_act_apply_ref(const kn_epilogue *ep, float *x, int64_t n);
 void kn_act_apply_avx2(const kn_epilogue *ep, float *x, int64_t n);

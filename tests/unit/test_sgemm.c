@@ -175,7 +175,7 @@ static void test_threads_bitwise_identical(void **state)
     check_threads_identical(300, 49, 700); /* transposed path on AVX-512 */
 }
 
-/* Vector activations (SLEEF exp) against the scalar reference, every
+/* Vector activations (inline vector exp) against the scalar reference, every
  * length 1..67 so the masked tails are covered. */
 static void test_vector_activations(void **state)
 {
