@@ -291,7 +291,7 @@ static void pack_conv(const kn_bsrc *B, int64_t n0, int nn, int64_t k0, int64_t 
             /* valid lanes [la, lb): lane l is output column ow0 + l - lane */
             int64_t la = segs[s].lane + a0 - segs[s].ow0, lb = segs[s].lane + a1 - segs[s].ow0;
             lanes[kw][s] = (uint32_t)lane_range(la, lb);
-            boff[kw][s] = off + ((segs[s].ow0 - segs[s].lane) << sh); /* lane l reads base[l << sh] */
+            boff[kw][s] = off + (segs[s].ow0 - segs[s].lane) * ((int64_t)1 << sh); /* lane l reads base[l << sh] */
             for (int h = 0; h < 2; h++) {
                 /* SW 2: load the contiguous source span [2 la, 2 lb - 1)
                  * of each half and keep its even elements */
