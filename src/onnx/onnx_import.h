@@ -21,6 +21,11 @@ typedef struct kn_model_file {
  * external data is resolved in (NULL: external data refused). *out is only
  * written on success; release it with kn_model_file_clear. */
 kiln_status kn_onnx_import(const void *data, size_t size, const char *base_dir, kn_model_file *out);
+/* The same, calling release(release_arg) once, as soon as the bytes are no
+ * longer read (right after protobuf decoding, whether it succeeded or not),
+ * so the caller's copy of the file can go before the graph is built. */
+kiln_status kn_onnx_import_release(const void *data, size_t size, const char *base_dir, void (*release)(void *),
+                                   void *release_arg, kn_model_file *out);
 void kn_model_file_clear(kn_model_file *m);
 
 /* Read a whole file into kn_malloc'd memory (free with kn_free). Fails with
