@@ -31,9 +31,10 @@ static kiln_status dup_str(const char *s, char **out)
     return *out ? KILN_OK : KN_NOMEM();
 }
 
-/* Once a tensor is decoded its elements in the unpacked message are dead
- * weight: freeing them now, not with the whole message, keeps the model's
- * parameters in memory once instead of twice while the graph is built.
+/* Once a tensor is decoded, elements it did not take over from the unpacked
+ * message are dead weight: freeing them now, not with the whole message,
+ * keeps the model's parameters in memory once instead of twice while the
+ * graph is built.
  * protobuf-c's free skips the NULL fields later. */
 static void drop_payload(const import_ctx *c, Onnx__TensorProto *tp)
 {
@@ -186,7 +187,7 @@ static kiln_status convert_attr_value(import_ctx *c, kn_graph *g, const Onnx__At
     case KN_ATTR_TENSOR:
         if (!ap->t)
             return kn_error(KILN_ERROR_MODEL, "%s: tensor attribute has no tensor", where);
-        KN_TRY(kn_tensor_decode(ap->t, c->base_dir, where, &a->t));
+        KN_TRY(kn_tensor_decode_take(ap->t, c->base_dir, where, &a->t));
         drop_payload(c, ap->t);
         return KILN_OK;
     case KN_ATTR_GRAPH:
@@ -391,7 +392,7 @@ static kiln_status import_initializers(import_ctx *c, const Onnx__GraphProto *gp
             return kn_error(KILN_ERROR_MODEL, "graph '%s': duplicate initializer '%s'", g->name, tp->name);
         snprintf(label, sizeof label, "initializer '%.256s'", tp->name);
         kiln_tensor *t;
-        KN_TRY(kn_tensor_decode(tp, c->base_dir, label, &t));
+        KN_TRY(kn_tensor_decode_take(gp->initializer[i], c->base_dir, label, &t));
         drop_payload(c, gp->initializer[i]);
         int v;
         kiln_status s = kn_graph_value(g, tp->name, &v);

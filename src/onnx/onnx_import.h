@@ -41,6 +41,12 @@ kiln_status kn_tensor_from_proto(const Onnx__TensorProto *p, const char *base_di
 kiln_status kn_tensor_decode(const Onnx__TensorProto *p, const char *base_dir, const char *label,
                              kiln_tensor **out);
 
+/* Same, but the tensor may take over p's raw_data buffer (left NULL in p)
+ * instead of copying it. p must come from kn_pb_unpack, whose buffers are
+ * tensor-aligned and freed like tensor data. */
+kiln_status kn_tensor_decode_take(Onnx__TensorProto *p, const char *base_dir, const char *label,
+                                  kiln_tensor **out);
+
 /* A serialized SequenceProto or OptionalProto (kind KN_DTYPE_SEQUENCE /
  * KN_DTYPE_OPTIONAL) -> sequence / optional value (value_proto.c). */
 kiln_status kn_value_decode(const void *data, size_t size, kiln_dtype kind, const char *base_dir, const char *label,
