@@ -33,6 +33,18 @@ void kn_model_file_clear(kn_model_file *m);
  * larger than max_bytes (0 = no limit). */
 kiln_status kn_read_file(const char *path, size_t max_bytes, void **data, size_t *size);
 
+/* A whole file's bytes: regular files are memory-mapped (read-only, no
+ * copy: the pages are the page cache's), others read like kn_read_file.
+ * The file must not be truncated while mapped. Free with kn_file_release
+ * (idempotent). */
+typedef struct kn_file_bytes {
+    void *data;
+    size_t size;
+    bool mapped;
+} kn_file_bytes;
+kiln_status kn_file_map(const char *path, size_t max_bytes, kn_file_bytes *out);
+void kn_file_release(kn_file_bytes *f);
+
 /* TensorProto -> tensor owning its data (name copied when present).
  * base_dir NULL refuses external data. */
 kiln_status kn_tensor_from_proto(const Onnx__TensorProto *p, const char *base_dir, kiln_tensor **out);
