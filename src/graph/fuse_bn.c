@@ -76,6 +76,25 @@ static double bn_s(const bn_consts *c, int64_t k)
     return (double)scale[k] / sqrt((double)var[k] + c->eps);
 }
 
+/* p[j] = (float)((double)p[j] * s). GCC's -O2 leaves the scalar loop
+ * unvectorized, and for large models it was a tenth of the load; vector
+ * conversions round like the scalar ones, so the result is the same. */
+static void scale_row(float *p, int64_t n, double s)
+{
+    typedef float v4f __attribute__((vector_size(16)));
+    typedef double v4d __attribute__((vector_size(32)));
+    const v4d sv = {s, s, s, s};
+    int64_t j = 0;
+    for (; j + 4 <= n; j += 4) {
+        v4f x;
+        memcpy(&x, p + j, sizeof x);
+        v4f r = __builtin_convertvector(__builtin_convertvector(x, v4d) * sv, v4f);
+        memcpy(p + j, &r, sizeof r);
+    }
+    for (; j < n; j++)
+        p[j] = (float)((double)p[j] * s);
+}
+
 /* b'[k] = (b[k] - mean[k]) * s[k] + B[k]; b may be NULL (zero). */
 static kiln_status folded_bias(const bn_consts *c, const float *b, double b_scale, kiln_tensor **out)
 {
@@ -177,11 +196,8 @@ static kiln_status fold_conv(kn_graph *g, int conv, const bn_consts *c, bool *do
     }
     int64_t per = kn_tensor_count(w2) / c->channels;
     float *wd = w2->data;
-    for (int64_t m = 0; m < c->channels; m++) {
-        double s = bn_s(c, m);
-        for (int64_t j = 0; j < per; j++)
-            wd[m * per + j] = (float)((double)wd[m * per + j] * s);
-    }
+    for (int64_t m = 0; m < c->channels; m++)
+        scale_row(wd + m * per, per, bn_s(c, m));
     st = set_folded(g, conv, w2, b2);
     *done = st == KILN_OK;
     return st;
@@ -211,12 +227,8 @@ static kiln_status fold_conv_transpose(kn_graph *g, int ct, const bn_consts *c, 
     int64_t per = kn_tensor_count(w2) / (cin * mg);
     float *wd = w2->data;
     for (int64_t ci = 0; ci < cin; ci++)
-        for (int64_t j = 0; j < mg; j++) {
-            double s = bn_s(c, (ci / cin_g) * mg + j);
-            float *p = wd + (ci * mg + j) * per;
-            for (int64_t k = 0; k < per; k++)
-                p[k] = (float)((double)p[k] * s);
-        }
+        for (int64_t j = 0; j < mg; j++)
+            scale_row(wd + (ci * mg + j) * per, per, bn_s(c, (ci / cin_g) * mg + j));
     st = set_folded(g, ct, w2, b2);
     *done = st == KILN_OK;
     return st;
