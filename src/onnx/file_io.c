@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -87,6 +88,44 @@ kiln_status kn_read_file(const char *path, size_t max_bytes, void **data, size_t
     kiln_status s = read_all(fd, path, hint, max_bytes, data, size);
     close(fd);
     return s;
+}
+
+kiln_status kn_file_map(const char *path, size_t max_bytes, kn_file_bytes *out)
+{
+    if (!path || !out)
+        return kn_error(KILN_ERROR_ARGUMENT, "kn_file_map: NULL argument");
+    memset(out, 0, sizeof *out);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return io_error(path, "cannot open", errno);
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 && (uint64_t)st.st_size <= SIZE_MAX &&
+        (!max_bytes || (uint64_t)st.st_size <= max_bytes)) {
+        /* populated up front: one pass over the page cache instead of a
+         * fault per page while protobuf-c reads */
+        void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+        if (p != MAP_FAILED) {
+            close(fd);
+            out->data = p;
+            out->size = (size_t)st.st_size;
+            out->mapped = true;
+            return KILN_OK;
+        }
+    }
+    close(fd);
+    /* pipes, empty or oversized files, mmap refused: read() tells why */
+    return kn_read_file(path, max_bytes, &out->data, &out->size);
+}
+
+void kn_file_release(kn_file_bytes *f)
+{
+    if (!f || !f->data)
+        return;
+    if (f->mapped)
+        munmap(f->data, f->size);
+    else
+        kn_free(f->data);
+    memset(f, 0, sizeof *f);
 }
 
 static kiln_status write_chunks(int fd, const char *path, const kn_chunk *chunks, int n_chunks)

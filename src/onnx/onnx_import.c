@@ -10,6 +10,7 @@
 typedef struct import_ctx {
     const char *base_dir;
     int64_t param_count, param_bytes;
+    ProtobufCAllocator *pb; /* allocator of the unpacked message */
 } import_ctx;
 
 static kiln_status import_graph(import_ctx *c, const Onnx__GraphProto *gp, kn_graph *g);
@@ -28,6 +29,25 @@ static kiln_status dup_str(const char *s, char **out)
 {
     *out = kn_strdup(str_or_empty(s));
     return *out ? KILN_OK : KN_NOMEM();
+}
+
+/* Once a tensor is decoded, elements it did not take over from the unpacked
+ * message are dead weight: freeing them now, not with the whole message,
+ * keeps the model's parameters in memory once instead of twice while the
+ * graph is built.
+ * protobuf-c's free skips the NULL fields later. */
+static void drop_payload(const import_ctx *c, Onnx__TensorProto *tp)
+{
+    ProtobufCAllocator *a = c->pb;
+    void **fields[] = {(void **)&tp->raw_data.data, (void **)&tp->float_data, (void **)&tp->int32_data,
+                       (void **)&tp->int64_data, (void **)&tp->double_data, (void **)&tp->uint64_data};
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+        if (*fields[i])
+            a->free(a->allocator_data, *fields[i]);
+        *fields[i] = NULL;
+    }
+    tp->raw_data.len = 0;
+    tp->n_float_data = tp->n_int32_data = tp->n_int64_data = tp->n_double_data = tp->n_uint64_data = 0;
 }
 
 /* ---- value types ---- */
@@ -167,7 +187,9 @@ static kiln_status convert_attr_value(import_ctx *c, kn_graph *g, const Onnx__At
     case KN_ATTR_TENSOR:
         if (!ap->t)
             return kn_error(KILN_ERROR_MODEL, "%s: tensor attribute has no tensor", where);
-        return kn_tensor_decode(ap->t, c->base_dir, where, &a->t);
+        KN_TRY(kn_tensor_decode_take(ap->t, c->base_dir, where, &a->t));
+        drop_payload(c, ap->t);
+        return KILN_OK;
     case KN_ATTR_GRAPH:
         return import_subgraph(c, g, ap->g, where, &a->g);
     case KN_ATTR_FLOATS:
@@ -370,7 +392,8 @@ static kiln_status import_initializers(import_ctx *c, const Onnx__GraphProto *gp
             return kn_error(KILN_ERROR_MODEL, "graph '%s': duplicate initializer '%s'", g->name, tp->name);
         snprintf(label, sizeof label, "initializer '%.256s'", tp->name);
         kiln_tensor *t;
-        KN_TRY(kn_tensor_decode(tp, c->base_dir, label, &t));
+        KN_TRY(kn_tensor_decode_take(gp->initializer[i], c->base_dir, label, &t));
+        drop_payload(c, gp->initializer[i]);
         int v;
         kiln_status s = kn_graph_value(g, tp->name, &v);
         if (s != KILN_OK) {
@@ -479,7 +502,8 @@ static kiln_status import_opsets(const Onnx__ModelProto *mp, kn_graph *g)
     return KILN_OK;
 }
 
-static kiln_status import_model(const Onnx__ModelProto *mp, const char *base_dir, kn_model_file *mf)
+static kiln_status import_model(const Onnx__ModelProto *mp, const char *base_dir, ProtobufCAllocator *pb,
+                                kn_model_file *mf)
 {
     mf->ir_version = mp->has_ir_version ? mp->ir_version : 0;
     mf->model_version = mp->has_model_version ? mp->model_version : 0;
@@ -491,7 +515,7 @@ static kiln_status import_model(const Onnx__ModelProto *mp, const char *base_dir
         return kn_error(KILN_ERROR_MODEL, "model has no graph");
     KN_TRY(kn_graph_new(&mf->graph));
     KN_TRY(import_opsets(mp, mf->graph));
-    import_ctx c = {.base_dir = base_dir};
+    import_ctx c = {.base_dir = base_dir, .pb = pb};
     KN_TRY(import_graph(&c, mp->graph, mf->graph));
     mf->param_count = c.param_count;
     mf->param_bytes = c.param_bytes;
@@ -499,18 +523,25 @@ static kiln_status import_model(const Onnx__ModelProto *mp, const char *base_dir
     return KILN_OK;
 }
 
-kiln_status kn_onnx_import(const void *data, size_t size, const char *base_dir, kn_model_file *out)
+kiln_status kn_onnx_import_release(const void *data, size_t size, const char *base_dir, void (*release)(void *),
+                                   void *release_arg, kn_model_file *out)
 {
+    kiln_status s = KILN_OK;
     if ((!data && size) || !out)
-        return kn_error(KILN_ERROR_ARGUMENT, "kn_onnx_import: NULL argument");
-    if (size == 0)
-        return kn_error(KILN_ERROR_PARSE, "not a valid ONNX model: no bytes");
+        s = kn_error(KILN_ERROR_ARGUMENT, "kn_onnx_import: NULL argument");
+    else if (size == 0)
+        s = kn_error(KILN_ERROR_PARSE, "not a valid ONNX model: no bytes");
     kn_pb_alloc a;
-    ProtobufCMessage *msg;
-    KN_TRY(kn_pb_unpack(&onnx__model_proto__descriptor, data, size, &a, "not a valid ONNX model", &msg));
+    ProtobufCMessage *msg = NULL;
+    if (s == KILN_OK)
+        s = kn_pb_unpack(&onnx__model_proto__descriptor, data, size, &a, "not a valid ONNX model", &msg);
+    if (release)
+        release(release_arg);
+    if (s != KILN_OK)
+        return s;
     kn_model_file mf;
     memset(&mf, 0, sizeof mf);
-    kiln_status s = import_model((const Onnx__ModelProto *)msg, base_dir, &mf);
+    s = import_model((const Onnx__ModelProto *)msg, base_dir, &a.base, &mf);
     protobuf_c_message_free_unpacked(msg, &a.base);
     if (s != KILN_OK) {
         kn_model_file_clear(&mf);
@@ -518,6 +549,11 @@ kiln_status kn_onnx_import(const void *data, size_t size, const char *base_dir, 
     }
     *out = mf;
     return KILN_OK;
+}
+
+kiln_status kn_onnx_import(const void *data, size_t size, const char *base_dir, kn_model_file *out)
+{
+    return kn_onnx_import_release(data, size, base_dir, NULL, NULL, out);
 }
 
 void kn_model_file_clear(kn_model_file *m)

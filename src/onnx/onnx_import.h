@@ -21,12 +21,29 @@ typedef struct kn_model_file {
  * external data is resolved in (NULL: external data refused). *out is only
  * written on success; release it with kn_model_file_clear. */
 kiln_status kn_onnx_import(const void *data, size_t size, const char *base_dir, kn_model_file *out);
+/* The same, calling release(release_arg) once, as soon as the bytes are no
+ * longer read (right after protobuf decoding, whether it succeeded or not),
+ * so the caller's copy of the file can go before the graph is built. */
+kiln_status kn_onnx_import_release(const void *data, size_t size, const char *base_dir, void (*release)(void *),
+                                   void *release_arg, kn_model_file *out);
 void kn_model_file_clear(kn_model_file *m);
 
 /* Read a whole file into kn_malloc'd memory (free with kn_free). Fails with
  * KILN_ERROR_IO naming the path if it is missing, unreadable, a directory or
  * larger than max_bytes (0 = no limit). */
 kiln_status kn_read_file(const char *path, size_t max_bytes, void **data, size_t *size);
+
+/* A whole file's bytes: regular files are memory-mapped (read-only, no
+ * copy: the pages are the page cache's), others read like kn_read_file.
+ * The file must not be truncated while mapped. Free with kn_file_release
+ * (idempotent). */
+typedef struct kn_file_bytes {
+    void *data;
+    size_t size;
+    bool mapped;
+} kn_file_bytes;
+kiln_status kn_file_map(const char *path, size_t max_bytes, kn_file_bytes *out);
+void kn_file_release(kn_file_bytes *f);
 
 /* TensorProto -> tensor owning its data (name copied when present).
  * base_dir NULL refuses external data. */
@@ -35,6 +52,12 @@ kiln_status kn_tensor_from_proto(const Onnx__TensorProto *p, const char *base_di
  * "initializer 'w'" or "node 'c' (Constant) attribute 'value'". */
 kiln_status kn_tensor_decode(const Onnx__TensorProto *p, const char *base_dir, const char *label,
                              kiln_tensor **out);
+
+/* Same, but the tensor may take over p's raw_data buffer (left NULL in p)
+ * instead of copying it. p must come from kn_pb_unpack, whose buffers are
+ * tensor-aligned and freed like tensor data. */
+kiln_status kn_tensor_decode_take(Onnx__TensorProto *p, const char *base_dir, const char *label,
+                                  kiln_tensor **out);
 
 /* A serialized SequenceProto or OptionalProto (kind KN_DTYPE_SEQUENCE /
  * KN_DTYPE_OPTIONAL) -> sequence / optional value (value_proto.c). */

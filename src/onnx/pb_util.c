@@ -3,10 +3,13 @@
  * that bounds message nesting before protobuf-c recurses into it. */
 #include "onnx/onnx_import.h"
 
+/* Aligned like tensor data, so a decoded tensor can keep the buffer
+ * protobuf-c copied its raw_data into (kn_tensor_decode_take) instead of
+ * copying the elements once more. */
 static void *pb_alloc(void *data, size_t size)
 {
     kn_pb_alloc *a = data;
-    void *p = kn_malloc(size);
+    void *p = kn_aligned_alloc(size);
     if (!p)
         a->failed = true;
     return p;
@@ -15,7 +18,7 @@ static void *pb_alloc(void *data, size_t size)
 static void pb_free(void *data, void *ptr)
 {
     KN_UNUSED(data);
-    kn_free(ptr);
+    kn_aligned_free(ptr);
 }
 
 void kn_pb_alloc_init(kn_pb_alloc *a)

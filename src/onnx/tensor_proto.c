@@ -188,7 +188,9 @@ static kiln_status alloc_data(kiln_tensor *t)
     return KILN_OK;
 }
 
-static kiln_status fill_data(const Onnx__TensorProto *p, const char *base_dir, const char *label, kiln_tensor *t)
+/* take: p itself, when the tensor may keep p's raw_data buffer. */
+static kiln_status fill_data(const Onnx__TensorProto *p, Onnx__TensorProto *take, const char *base_dir,
+                             const char *label, kiln_tensor *t)
 {
     char dbuf[256];
     size_t count = (size_t)kn_tensor_count(t);
@@ -220,6 +222,13 @@ static kiln_status fill_data(const Onnx__TensorProto *p, const char *base_dir, c
             return kn_error(KILN_ERROR_MODEL, "%s: raw_data has %zu bytes, dims %s of %s need %zu", label,
                             p->raw_data.len, dbuf, kiln_dtype_name(t->dtype), stored);
         }
+        if (take && !packed && t->nbytes && take->raw_data.data && (uintptr_t)take->raw_data.data % 64 == 0) {
+            t->data = take->raw_data.data;
+            t->owns_data = true;
+            take->raw_data.data = NULL;
+            take->raw_data.len = 0;
+            return KILN_OK;
+        }
         KN_TRY(alloc_data(t));
         if (packed)
             kn_small_unpack(t->dtype, p->raw_data.data, count, t->data);
@@ -245,8 +254,8 @@ static kiln_status fill_data(const Onnx__TensorProto *p, const char *base_dir, c
     return KILN_OK;
 }
 
-kiln_status kn_tensor_decode(const Onnx__TensorProto *p, const char *base_dir, const char *label,
-                             kiln_tensor **out)
+static kiln_status decode(const Onnx__TensorProto *p, Onnx__TensorProto *take, const char *base_dir,
+                          const char *label, kiln_tensor **out)
 {
     if (!p || !out)
         return kn_error(KILN_ERROR_ARGUMENT, "kn_tensor_decode: NULL argument");
@@ -254,7 +263,7 @@ kiln_status kn_tensor_decode(const Onnx__TensorProto *p, const char *base_dir, c
         label = "tensor";
     kiln_tensor *t;
     KN_TRY(new_tensor_for(p, label, &t));
-    kiln_status s = fill_data(p, base_dir, label, t);
+    kiln_status s = fill_data(p, take, base_dir, label, t);
     if (s == KILN_OK && p->name && *p->name) {
         t->name = kn_strdup(p->name);
         if (!t->name)
@@ -266,6 +275,17 @@ kiln_status kn_tensor_decode(const Onnx__TensorProto *p, const char *base_dir, c
     }
     *out = t;
     return KILN_OK;
+}
+
+kiln_status kn_tensor_decode(const Onnx__TensorProto *p, const char *base_dir, const char *label,
+                             kiln_tensor **out)
+{
+    return decode(p, NULL, base_dir, label, out);
+}
+
+kiln_status kn_tensor_decode_take(Onnx__TensorProto *p, const char *base_dir, const char *label, kiln_tensor **out)
+{
+    return decode(p, p, base_dir, label, out);
 }
 
 kiln_status kn_tensor_from_proto(const Onnx__TensorProto *p, const char *base_dir, kiln_tensor **out)

@@ -240,8 +240,8 @@ static void log_loaded(const kiln_model *m)
         kn_log(KILN_LOG_DEBUG, "%s", m->graph->log[i]);
 }
 
-static kiln_status load(const void *data, size_t size, const char *base_dir, const kiln_options *options,
-                        kiln_model **out)
+static kiln_status load(const void *data, size_t size, void (*release)(void *), void *release_arg,
+                        const char *base_dir, const kiln_options *options, kiln_model **out)
 {
     kiln_model *m = kn_calloc(1, sizeof *m);
     if (!m)
@@ -252,7 +252,9 @@ static kiln_status load(const void *data, size_t size, const char *base_dir, con
     /* Constant folding during the optimization passes evaluates nodes. */
     const struct kiln_options *outer = kn_limits_enter(&m->options);
     if (s == KILN_OK)
-        s = kn_onnx_import(data, size, base_dir, &mf);
+        s = kn_onnx_import_release(data, size, base_dir, release, release_arg, &mf);
+    else if (release)
+        release(release_arg);
     if (s == KILN_OK)
         s = build_model(m, &mf);
     kn_limits_leave(outer);
@@ -273,18 +275,23 @@ KILN_API kiln_status kiln_model_load_buffer(const void *data, size_t size, const
         return kn_error(KILN_ERROR_ARGUMENT, "kiln_model_load_buffer: NULL argument");
     kiln_status s = check_model_bytes(options, size);
     if (s == KILN_OK)
-        s = load(data, size, base_dir, options, out);
+        s = load(data, size, NULL, NULL, base_dir, options, out);
     if (s != KILN_OK)
         kn_log(KILN_LOG_ERROR, "loading a model from memory failed: %s", kn_error_message());
     return s;
+}
+
+/* The file's bytes are needed only until protobuf decoding is done. */
+static void free_file_bytes(void *arg)
+{
+    kn_file_release(arg);
 }
 
 KILN_API kiln_status kiln_model_load(const char *path, const kiln_options *options, kiln_model **out)
 {
     if (!path || !out)
         return kn_error(KILN_ERROR_ARGUMENT, "kiln_model_load: NULL argument");
-    void *data = NULL;
-    size_t size = 0;
+    kn_file_bytes file;
     /* Refuse an oversized file before reading it (stat), and cap the read
      * for files whose size stat cannot tell (pipes). */
     uint64_t max = options ? options->limits[KILN_LIMIT_MODEL_BYTES] : 0;
@@ -294,11 +301,11 @@ KILN_API kiln_status kiln_model_load(const char *path, const kiln_options *optio
         if (s != KILN_OK)
             return kn_error_prefix(s, "%s", path);
     }
-    KN_TRY(kn_read_file(path, max > SIZE_MAX ? 0 : (size_t)max, &data, &size));
+    KN_TRY(kn_file_map(path, max > SIZE_MAX ? 0 : (size_t)max, &file));
     /* External data lives next to the model file. */
     char *dir = kn_strdup(path);
     if (!dir) {
-        kn_free(data);
+        kn_file_release(&file);
         return KN_NOMEM();
     }
     char *slash = strrchr(dir, '/');
@@ -306,13 +313,13 @@ KILN_API kiln_status kiln_model_load(const char *path, const kiln_options *optio
         slash[slash == dir ? 1 : 0] = 0;
     else
         strcpy(dir, ".");
-    kiln_status s = load(data, size, dir, options, out);
+    kiln_status s = load(file.data, file.size, free_file_bytes, &file, dir, options, out);
     if (s != KILN_OK) {
         kn_error_prefix(s, "%s", path);
         kn_log(KILN_LOG_ERROR, "loading a model failed: %s", kn_error_message());
     }
     kn_free(dir);
-    kn_free(data);
+    kn_file_release(&file);
     return s;
 }
 

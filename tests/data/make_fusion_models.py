@@ -135,6 +135,15 @@ def epilogues():
     save("conv_add_broadcast_leaky", nodes, [vi("x", [1, 3, 4, 4])], [vi("y", [1, 5, 4, 4])], w2)
 
 
+def weight_cases():
+    # The conv weight is also a graph output: the fold must copy it, not
+    # rescale the one the caller reads.
+    inits = [numpy_helper.from_array(f32(4, 3, 3, 3), "w")] + bn_inits("bn", 4)
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], name="conv", pads=[1, 1, 1, 1]), bn("bn", "c", "y")]
+    save("weight_graph_output", nodes, [vi("x", [1, 3, 5, 5])], [vi("y", [1, 4, 5, 5]), vi("w", [4, 3, 3, 3])],
+         inits)
+
+
 if __name__ == "__main__":
     conv_bn("conv_bn", 1, 3, 4)
     conv_bn("conv_bn_nobias_group2", 2, 4, 6, bias=False)
@@ -147,3 +156,4 @@ if __name__ == "__main__":
     matmul_add_bn()
     blocked_cases()
     epilogues()
+    weight_cases()

@@ -1334,6 +1334,43 @@ static void test_read_file(void **state)
     tmpdir_remove(&td);
 }
 
+/* kn_file_map: regular files are mapped, the rest falls back to reads
+ * with the same errors; release is idempotent. */
+static void test_file_map(void **state)
+{
+    (void)state;
+    tmpdir td;
+    tmpdir_make(&td);
+    char path[256];
+    snprintf(path, sizeof path, "%s/f.bin", td.model);
+    write_bytes(path, "hello world", 11);
+    kn_file_bytes f;
+    assert_int_equal(kn_file_map(path, 0, &f), KILN_OK);
+    assert_true(f.mapped);
+    assert_int_equal(f.size, 11);
+    assert_memory_equal(f.data, "hello world", 11);
+    kn_file_release(&f);
+    assert_null(f.data);
+    kn_file_release(&f);
+    assert_int_equal(kn_file_map(path, 11, &f), KILN_OK);
+    kn_file_release(&f);
+    assert_int_equal(kn_file_map(path, 10, &f), KILN_ERROR_IO);
+    assert_non_null(strstr(kiln_last_error(), path));
+    assert_null(f.data);
+    assert_int_equal(kn_file_map(td.model, 0, &f), KILN_ERROR_IO);
+    assert_non_null(strstr(kiln_last_error(), strerror(EISDIR)));
+    snprintf(path, sizeof path, "%s/missing", td.model);
+    assert_int_equal(kn_file_map(path, 0, &f), KILN_ERROR_IO);
+    assert_non_null(strstr(kiln_last_error(), strerror(ENOENT)));
+    snprintf(path, sizeof path, "%s/empty", td.model);
+    write_bytes(path, "", 0);
+    assert_int_equal(kn_file_map(path, 0, &f), KILN_OK);
+    assert_false(f.mapped);
+    assert_int_equal(f.size, 0);
+    kn_file_release(&f);
+    tmpdir_remove(&td);
+}
+
 static void test_null_arguments(void **state)
 {
     (void)state;
@@ -1397,6 +1434,7 @@ int main(void)
         cmocka_unit_test(test_allocation_failures),
         cmocka_unit_test(test_external_data),
         cmocka_unit_test(test_read_file),
+        cmocka_unit_test(test_file_map),
         cmocka_unit_test(test_null_arguments),
         cmocka_unit_test(test_bundled_models),
     };

@@ -117,7 +117,8 @@ static void test_folds(void **state)
     (void)state;
     const char *folded[] = {"conv_bn", "conv_bn_nobias_group2", "conv_bn_depthwise", "convtranspose_bn",
                             "convtranspose_bn_group2", "convtranspose_bn_depthwise", "gemm_bn",
-                            "gemm_transb_c_bn", "matmul_add_bn", "shared_weight"};
+                            "gemm_transb_c_bn", "matmul_add_bn", "shared_weight",
+                            "weight_graph_output"};
     for (size_t i = 0; i < sizeof folded / sizeof folded[0]; i++) {
         if (bn_after_level1(folded[i]) != 0)
             fail_msg("%s: BatchNormalization was not folded", folded[i]);

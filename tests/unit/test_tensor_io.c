@@ -478,6 +478,62 @@ static void test_bad_files(void **state)
     kn_tensor_free(t);
 }
 
+/* Pack a TensorProto with raw_data and unpack it like the model loader. */
+static Onnx__TensorProto *unpacked_raw(kiln_dtype dt, int64_t n, const void *raw, size_t len, kn_pb_alloc *a)
+{
+    Onnx__TensorProto tp = ONNX__TENSOR_PROTO__INIT;
+    tp.n_dims = 1;
+    tp.dims = &n;
+    tp.has_data_type = 1;
+    tp.data_type = dt;
+    tp.has_raw_data = 1;
+    tp.raw_data.len = len;
+    tp.raw_data.data = (uint8_t *)raw;
+    uint8_t buf[256];
+    size_t size = onnx__tensor_proto__pack(&tp, buf);
+    ProtobufCMessage *msg;
+    assert_int_equal(kn_pb_unpack(&onnx__tensor_proto__descriptor, buf, size, a, "t", &msg), KILN_OK);
+    return (Onnx__TensorProto *)msg;
+}
+
+/* kn_tensor_decode_take keeps the message's raw_data buffer (the message
+ * no longer holds it, so freeing both frees it once); packed 4-bit data
+ * is unpacked into a new buffer and stays in the message. */
+static void test_decode_take(void **state)
+{
+    (void)state;
+    float w[5] = {1, -2, 3.5f, 4, 5};
+    kn_pb_alloc a;
+    Onnx__TensorProto *p = unpacked_raw(KILN_DTYPE_FLOAT, 5, w, sizeof w, &a);
+    const void *buffer = p->raw_data.data;
+    assert_int_equal((uintptr_t)buffer % 64, 0);
+    kiln_tensor *t;
+    assert_int_equal(kn_tensor_decode_take(p, NULL, "w", &t), KILN_OK);
+    assert_ptr_equal(t->data, buffer);
+    assert_true(t->owns_data);
+    assert_null(p->raw_data.data);
+    kt_assert_f32_close(t, w, 5, 0, 0);
+    protobuf_c_message_free_unpacked(&p->base, &a.base);
+    kn_tensor_free(t);
+
+    uint8_t packed[2] = {0x21, 0x43};
+    p = unpacked_raw(KILN_DTYPE_UINT4, 4, packed, sizeof packed, &a);
+    assert_int_equal(kn_tensor_decode_take(p, NULL, "q", &t), KILN_OK);
+    assert_non_null(p->raw_data.data);
+    const uint8_t *q = t->data;
+    assert_true(q[0] == 1 && q[1] == 2 && q[2] == 3 && q[3] == 4);
+    protobuf_c_message_free_unpacked(&p->base, &a.base);
+    kn_tensor_free(t);
+
+    /* a length that does not match is refused, the buffer left in place */
+    p = unpacked_raw(KILN_DTYPE_FLOAT, 4, w, sizeof w, &a);
+    t = (kiln_tensor *)0x1;
+    assert_int_equal(kn_tensor_decode_take(p, NULL, "bad", &t), KILN_ERROR_MODEL);
+    assert_non_null(p->raw_data.data);
+    assert_ptr_equal(t, (kiln_tensor *)0x1);
+    protobuf_c_message_free_unpacked(&p->base, &a.base);
+}
+
 static void test_write_failures_and_nulls(void **state)
 {
     (void)state;
@@ -564,6 +620,7 @@ int main(void)
         cmocka_unit_test(test_official_test_data),
         cmocka_unit_test(test_all_backend_test_files),
         cmocka_unit_test(test_bad_files),
+        cmocka_unit_test(test_decode_take),
         cmocka_unit_test(test_write_failures_and_nulls),
         cmocka_unit_test(test_allocation_failures),
     };
