@@ -58,6 +58,7 @@ float kn_act_scalar(const kn_epilogue *ep, float x)
 
 typedef void (*act_fn)(const kn_epilogue *ep, float *x, int64_t n);
 static act_fn act_vector;
+static _Atomic(act_fn) act_cached;
 static pthread_once_t act_once = PTHREAD_ONCE_INIT;
 
 /* Activations are elementwise, so the vector form is picked once per
@@ -70,18 +71,22 @@ static void pick_act(void)
         act_vector = kn_act_apply_avx512;
     else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
         act_vector = kn_act_apply_avx2;
+    atomic_store_explicit(&act_cached, act_vector ? act_vector : kn_act_apply_ref, memory_order_release);
 }
 
+/* Called per tile row by the AVX2 GEMM kernel (hundreds of thousands of
+ * times per run): after the first call, one atomic load instead of
+ * pthread_once. */
 void kn_act_apply(const kn_epilogue *ep, float *x, int64_t n)
 {
     if (ep->act == KN_ACT_NONE)
         return;
-    pthread_once(&act_once, pick_act);
-    if (act_vector) {
-        act_vector(ep, x, n);
-        return;
+    act_fn f = atomic_load_explicit(&act_cached, memory_order_acquire);
+    if (!f) {
+        pthread_once(&act_once, pick_act);
+        f = atomic_load_explicit(&act_cached, memory_order_acquire);
     }
-    kn_act_apply_ref(ep, x, n);
+    f(ep, x, n);
 }
 
 void kn_act_apply_ref(const kn_epilogue *ep, float *x, int64_t n)
