@@ -496,14 +496,11 @@ void kn_sgemm_run(const kn_packed_a *A, int64_t N, const kn_bsrc *B, float *C, i
     if (tcols) {
         size_t slot = (size_t)(tcols * KN_MIN((int64_t)TR_KC, K)) * sizeof(float);
         slot = (slot + 63) & ~(size_t)63;
-        /* Every task packs all of B: tasks of at least 8 panels (128
-         * rows) keep packing small next to their arithmetic. Equal 16-row
-         * shares per thread (twice that many tasks when the panels allow,
-         * so a thread that starts late is caught up on) instead of whole
-         * 32-row pairs: 10 panels split 5/5 rather than 6/4. */
-        int64_t panels = (M + 15) / 16, want = 1;
-        if (threads > 1)
-            want = panels >= (int64_t)threads * 16 ? (int64_t)threads * 2 : (int64_t)threads;
+        /* Every task packs all of B (for K x 49 B and 1152 rows, packing
+         * is about a seventh of a task's arithmetic), so one task per
+         * thread, equal in 16-row panels: 10 panels split 5/5 rather than
+         * as 32-row pairs 6/4. */
+        int64_t panels = (M + 15) / 16, want = threads > 1 ? (int64_t)threads : 1;
         int64_t ppt = (panels + want - 1) / want;
         int64_t tasks = (panels + ppt - 1) / ppt;
         compute_ctx ctx, *cc = &ctx;

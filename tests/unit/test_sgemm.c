@@ -174,8 +174,8 @@ static void test_threads_bitwise_identical(void **state)
     check_threads_identical(70, 333, 300);
     check_threads_identical(300, 49, 700); /* transposed path on AVX-512 */
     /* transposed path split in 16-row panels: 10 panels as 5 + 5 (the
-     * second task starts at an odd panel), 11 with a short last panel, 63
-     * over four tasks */
+     * second task starts at an odd panel), 11 as 6 + 5 with a short last
+     * panel, 63 as 32 + 31 */
     check_threads_identical(160, 49, 600);
     check_threads_identical(170, 14, 520);
     check_threads_identical(1000, 98, 300);
