@@ -12,10 +12,22 @@
 #include <immintrin.h>
 #include <string.h>
 
+/* The exp-based and hard activations: out of line, so the ReLU / clip
+ * epilogue below stays inlined in the kernels (with act_vec's whole switch
+ * inside, row_epilogue became a call per row with the vectors through the
+ * stack). */
+static __attribute__((noinline)) void row_act(const kn_epilogue *ep, __m512 *v, __mmask16 m0, __mmask16 m1)
+{
+    if (m0)
+        v[0] = act_vec(ep, v[0], ep->act);
+    if (m1)
+        v[1] = act_vec(ep, v[1], ep->act);
+}
+
 /* bias + residual + activation on one row's two vectors, in registers
  * (the activation is act_vec, as in kn_act_apply_avx512; lanes past n are
  * computed on zeros and not stored). */
-static inline void row_epilogue(const kn_epilogue *ep, __m512 *v, int64_t row, int64_t col, __mmask16 m0,
+static inline __attribute__((always_inline)) void row_epilogue(const kn_epilogue *ep, __m512 *v, int64_t row, int64_t col, __mmask16 m0,
                                 __mmask16 m1)
 {
     if (ep->bias) {
@@ -48,12 +60,7 @@ static inline void row_epilogue(const kn_epilogue *ep, __m512 *v, int64_t row, i
         break;
     }
     case KN_ACT_NONE: break;
-    default:
-        if (m0)
-            v[0] = act_vec(ep, v[0], ep->act);
-        if (m1)
-            v[1] = act_vec(ep, v[1], ep->act);
-        break;
+    default: row_act(ep, v, m0, m1); break;
     }
 }
 
