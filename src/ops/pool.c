@@ -212,6 +212,8 @@ typedef struct global_ctx {
     bool max;
 } global_ctx;
 
+#define GLOBAL_POOL_MIN_PARALLEL (64 * 1024) /* floats */
+
 /* GlobalAveragePool / GlobalMaxPool on float32: one contiguous reduction
  * per (image, channel) plane; four partial sums keep the loop vectorizable
  * and independent of the thread count. */
@@ -298,7 +300,11 @@ static kiln_status pool_run(kn_op_ctx *c)
         int64_t plane = planes ? kn_tensor_count(x) / planes : 0;
         if (plane > 0) {
             global_ctx g = {x->data, c->out[0]->data, plane, a->kind == KN_POOL_MAX};
-            kn_parallel_for(c->pool, (size_t)planes, global_plane, &g);
+            /* The squeeze of a squeeze-excitation block on a 7x7 map (1152
+             * x 49 floats) reads in a few microseconds: less than a
+             * parallel region costs, so small inputs stay on the caller. */
+            bool small = planes * plane < GLOBAL_POOL_MIN_PARALLEL;
+            kn_parallel_for(small ? NULL : c->pool, (size_t)planes, global_plane, &g);
             return KILN_OK;
         }
     }

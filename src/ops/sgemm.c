@@ -17,6 +17,7 @@
 #define TR_KC 512
 #define MC_PANELS_ROWS 96   /* rows of A per task (rounded to MR) */
 #define NC_COLS 256         /* columns of B per task (rounded to NR) */
+#define SGEMM_MIN_PARALLEL (128.0 * 1024.0) /* multiply-adds */
 
 int kn_sgemm_mr(kn_isa_level isa)
 {
@@ -58,6 +59,7 @@ float kn_act_scalar(const kn_epilogue *ep, float x)
 
 typedef void (*act_fn)(const kn_epilogue *ep, float *x, int64_t n);
 static act_fn act_vector;
+static _Atomic(act_fn) act_cached;
 static pthread_once_t act_once = PTHREAD_ONCE_INIT;
 
 /* Activations are elementwise, so the vector form is picked once per
@@ -70,18 +72,22 @@ static void pick_act(void)
         act_vector = kn_act_apply_avx512;
     else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
         act_vector = kn_act_apply_avx2;
+    atomic_store_explicit(&act_cached, act_vector ? act_vector : kn_act_apply_ref, memory_order_release);
 }
 
+/* Called per tile row by the AVX2 GEMM kernel (hundreds of thousands of
+ * times per run): after the first call, one atomic load instead of
+ * pthread_once. */
 void kn_act_apply(const kn_epilogue *ep, float *x, int64_t n)
 {
     if (ep->act == KN_ACT_NONE)
         return;
-    pthread_once(&act_once, pick_act);
-    if (act_vector) {
-        act_vector(ep, x, n);
-        return;
+    act_fn f = atomic_load_explicit(&act_cached, memory_order_acquire);
+    if (!f) {
+        pthread_once(&act_once, pick_act);
+        f = atomic_load_explicit(&act_cached, memory_order_acquire);
     }
-    kn_act_apply_ref(ep, x, n);
+    f(ep, x, n);
 }
 
 void kn_act_apply_ref(const kn_epilogue *ep, float *x, int64_t n)
@@ -393,16 +399,19 @@ static void compute_task(void *arg, size_t nb, size_t mb)
     atomic_store_explicit(&c->busy[slot], 0, memory_order_release);
 }
 
-/* Transposed tasks (few columns): task mb owns m_panels_per_task pairs of
- * 16-row A panels (32 rows) and packs every column of B itself, in panels
- * of KN_SGEMM_TR_COLS columns KN_SGEMM_TR_STRIDE wide. */
+/* Transposed tasks (few columns): task mb owns m_panels_per_task 16-row A
+ * panels, taken two at a time (32 rows) with a lone panel at the end of an
+ * odd count, and packs every column of B itself, in panels of
+ * KN_SGEMM_TR_COLS columns KN_SGEMM_TR_STRIDE wide. A row's lane computes
+ * the same FMA chain in a one- or two-panel call, so where a task starts
+ * does not change a result. */
 static void compute_task_t(void *arg, size_t mb)
 {
     compute_ctx *c = arg;
     const kn_packed_a *A = c->A;
     int64_t K = A->K, M = A->M, N = c->N;
-    int64_t pairs = (M + 31) / 32, q0 = (int64_t)mb * c->m_panels_per_task;
-    int64_t q1 = KN_MIN(q0 + c->m_panels_per_task, pairs);
+    int64_t panels = (M + 15) / 16, q0 = (int64_t)mb * c->m_panels_per_task;
+    int64_t q1 = KN_MIN(q0 + c->m_panels_per_task, panels);
     int64_t n_panels = (N + KN_SGEMM_TR_COLS - 1) / KN_SGEMM_TR_COLS;
     int slot = take_slot(c);
     float *Bp = (float *)(c->scratch + (size_t)slot * c->slot_bytes);
@@ -414,9 +423,9 @@ static void compute_task_t(void *arg, size_t mb)
             kn_sgemm_pack_b_avx512(c->B, n0, (int)KN_MIN((int64_t)KN_SGEMM_TR_COLS, N - n0), k0, kc,
                                    Bp + jp * KN_SGEMM_TR_STRIDE * kc, KN_SGEMM_TR_STRIDE);
         }
-        for (int64_t q = q0; q < q1; q++) {
-            int64_t row = q * 32;
-            int m = (int)KN_MIN((int64_t)32, M - row);
+        for (int64_t q = q0; q < q1; q += 2) {
+            int64_t row = q * 16;
+            int m = (int)KN_MIN(q + 1 < q1 ? (int64_t)32 : (int64_t)16, M - row);
             const float *ap = A->data + row * K + k0 * KN_SGEMM_MR_AVX512;
             for (int64_t jp = 0; jp < n_panels; jp++) {
                 int64_t col = jp * KN_SGEMM_TR_COLS;
@@ -488,17 +497,22 @@ void kn_sgemm_run(const kn_packed_a *A, int64_t N, const kn_bsrc *B, float *C, i
         return;
     }
     size_t threads = pool ? pthreadpool_get_threads_count(pool) : 1;
+    /* A parallel region costs a few microseconds (much more when a worker
+     * has to be scheduled): products this small run on the caller. */
+    if ((double)M * (double)N * (double)K < SGEMM_MIN_PARALLEL)
+        threads = 1;
     bool pack_avx512 = A->isa == KN_ISA_AVX512 && kn_sgemm_pack_b_avx512_ok(B);
     int64_t tcols = pack_avx512 ? tr_cols(A->isa, M, N) : 0;
     if (tcols) {
         size_t slot = (size_t)(tcols * KN_MIN((int64_t)TR_KC, K)) * sizeof(float);
         slot = (slot + 63) & ~(size_t)63;
-        /* Every task packs all of B: give each at least 4 row pairs
-         * (128 rows) so packing stays small next to its arithmetic. */
-        int64_t pairs = (M + 31) / 32, ppt = pairs;
-        while (threads > 1 && (pairs + ppt - 1) / ppt < (int64_t)threads * 2 && ppt > 4)
-            ppt = (ppt + 1) / 2;
-        int64_t tasks = (pairs + ppt - 1) / ppt;
+        /* Every task packs all of B (for K x 49 B and 1152 rows, packing
+         * is about a seventh of a task's arithmetic), so one task per
+         * thread, equal in 16-row panels: 10 panels split 5/5 rather than
+         * as 32-row pairs 6/4. */
+        int64_t panels = (M + 15) / 16, want = threads > 1 ? (int64_t)threads : 1;
+        int64_t ppt = (panels + want - 1) / want;
+        int64_t tasks = (panels + ppt - 1) / ppt;
         compute_ctx ctx, *cc = &ctx;
         *cc = (compute_ctx){.A = A, .B = B, .C = C, .ldc = ldc, .N = N, .ep = ep, .m_panels_per_task = ppt,
                             .scratch = scratch, .slot_bytes = slot,

@@ -6,14 +6,28 @@
  * 4-column panel where the full tile would waste 3/4 of the FMAs. Each
  * element accumulates in the same order whichever variant runs, so the
  * variant never changes a result. */
+#include "ops/act_avx512.h"
 #include "ops/sgemm.h"
 
 #include <immintrin.h>
 #include <string.h>
 
-/* bias + residual + (ReLU | clip | leaky ReLU) on one row's two vectors,
- * in registers; other activations run after the store. */
-static inline void row_epilogue(const kn_epilogue *ep, __m512 *v, int64_t row, int64_t col, __mmask16 m0,
+/* The exp-based and hard activations: out of line, so the ReLU / clip
+ * epilogue below stays inlined in the kernels (with act_vec's whole switch
+ * inside, row_epilogue became a call per row with the vectors through the
+ * stack). */
+static __attribute__((noinline)) void row_act(const kn_epilogue *ep, __m512 *v, __mmask16 m0, __mmask16 m1)
+{
+    if (m0)
+        v[0] = act_vec(ep, v[0], ep->act);
+    if (m1)
+        v[1] = act_vec(ep, v[1], ep->act);
+}
+
+/* bias + residual + activation on one row's two vectors, in registers
+ * (the activation is act_vec, as in kn_act_apply_avx512; lanes past n are
+ * computed on zeros and not stored). */
+static inline __attribute__((always_inline)) void row_epilogue(const kn_epilogue *ep, __m512 *v, int64_t row, int64_t col, __mmask16 m0,
                                 __mmask16 m1)
 {
     if (ep->bias) {
@@ -45,13 +59,9 @@ static inline void row_epilogue(const kn_epilogue *ep, __m512 *v, int64_t row, i
         }
         break;
     }
-    default: break;
+    case KN_ACT_NONE: break;
+    default: row_act(ep, v, m0, m1); break;
     }
-}
-
-static bool act_in_registers(kn_act act)
-{
-    return act == KN_ACT_NONE || act == KN_ACT_RELU || act == KN_ACT_CLIP || act == KN_ACT_LEAKY_RELU;
 }
 
 /* R rows (4 or 8) of a 16-row packed A panel, V vectors of 16 columns (1 or
@@ -112,9 +122,6 @@ static bool act_in_registers(kn_act act)
         STORE_ROW(5)                                                                                               \
         STORE_ROW(6)                                                                                               \
         STORE_ROW(7)                                                                                               \
-        if (ep && !act_in_registers(ep->act))                                                                      \
-            for (int i = 0; i < m; i++)                                                                            \
-                kn_act_apply(ep, C + i * ldc, n);                                                                  \
     }
 
 KERNEL(kernel_8x32, 8, 2)
@@ -225,9 +232,6 @@ void kn_sgemm_kernel_t_avx512(int64_t K, const float *Ap, int64_t a_next, const 
             row_epilogue(ep, v, row0 + i, col0, m0, 0);
         _mm512_mask_storeu_ps(c, m0, v[0]);
     }
-    if (ep && !act_in_registers(ep->act))
-        for (int i = 0; i < m; i++)
-            kn_act_apply(ep, C + i * ldc, n);
 }
 
 /* ---- packing B ----------------------------------------------------------

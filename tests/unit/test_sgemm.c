@@ -173,6 +173,16 @@ static void test_threads_bitwise_identical(void **state)
     (void)state;
     check_threads_identical(70, 333, 300);
     check_threads_identical(300, 49, 700); /* transposed path on AVX-512 */
+    /* transposed path split in 16-row panels: 10 panels as 5 + 5 (the
+     * second task starts at an odd panel), 11 as 6 + 5 with a short last
+     * panel, 63 as 32 + 31 */
+    check_threads_identical(160, 49, 600);
+    check_threads_identical(170, 14, 520);
+    check_threads_identical(1000, 98, 300);
+    pthreadpool_t pool = pthreadpool_create(2);
+    run_case(kn_cpu_isa(KILN_ISA_AUTO), 170, 49, 600, NULL, pool);
+    run_case(kn_cpu_isa(KILN_ISA_AUTO), 1000, 98, 300, NULL, pool);
+    pthreadpool_destroy(pool);
 }
 
 /* Vector activations (inline vector exp) against the scalar reference, every

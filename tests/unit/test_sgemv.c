@@ -1,6 +1,6 @@
 /* The packed matrix-vector product (sgemv.c, per-ISA panel kernels) against
  * a double-precision dot product: row counts around the panel heights (6,
- * 12), K with every remainder of the 4- and 8-step loops, the epilogue
+ * 16), K with every remainder of the 4- and 8-step loops, the epilogue
  * (bias, residual, activation), identical bits for 1 and 2 threads on a
  * matrix large enough to split; and the 1x1-image Conv (squeeze-excitation
  * shape) that takes this path, against the reference convolution. */
@@ -50,7 +50,7 @@ static void check(kn_isa_level isa, int64_t M, int64_t K, bool epilogue, pthread
 static void test_against_dot_products(void **state)
 {
     (void)state;
-    const int64_t Ms[] = {1, 5, 6, 7, 12, 13, 25, 100}, Ks[] = {1, 3, 4, 5, 7, 8, 9, 12, 17, 64, 131};
+    const int64_t Ms[] = {1, 5, 6, 7, 12, 13, 15, 16, 17, 25, 33, 100}, Ks[] = {1, 3, 4, 5, 7, 8, 9, 12, 17, 64, 131};
     pthreadpool_t pool = pthreadpool_create(2);
     assert_non_null(pool);
     kn_isa_level best = kn_cpu_isa(KILN_ISA_AUTO);
