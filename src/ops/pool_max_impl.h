@@ -98,8 +98,9 @@ void MP_FN(void *arg, size_t plane)
                 v = MP_MAX(MP_LOAD_T(x0 + r * W + wf, W - wf), v);
             MP_STORE(rb + PL + wf, v);
         }
-        for (int64_t i = PL + W; i < L; i++)
-            rb[i] = -INFINITY;
+        /* unaligned whole-vector stores: rb has room past L */
+        for (int64_t i = PL + W; i < L; i += MP_VW)
+            MP_STORE(rb + i, ninf);
         const float *taps[2] = {rb, rb};
         if (m->SW == 2) {
             for (int64_t j = 0; 2 * j < L; j += MP_VW) {
