@@ -4,6 +4,7 @@
  * spatial plane. */
 #include "ops/conv_ref.h"
 #include "ops/families.h"
+#include "ops/pool_max.h"
 
 #include <math.h>
 #include <string.h>
@@ -213,6 +214,7 @@ typedef struct global_ctx {
 } global_ctx;
 
 #define GLOBAL_POOL_MIN_PARALLEL (64 * 1024) /* floats */
+#define MAXPOOL_MIN_PARALLEL (64 * 1024)     /* input floats */
 
 /* GlobalAveragePool / GlobalMaxPool on float32: one contiguous reduction
  * per (image, channel) plane; four partial sums keep the loop vectorizable
@@ -252,7 +254,8 @@ typedef struct max2d_ctx {
     float *y;
 } max2d_ctx;
 
-/* 2-D float32 MaxPool without Indices: the max over the window's taps that
+/* 2-D float32 MaxPool without Indices where the vector kernel does not
+ * apply (dilations, very wide rows): the max over the window's taps that
  * fall inside the input (padding and the ceil_mode overhang never win),
  * NaN skipped and an empty window NaN, as in the reference. The valid kw
  * range is computed per output column instead of testing every tap. */
@@ -310,6 +313,18 @@ static kiln_status pool_run(kn_op_ctx *c)
     }
     int64_t *indices = c->n_out > 1 && c->out[1] ? c->out[1]->data : NULL;
     if (!a->global && a->kind == KN_POOL_MAX && !indices && p.nsp == 2 && c->in[0]->dtype == KILN_DTYPE_FLOAT) {
+        kn_maxpool2d v = {c->in[0]->data, c->out[0]->data, p.in[0], p.in[1], p.out[0], p.out[1], p.k[0], p.k[1],
+                          p.stride[0], p.stride[1], p.pad[0], p.pad[1]};
+        if (p.dil[0] == 1 && p.dil[1] == 1 && kn_maxpool2d_fits(&v)) {
+            kn_parallel_fn plane = c->isa == KN_ISA_AVX512 ? kn_maxpool2d_plane_avx512
+                                   : c->isa == KN_ISA_AVX2 ? kn_maxpool2d_plane_avx2
+                                                           : kn_maxpool2d_plane_generic;
+            /* a plane per task: the same result for any thread count; small
+             * inputs read faster than a parallel region starts */
+            bool small = kn_tensor_count(c->in[0]) < MAXPOOL_MIN_PARALLEL;
+            kn_parallel_for(small ? NULL : c->pool, (size_t)(p.N * p.C), plane, &v);
+            return KILN_OK;
+        }
         max2d_ctx m = {&p, c->in[0]->data, c->out[0]->data};
         kn_parallel_for(c->pool, (size_t)(p.N * p.C), max2d_plane, &m);
         return KILN_OK;
@@ -322,10 +337,10 @@ static kiln_status pool_run(kn_op_ctx *c)
     {.domain = "", .name = op_name, .since_min = since, .since_max = 0, .parse = pool_parse,            \
      .infer = pool_infer, .run = pool_run, .types = types_, .flags = flags_}
 
-/* Only GlobalAveragePool's float32 plane sum is a vectorized kernel; the
- * MaxPool 2-D and GlobalMaxPool paths are specialized but scalar loops. */
+/* GlobalAveragePool's float32 plane sum and the float32 2-D MaxPool
+ * (pool_max_impl.h) are vectorized kernels; GlobalMaxPool is a scalar loop. */
 const kn_op kn_ops_pool[] = {
-    POOL_OP("MaxPool", 1, max_types, 0),
+    POOL_OP("MaxPool", 1, max_types, KN_OP_FAST),
     POOL_OP("AveragePool", 1, float_types, 0),
     POOL_OP("LpPool", 1, float_types, 0),
     POOL_OP("GlobalMaxPool", 1, max_types, 0),
