@@ -168,30 +168,12 @@ static kiln_status conv_geometry(const kn_op_ctx *c, kn_conv_params *p)
     KN_TRY(check_len(n, "dilations", a->n_dil, (size_t)nsp));
     KN_TRY(check_len(n, "pads", a->n_pads, 2 * (size_t)nsp));
     for (int i = 0; i < nsp; i++) {
-        int64_t in = c->in[0]->dims[2 + i];
-        int64_t s = a->n_strides ? a->strides[i] : 1, d = a->n_dil ? a->dil[i] : 1;
-        int64_t eff = (p->k[i] - 1) * d + 1;
-        p->in[i] = in;
-        p->stride[i] = s;
-        p->dil[i] = d;
-        if (a->auto_pad == KN_AUTO_PAD_SAME_UPPER || a->auto_pad == KN_AUTO_PAD_SAME_LOWER) {
-            p->out[i] = kn_ceil_div(in, s);
-            int64_t total = KN_MAX(0, (p->out[i] - 1) * s + eff - in);
-            p->pad[i] = a->auto_pad == KN_AUTO_PAD_SAME_UPPER ? total / 2 : total - total / 2;
-            continue;
-        }
-        int64_t pb = 0, pe = 0;
-        if (a->auto_pad == KN_AUTO_PAD_NOTSET && a->n_pads) {
-            pb = a->pads[i];
-            pe = a->pads[i + nsp];
-        }
-        int64_t span = in + pb + pe - eff;
-        if (span < 0)
-            return kn_error(KILN_ERROR_SHAPE,
-                            "node '%s' (%s): spatial dim %d is %lld (padded %lld), smaller than the kernel extent %lld",
-                            n->name, n->op_type, i, (long long)in, (long long)(in + pb + pe), (long long)eff);
-        p->out[i] = span / s + 1;
-        p->pad[i] = pb;
+        int64_t pad_end;
+        p->in[i] = c->in[0]->dims[2 + i];
+        p->stride[i] = a->n_strides ? a->strides[i] : 1;
+        p->dil[i] = a->n_dil ? a->dil[i] : 1;
+        KN_TRY(kn_window_dim(n, i, nsp, a->auto_pad, p->in[i], p->k[i], p->stride[i], p->dil[i], a->pads, a->n_pads,
+                             false, &p->out[i], &p->pad[i], &pad_end));
     }
     return KILN_OK;
 }

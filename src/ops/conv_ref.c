@@ -11,6 +11,40 @@
 #include <math.h>
 #include <string.h>
 
+kiln_status kn_window_dim(const kn_node *n, int i, int nsp, kn_auto_pad auto_pad, int64_t in, int64_t k, int64_t s,
+                          int64_t d, const int64_t *pads, size_t n_pads, bool ceil_mode, int64_t *out,
+                          int64_t *pad_begin, int64_t *pad_end)
+{
+    int64_t eff = (k - 1) * d + 1;
+    if (auto_pad == KN_AUTO_PAD_SAME_UPPER || auto_pad == KN_AUTO_PAD_SAME_LOWER) {
+        *out = kn_ceil_div(in, s);
+        int64_t total = KN_MAX(0, (*out - 1) * s + eff - in);
+        *pad_begin = auto_pad == KN_AUTO_PAD_SAME_UPPER ? total / 2 : total - total / 2;
+        *pad_end = total - *pad_begin;
+        return KILN_OK;
+    }
+    int64_t pb = 0, pe = 0;
+    if (auto_pad == KN_AUTO_PAD_NOTSET && n_pads) {
+        pb = pads[i];
+        pe = pads[i + nsp];
+    }
+    int64_t span = in + pb + pe - eff;
+    if (span < 0)
+        return kn_error(KILN_ERROR_SHAPE,
+                        "node '%s' (%s): spatial dim %d is %lld (padded %lld), smaller than the kernel extent %lld",
+                        n->name, n->op_type, i, (long long)in, (long long)(in + pb + pe), (long long)eff);
+    if (ceil_mode && auto_pad != KN_AUTO_PAD_VALID) {
+        *out = kn_ceil_div(span, s) + 1;
+        if ((*out - 1) * s >= in + pb) /* the last window would start in the trailing pad */
+            (*out)--;
+    } else {
+        *out = span / s + 1;
+    }
+    *pad_begin = pb;
+    *pad_end = pe;
+    return KILN_OK;
+}
+
 kiln_status kn_parse_auto_pad(const kn_node *n, kn_auto_pad *out)
 {
     const char *s;

@@ -26,6 +26,17 @@ typedef enum kn_auto_pad {
  * with a message naming the node. */
 kiln_status kn_parse_auto_pad(const kn_node *n, kn_auto_pad *out);
 
+/* One spatial dimension of a sliding window (Conv, QLinearConv,
+ * ConvInteger, the pools): from the input extent in, kernel k, stride s,
+ * dilation d, auto_pad and the explicit pads (pads[i] begin,
+ * pads[i + nsp] end; n_pads 0 = none), the output extent and the begin/end
+ * padding. ceil_mode (pools) rounds the explicit-pad output up, keeping the
+ * last window's start inside the input or its leading pad. A window larger
+ * than the padded input is a shape error naming node n and dimension i. */
+kiln_status kn_window_dim(const kn_node *n, int i, int nsp, kn_auto_pad auto_pad, int64_t in, int64_t k, int64_t s,
+                          int64_t d, const int64_t *pads, size_t n_pads, bool ceil_mode, int64_t *out,
+                          int64_t *pad_begin, int64_t *pad_end);
+
 /* Copy the INTS attribute name of node n (kernel_shape, strides, pads, ...)
  * into dst: at most max entries (more: UNSUPPORTED, too many spatial dims),
  * each at least min_value (else a model error naming the entry). */

@@ -106,18 +106,6 @@ static void global_geometry(const kiln_tensor *x, kn_pool_params *p)
     p->stride[0] = p->dil[0] = 1;
 }
 
-/* Output extent along one dim for explicit pads: floor, or ceil with the
- * last window required to start inside the input or its leading pad. */
-static int64_t explicit_out(int64_t in, int64_t pb, int64_t span, int64_t s, bool ceil_mode)
-{
-    if (!ceil_mode)
-        return span / s + 1;
-    int64_t out = kn_ceil_div(span, s) + 1;
-    if ((out - 1) * s >= in + pb)
-        out--;
-    return out;
-}
-
 static kiln_status pool_geometry(const kn_op_ctx *c, kn_pool_params *p)
 {
     const pool_attrs *a = c->params;
@@ -149,33 +137,12 @@ static kiln_status pool_geometry(const kn_op_ctx *c, kn_pool_params *p)
     KN_TRY(check_len(n, "dilations", a->n_dil, (size_t)nsp));
     KN_TRY(check_len(n, "pads", a->n_pads, 2 * (size_t)nsp));
     for (int i = 0; i < nsp; i++) {
-        int64_t in = x->dims[2 + i], k = a->kernel[i];
-        int64_t s = a->n_strides ? a->strides[i] : 1, d = a->n_dil ? a->dil[i] : 1;
-        int64_t eff = (k - 1) * d + 1;
-        p->in[i] = in;
-        p->k[i] = k;
-        p->stride[i] = s;
-        p->dil[i] = d;
-        if (a->auto_pad == KN_AUTO_PAD_SAME_UPPER || a->auto_pad == KN_AUTO_PAD_SAME_LOWER) {
-            p->out[i] = kn_ceil_div(in, s);
-            int64_t total = KN_MAX(0, (p->out[i] - 1) * s + eff - in);
-            p->pad[i] = a->auto_pad == KN_AUTO_PAD_SAME_UPPER ? total / 2 : total - total / 2;
-            p->pad_end[i] = total - p->pad[i];
-            continue;
-        }
-        int64_t pb = 0, pe = 0;
-        if (a->auto_pad == KN_AUTO_PAD_NOTSET && a->n_pads) {
-            pb = a->pads[i];
-            pe = a->pads[i + nsp];
-        }
-        int64_t span = in + pb + pe - eff;
-        if (span < 0)
-            return kn_error(KILN_ERROR_SHAPE,
-                            "node '%s' (%s): spatial dim %d is %lld (padded %lld), smaller than the kernel extent %lld",
-                            n->name, n->op_type, i, (long long)in, (long long)(in + pb + pe), (long long)eff);
-        p->out[i] = a->auto_pad == KN_AUTO_PAD_VALID ? span / s + 1 : explicit_out(in, pb, span, s, a->ceil_mode);
-        p->pad[i] = pb;
-        p->pad_end[i] = pe;
+        p->in[i] = x->dims[2 + i];
+        p->k[i] = a->kernel[i];
+        p->stride[i] = a->n_strides ? a->strides[i] : 1;
+        p->dil[i] = a->n_dil ? a->dil[i] : 1;
+        KN_TRY(kn_window_dim(n, i, nsp, a->auto_pad, p->in[i], p->k[i], p->stride[i], p->dil[i], a->pads, a->n_pads,
+                             a->ceil_mode, &p->out[i], &p->pad[i], &p->pad_end[i]));
     }
     return KILN_OK;
 }

@@ -753,29 +753,12 @@ static kiln_status qconv_geometry(const kn_op_ctx *c, const kiln_tensor *x, cons
         if (p->k[i] < 1 || (a->n_kernel && a->kernel[i] != p->k[i]))
             return kn_error(KILN_ERROR_SHAPE, "node '%s' (%s): kernel dim %d is %lld, kernel_shape says %lld",
                             n->name, n->op_type, i, (long long)p->k[i], (long long)(a->n_kernel ? a->kernel[i] : 0));
-        int64_t in = x->dims[2 + i];
-        int64_t s = a->n_strides ? a->strides[i] : 1, d = a->n_dil ? a->dil[i] : 1;
-        int64_t eff = (p->k[i] - 1) * d + 1;
-        p->in[i] = in;
-        p->stride[i] = s;
-        p->dil[i] = d;
-        if (a->auto_pad == KN_AUTO_PAD_SAME_UPPER || a->auto_pad == KN_AUTO_PAD_SAME_LOWER) {
-            p->out[i] = kn_ceil_div(in, s);
-            int64_t total = KN_MAX(0, (p->out[i] - 1) * s + eff - in);
-            p->pad[i] = a->auto_pad == KN_AUTO_PAD_SAME_UPPER ? total / 2 : total - total / 2;
-            continue;
-        }
-        int64_t pb = 0, pe = 0;
-        if (a->auto_pad == KN_AUTO_PAD_NOTSET && a->n_pads) {
-            pb = a->pads[i];
-            pe = a->pads[i + nsp];
-        }
-        int64_t span = in + pb + pe - eff;
-        if (span < 0)
-            return kn_error(KILN_ERROR_SHAPE, "node '%s' (%s): spatial dim %d (padded %lld) is smaller than the kernel extent %lld",
-                            n->name, n->op_type, i, (long long)(in + pb + pe), (long long)eff);
-        p->out[i] = span / s + 1;
-        p->pad[i] = pb;
+        int64_t pad_end;
+        p->in[i] = x->dims[2 + i];
+        p->stride[i] = a->n_strides ? a->strides[i] : 1;
+        p->dil[i] = a->n_dil ? a->dil[i] : 1;
+        KN_TRY(kn_window_dim(n, i, nsp, a->auto_pad, p->in[i], p->k[i], p->stride[i], p->dil[i], a->pads, a->n_pads,
+                             false, &p->out[i], &p->pad[i], &pad_end));
     }
     return KILN_OK;
 }
