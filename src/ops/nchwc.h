@@ -1,0 +1,98 @@
+/* Blocked channel layout (NCHWc) kernels. A blocked tensor with logical
+ * shape [N, C, H, W] is stored as [N][CB][H][W][16] floats, CB = ceil(C /
+ * 16): the 16 channels of a block are contiguous for each pixel, so a conv
+ * kernel broadcasts one input value against a vector of 16 output channels
+ * and stores its output tile with plain vector stores -- no im2col packing,
+ * no transposes. Chains of convs and pools stay blocked; the nchwc pass
+ * (src/graph/nchwc.c) puts reorders only where the chain meets other ops.
+ *
+ * Lanes of the last block past C ("pad lanes") hold finite values that
+ * consumers ignore: packed weights are zero there, and reorders drop them.
+ * Producers here write act(0 + 0) = act(0) into them (conv) or what the
+ * window gives (pools), never NaN/Inf from uninitialized memory.
+ *
+ * Every kernel has a plain C form (isa KN_ISA_GENERIC, also the reference
+ * the tests compare the AVX-512 form against) and gives results that do
+ * not depend on the thread count. */
+#ifndef KN_NCHWC_H
+#define KN_NCHWC_H
+
+#include "ops/conv_fast.h"
+
+#define KN_NCHWC_BLOCK 16
+
+static inline int64_t kn_nchwc_blocks(int64_t c)
+{
+    return (c + KN_NCHWC_BLOCK - 1) / KN_NCHWC_BLOCK;
+}
+
+/* ---- reorders (nchwc_reorder.c) ---- */
+/* x [N, C, H, W] -> y [N][CB][H][W][16], pad lanes zero. */
+void kn_nchwc_reorder_in(int64_t N, int64_t C, int64_t H, int64_t W, const float *x, float *y, kn_isa_level isa,
+                         pthreadpool_t pool);
+/* x blocked -> y [N, C, H, W] (pad lanes dropped). */
+void kn_nchwc_reorder_out(int64_t N, int64_t C, int64_t H, int64_t W, const float *x, float *y, kn_isa_level isa,
+                          pthreadpool_t pool);
+
+/* ---- convolution, group 1 (nchwc_conv.c, nchwc_conv_avx512.c) ---- */
+typedef struct kn_nchwc_conv {
+    int64_t M, C, KH, KW; /* logical output / input channels, kernel */
+    bool nchw_input;      /* input is plain NCHW (for stems with few channels) */
+    kn_isa_level isa;
+    float *w;    /* packed for the kernel; layout private to nchwc_conv*.c */
+    float *bias; /* [MB * 16], zero past M (always present) */
+} kn_nchwc_conv;
+
+/* Pack weights [M, C, KH, KW] (bias [M] or NULL). nchw_input: the run
+ * reads x as plain [N, C, H, W] instead of blocked. */
+kiln_status kn_nchwc_conv_pack(int64_t M, int64_t C, int64_t KH, int64_t KW, const float *w, const float *bias,
+                               bool nchw_input, kn_isa_level isa, kn_nchwc_conv **out);
+void kn_nchwc_conv_free(kn_nchwc_conv *p);
+/* y (blocked [N, M, OH, OW]) = act(conv(x) + bias + residual), residual
+ * blocked like y or NULL, act NULL for none (its bias/residual fields are
+ * ignored). Padding taps read as zero. x is blocked [N, C, H, W] unless
+ * p->nchw_input. */
+void kn_nchwc_conv_run(const kn_nchwc_conv *p, const kn_conv2d_geom *g, int64_t N, int64_t H, int64_t W,
+                       int64_t OH, int64_t OW, const float *x, float *y, const float *residual,
+                       const kn_epilogue *act, pthreadpool_t pool);
+
+/* ---- depthwise convolution, group == C == M (nchwc_dw.c, nchwc_dw_avx512.c) ---- */
+typedef struct kn_nchwc_dw {
+    int64_t C, KH, KW;
+    kn_isa_level isa;
+    float *w;    /* [CB][KH][KW][16], zero past C */
+    float *bias; /* [CB * 16], zero past C */
+} kn_nchwc_dw;
+
+kiln_status kn_nchwc_dw_pack(int64_t C, int64_t KH, int64_t KW, const float *w, const float *bias, kn_isa_level isa,
+                             kn_nchwc_dw **out);
+void kn_nchwc_dw_free(kn_nchwc_dw *p);
+/* Same contract as kn_nchwc_conv_run, x and y blocked. */
+void kn_nchwc_dw_run(const kn_nchwc_dw *p, const kn_conv2d_geom *g, int64_t N, int64_t H, int64_t W, int64_t OH,
+                     int64_t OW, const float *x, float *y, const float *residual, const kn_epilogue *act,
+                     pthreadpool_t pool);
+
+/* ---- pooling (nchwc_pool.c) ---- */
+typedef struct kn_nchwc_pool {
+    int64_t KH, KW;
+    kn_conv2d_geom g;       /* strides, dilations, top/left pads */
+    bool count_include_pad; /* average: divide by the full window */
+} kn_nchwc_pool;
+/* MaxPool: padding taps are ignored (as -inf); NaN propagates as in
+ * kn_pool_ref. AveragePool: padding taps count only if count_include_pad,
+ * taps past the padded input (ceil_mode windows) never count. */
+void kn_nchwc_maxpool(const kn_nchwc_pool *p, int64_t N, int64_t C, int64_t H, int64_t W, int64_t OH, int64_t OW,
+                      const float *x, float *y, kn_isa_level isa, pthreadpool_t pool);
+void kn_nchwc_avgpool(const kn_nchwc_pool *p, int64_t N, int64_t C, int64_t H, int64_t W, int64_t OH, int64_t OW,
+                      int64_t PB, int64_t PR, const float *x, float *y, kn_isa_level isa, pthreadpool_t pool);
+/* y blocked [N, C, 1, 1] (which is also plain [N, CB * 16, 1, 1]). */
+void kn_nchwc_global_pool(bool max, int64_t N, int64_t C, int64_t H, int64_t W, const float *x, float *y,
+                          kn_isa_level isa, pthreadpool_t pool);
+
+/* ---- channel scale (nchwc_pool.c): squeeze-excitation's Mul ---- */
+/* y[n][cb][h][w][l] = x[n][cb][h][w][l] * s[n][cb * 16 + l]; s blocked
+ * [N, C, 1, 1]. y may be x. */
+void kn_nchwc_channel_mul(int64_t N, int64_t C, int64_t H, int64_t W, const float *x, const float *s, float *y,
+                          kn_isa_level isa, pthreadpool_t pool);
+
+#endif
