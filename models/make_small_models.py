@@ -142,6 +142,41 @@ class ReshapeChain(nn.Module):
         return x.view(n, 2, -1)
 
 
+class TinyBlocks(nn.Module):
+    """What kiln's blocked layout (pass "nchwc") must get right, on an odd-sized
+    batch of 2: an RGB stem read as NCHW, channel counts that are not whole
+    blocks of 16 (24, 20), a depthwise conv with stride 2, a dilated conv,
+    MaxPool with ceil_mode, a squeeze/expand pair concatenated on channels, a
+    residual block, squeeze-excitation, AveragePool without its padding, and
+    a conv map as the graph output."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = conv_bn(3, 24)
+        self.dw = conv_bn(24, 24, 3, stride=2, groups=24)
+        self.dilated = nn.Conv2d(24, 24, 3, padding=2, dilation=2)
+        self.squeeze = nn.Conv2d(24, 16, 1)
+        self.expand1 = nn.Conv2d(16, 32, 1)
+        self.expand3 = nn.Conv2d(16, 32, 3, padding=1)
+        self.res_a = conv_bn(64, 64)
+        self.res_b = conv_bn(64, 64)
+        self.se = SqueezeExcite(64, 16)
+        self.head = nn.Conv2d(64, 20, 3, stride=2)
+
+    def forward(self, x):
+        x = F.relu(self.stem(x))
+        x = F.relu6(self.dw(x))
+        x = F.relu(self.dilated(x))
+        x = F.max_pool2d(x, 3, stride=2, padding=1, ceil_mode=True)
+        s = F.relu(self.squeeze(x))
+        x = torch.cat([F.relu(self.expand1(s)), F.relu(self.expand3(s))], 1)
+        y = self.res_b(F.relu(self.res_a(x)))
+        x = F.relu(x + y)
+        x = self.se(x)
+        x = F.avg_pool2d(x, 3, stride=1, padding=1, count_include_pad=False)
+        return self.head(x)
+
+
 # ---------------------------------------------------------------- helpers
 
 def randomize_batchnorm(model, input_shape, batches=8):
@@ -245,6 +280,9 @@ def main():
     # LayerNormalization is an ONNX operator from opset 17.
     build(out_dir, "tiny_mlp_ln", TinyMLPLayerNorm(), (2, 8, 32), opset=17,
           required_ops=("MatMul", "LayerNormalization", "Erf", "Softmax"))
+    build(out_dir, "tiny_blocks", TinyBlocks(), (2, 3, 33, 33), opset=13,
+          required_ops=("Conv", "BatchNormalization", "Relu", "Clip", "MaxPool", "Concat", "Add",
+                        "GlobalAveragePool", "Sigmoid", "Mul", "AveragePool"))
     build(out_dir, "reshape_chain", ReshapeChain(), (2, 3, 8, 8), opset=13, dynamic_batch=True,
           required_ops=("Shape", "Gather", "Unsqueeze", "Concat", "Reshape"))
 

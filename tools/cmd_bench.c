@@ -22,7 +22,8 @@ static const char bench_help[] =
     "                  input whose first dimension is fixed must match it\n"
     "  --warmup W      untimed runs after the first (planning) run (default 5)\n"
     "  --iters K       timed runs (default 20)\n"
-    "  --opt N         optimization level 0, 1 or 2 (default 2)\n"
+    "  --opt N         optimization level 0..3 (default 2; 3 = blocked layout\n"
+    "                  on every CPU, see kiln_options_set_opt_level)\n"
     "  --json          print one JSON object instead of text (the fields of\n"
     "                  bench/ort_bench.js plus kiln's own)\n"
     "  --profile       also time every node during the timed runs and print a\n"
@@ -87,7 +88,7 @@ static int parse_args(int argc, char **argv, bench_args *a, bool *help)
             if (!cli_option_value(&p, arg, &val) || !cli_parse_int("bench", arg, val, 1, MAX_ITERS, &a->iters))
                 return CLI_EXIT_USAGE;
         } else if (strcmp(arg, "--opt") == 0) {
-            if (!cli_option_value(&p, arg, &val) || !cli_parse_int("bench", arg, val, 0, 2, &a->opt_level))
+            if (!cli_option_value(&p, arg, &val) || !cli_parse_int("bench", arg, val, 0, 3, &a->opt_level))
                 return CLI_EXIT_USAGE;
         } else if (strcmp(arg, "--json") == 0) {
             if (!cli_option_no_value(&p, arg))

@@ -63,6 +63,8 @@ static const char conformance_help[] =
     "                  fail are reported as SKIP 'known deviation: reason'\n"
     "  --verbose       print tolerances, errors and times for every test\n"
     "  --threads N     worker threads (0 = all CPUs available, the default)\n"
+    "  --opt N         optimization level 0..3 (default 2; 3 runs conv chains\n"
+    "                  in the blocked layout on every CPU, not only AVX-512)\n"
     "  -h, --help      show this help\n"
     "\n"
     "Per-op tolerances: when a test's graph is a single node whose op type has\n"
@@ -79,6 +81,7 @@ typedef struct conf_args {
     double rtol, atol;
     bool allow_skip, verbose;
     int64_t threads;
+    int64_t opt_level; /* -1: the library's default */
     const char *known; /* --known FILE: documented deviations */
 } conf_args;
 
@@ -143,6 +146,9 @@ static int parse_args(int argc, char **argv, conf_args *a, bool *help)
                 return CLI_EXIT_USAGE;
         } else if (strcmp(arg, "--atol") == 0) {
             if (!cli_option_value(&p, arg, &val) || !cli_parse_nonneg_double("conformance", arg, val, &a->atol))
+                return CLI_EXIT_USAGE;
+        } else if (strcmp(arg, "--opt") == 0) {
+            if (!cli_option_value(&p, arg, &val) || !cli_parse_int("conformance", arg, val, 0, 3, &a->opt_level))
                 return CLI_EXIT_USAGE;
         } else if (strcmp(arg, "--threads") == 0) {
             if (!cli_option_value(&p, arg, &val) || !cli_parse_int("conformance", arg, val, 0, 4096, &a->threads))
@@ -648,7 +654,8 @@ static void run_test(const test_dir *t, const conf_args *a, test_report *r)
     memset(r, 0, sizeof *r);
     r->result = OUTCOME_FAIL;
     kiln_options *opts = NULL;
-    if (kiln_options_create(&opts) != KILN_OK || kiln_options_set_threads(opts, (int)a->threads) != KILN_OK) {
+    if (kiln_options_create(&opts) != KILN_OK || kiln_options_set_threads(opts, (int)a->threads) != KILN_OK ||
+        (a->opt_level >= 0 && kiln_options_set_opt_level(opts, (int)a->opt_level) != KILN_OK)) {
         report(r, OUTCOME_FAIL, "options: %s", kiln_last_error());
         kiln_options_release(opts);
         return;
@@ -673,6 +680,7 @@ int cmd_conformance(int argc, char **argv)
     memset(&a, 0, sizeof a);
     a.rtol = DEFAULT_RTOL;
     a.atol = DEFAULT_ATOL;
+    a.opt_level = -1;
     a.paths = calloc((size_t)argc + 1, sizeof *a.paths);
     if (!a.paths)
         return cli_error("out of memory");

@@ -84,6 +84,11 @@ int cmd_optimize(int argc, char **argv)
         kiln_options_release(opts);
         return cli_fail("options");
     }
+    /* The blocked layout is how kiln runs a model on this CPU, not ONNX. */
+    if (kiln_options_disable_pass(opts, "nchwc") != KILN_OK) {
+        kiln_options_release(opts);
+        return cli_fail("options");
+    }
     for (int i = 0; i < n_disabled; i++)
         if (kiln_options_disable_pass(opts, disabled[i]) != KILN_OK) {
             kiln_options_release(opts);

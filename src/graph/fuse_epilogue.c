@@ -72,26 +72,10 @@ static bool activation_of(const kn_graph *g, const kn_node *a, float *alpha, flo
     return false;
 }
 
-static kiln_status ensure_kiln_opset(kn_graph *g)
-{
-    if (kn_graph_opset(g, "kiln") > 0)
-        return KILN_OK;
-    kn_opset *o = kn_realloc(g->opsets, (size_t)(g->n_opsets + 1) * sizeof *o);
-    if (!o)
-        return KN_NOMEM();
-    g->opsets = o;
-    o[g->n_opsets].domain = kn_strdup("kiln");
-    if (!o[g->n_opsets].domain)
-        return KN_NOMEM();
-    o[g->n_opsets].version = 1;
-    g->n_opsets++;
-    return KILN_OK;
-}
-
 /* Turn Conv node c into kiln.FusedConv writing value out. */
 static kiln_status make_fused(kn_graph *g, int c, int residual, const char *act, float alpha, float beta, int out)
 {
-    KN_TRY(ensure_kiln_opset(g));
+    KN_TRY(kn_graph_ensure_opset(g, "kiln", 1));
     kn_node *n = &g->nodes[c];
     int in[4] = {n->in[0], n->in[1], n->n_in > 2 ? n->in[2] : -1, residual};
     KN_TRY(kn_node_set_inputs(n, residual >= 0 ? 4 : 3, in));

@@ -400,3 +400,19 @@ void kn_node_kill(kn_graph *g, int node)
 {
     g->nodes[node].dead = true;
 }
+
+kiln_status kn_graph_ensure_opset(kn_graph *g, const char *domain, int64_t version)
+{
+    if (kn_graph_opset(g, domain) > 0)
+        return KILN_OK;
+    kn_opset *o = kn_realloc(g->opsets, (size_t)(g->n_opsets + 1) * sizeof *o);
+    if (!o)
+        return KN_NOMEM();
+    g->opsets = o;
+    o[g->n_opsets].domain = kn_strdup(domain);
+    if (!o[g->n_opsets].domain)
+        return KN_NOMEM();
+    o[g->n_opsets].version = version;
+    g->n_opsets++;
+    return KILN_OK;
+}

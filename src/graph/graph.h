@@ -143,6 +143,9 @@ kiln_status kn_node_add_attr_string(kn_node *n, const char *name, const char *s)
 void kn_attr_clear(kn_attr *a);
 /* Opset the graph imports for a domain ("" = default), 0 if none. */
 int64_t kn_graph_opset(const kn_graph *g, const char *domain);
+/* Import domain at version unless the graph imports it already (passes
+ * that add kiln.* nodes). */
+kiln_status kn_graph_ensure_opset(kn_graph *g, const char *domain, int64_t version);
 
 /* Recount consumers and producers from the nodes (after rewrites). */
 void kn_graph_build_uses(kn_graph *g);

@@ -1,7 +1,7 @@
 /* Graph passes. Each takes a resolved graph (ops looked up, attributes
  * parsed), rewrites it in place and reports whether it changed anything.
  * Pass names (for kiln_options_disable_pass): "eliminate", "constant-folding",
- * "fuse-bn", "fuse-epilogue". */
+ * "fuse-bn", "fuse-epilogue", "nchwc". */
 #ifndef KN_PASSES_H
 #define KN_PASSES_H
 
@@ -20,5 +20,12 @@ kiln_status kn_pass_fuse_bn(kn_graph *g, bool *changed);
 /* Fuse residual Add and activations into the producing Conv as
  * kiln.FusedConv (re-resolve afterwards, as for fuse-bn). */
 kiln_status kn_pass_fuse_epilogue(kn_graph *g, bool *changed);
+
+/* Run conv chains in the blocked channel layout (src/ops/nchwc.h): convs,
+ * pools and activations between reorders (re-resolve afterwards). The
+ * model loader runs it after the other passes, at level 2 on AVX-512 CPUs
+ * and at level 3 on any; models keeping its kiln.Nchwc* nodes cannot be
+ * saved as ONNX. */
+kiln_status kn_pass_nchwc(kn_graph *g, bool *changed);
 
 #endif

@@ -35,13 +35,12 @@ static void conv_free_params(void *params)
     kn_free(a);
 }
 
-/* The activation a FusedConv applies, from the attributes the pass set. */
-static kiln_status parse_activation(const kn_node *n, conv_attrs *a)
+kiln_status kn_conv_parse_activation(const kn_node *n, kn_epilogue *ep)
 {
     const char *act = "";
     KN_TRY(kn_attr_get_string(n, "activation", "", &act));
-    KN_TRY(kn_attr_get_float(n, "activation_alpha", 0.0f, &a->act.alpha));
-    KN_TRY(kn_attr_get_float(n, "activation_beta", 0.0f, &a->act.beta));
+    KN_TRY(kn_attr_get_float(n, "activation_alpha", 0.0f, &ep->alpha));
+    KN_TRY(kn_attr_get_float(n, "activation_beta", 0.0f, &ep->beta));
     static const struct {
         const char *name;
         kn_act act;
@@ -50,7 +49,7 @@ static kiln_status parse_activation(const kn_node *n, conv_attrs *a)
                  {"HardSwish", KN_ACT_HARD_SWISH}, {"SiLU", KN_ACT_SILU}};
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
         if (!strcmp(act, table[i].name)) {
-            a->act.act = table[i].act;
+            ep->act = table[i].act;
             return KILN_OK;
         }
     return kn_error(KILN_ERROR_UNSUPPORTED, "node '%s' (%s): activation '%s' is not supported", n->name, n->op_type,
@@ -85,7 +84,7 @@ static kiln_status conv_parse(kn_node *n)
         s = kn_attr_get_spatial_ints(n, "output_shape", KN_CONV_MAX_SPATIAL + 2, 0, a->out_shape, &a->n_out_shape);
     a->fused = !strcmp(n->op_type, "FusedConv");
     if (s == KILN_OK && a->fused)
-        s = parse_activation(n, a);
+        s = kn_conv_parse_activation(n, &a->act);
     if (s != KILN_OK) {
         kn_free(a);
         return s;

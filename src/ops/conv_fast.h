@@ -37,6 +37,11 @@ void kn_conv2d_run(const kn_conv2d_packed *p, const kn_conv2d_geom *g, int64_t N
                    const float *x, float *y, const float *residual, const kn_epilogue *act, void *scratch,
                    size_t scratch_bytes, pthreadpool_t pool);
 
+/* The activation of a kiln.FusedConv (or kiln.NchwcConv) node from the
+ * attributes the fuse-epilogue pass set: activation, activation_alpha,
+ * activation_beta. */
+kiln_status kn_conv_parse_activation(const kn_node *n, kn_epilogue *ep);
+
 /* Depthwise 2-D convolution (group == C == M): one KHxKW filter per
  * channel, computed directly (a GEMM with one row per group would waste
  * the micro-kernel). w [C, 1, KH, KW], bias [C] or NULL, residual like y or

@@ -10,6 +10,7 @@
     X(unary)              \
     X(binary)             \
     X(conv)               \
+    X(nchwc)              \
     X(pool)               \
     X(gemm)               \
     X(norm)               \

@@ -172,6 +172,23 @@ static kiln_status check_model_bytes(const struct kiln_options *o, uint64_t size
     return KILN_OK;
 }
 
+/* The blocked layout pays where its AVX-512 kernels run; level 3 also
+ * takes it on other CPUs (its portable kernels: slower there, but the same
+ * results, which is what tests on such machines need). */
+static kiln_status blocked_layout(kn_graph *g, const struct kiln_options *o, kn_isa_level isa)
+{
+    if (o->opt_level < 2 || !kn_options_pass_enabled(o, "nchwc") || (isa != KN_ISA_AVX512 && o->opt_level < 3))
+        return KILN_OK;
+    bool changed = false;
+    KN_TRY(kn_pass_nchwc(g, &changed));
+    if (changed) {
+        char *unsupported = NULL;
+        KN_TRY(kn_graph_resolve_ops(g, true, &unsupported));
+        kn_free(unsupported);
+    }
+    return KILN_OK;
+}
+
 static kiln_status build_model(kiln_model *m, kn_model_file *mf)
 {
     m->graph = mf->graph;
@@ -205,9 +222,10 @@ static kiln_status build_model(kiln_model *m, kn_model_file *mf)
     KN_TRY(kn_graph_resolve_ops(g, m->options.allow_unsupported != 0, &m->unsupported));
     KN_TRY(op_histogram(g, &m->stats[0], &m->n_stats[0]));
     KN_TRY(kn_graph_optimize(g, &m->options));
+    m->isa = kn_cpu_isa(m->options.isa);
+    KN_TRY(blocked_layout(g, &m->options, m->isa));
     KN_TRY(kn_graph_restore_scope_names(g));
     KN_TRY(op_histogram(g, &m->stats[1], &m->n_stats[1]));
-    m->isa = kn_cpu_isa(m->options.isa);
     for (int i = 0; i < g->n_nodes; i++) {
         kn_node *n = &g->nodes[i];
         if (!n->dead && n->op && n->op->finalize)
@@ -441,6 +459,15 @@ KILN_API kiln_status kiln_model_save(const kiln_model *m, const char *path)
 {
     if (!m || !path)
         return kn_error(KILN_ERROR_ARGUMENT, "kiln_model_save: NULL argument");
+    for (int i = 0; i < m->graph->n_nodes; i++) {
+        const kn_node *n = &m->graph->nodes[i];
+        if (!n->dead && !strcmp(n->domain, "kiln") &&
+            (!strncmp(n->op_type, "Nchwc", 5) || !strncmp(n->op_type, "Reorder", 7)))
+            return kn_error(KILN_ERROR_UNSUPPORTED,
+                            "kiln_model_save: node '%s' (kiln.%s) is in kiln's blocked layout, which ONNX cannot "
+                            "express; load the model with pass 'nchwc' disabled to save it",
+                            n->name, n->op_type);
+    }
     kn_export_meta meta = {m->ir_version, m->model_version, m->producer_name, m->producer_version, m->domain,
                            m->doc_string};
     void *data = NULL;

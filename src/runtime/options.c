@@ -49,8 +49,8 @@ KILN_API kiln_status kiln_options_set_threads(kiln_options *o, int threads)
 
 KILN_API kiln_status kiln_options_set_opt_level(kiln_options *o, int level)
 {
-    if (!o || level < 0 || level > 2)
-        return kn_error(KILN_ERROR_ARGUMENT, "kiln_options_set_opt_level: level must be 0, 1 or 2, got %d", level);
+    if (!o || level < 0 || level > 3)
+        return kn_error(KILN_ERROR_ARGUMENT, "kiln_options_set_opt_level: level must be 0..3, got %d", level);
     o->opt_level = level;
     return KILN_OK;
 }

@@ -401,10 +401,14 @@ static double step_flops(const kn_graph *g, const kn_node *n, const kn_plan *p)
         return 0.0;
     double outputs = (double)kn_tensor_count(&out->t);
     (void)g;
-    if (strcmp(n->op_type, "Conv") == 0 || strcmp(n->op_type, "FusedConv") == 0) {
+    if (strcmp(n->op_type, "Conv") == 0 || strcmp(n->op_type, "FusedConv") == 0 ||
+        strcmp(n->op_type, "NchwcConv") == 0) {
         double per = 1.0; /* weight elements per output channel = Cin/group * k */
         for (int i = 1; i < w->t.rank; i++)
             per *= (double)w->t.dims[i];
+        /* a blocked output counts channels up to a whole block */
+        if (n->op_type[0] == 'N' && out->t.rank == 4 && out->t.dims[1] > 0 && w->t.rank == 4)
+            outputs = outputs / (double)out->t.dims[1] * (double)w->t.dims[0];
         return 2.0 * outputs * per;
     }
     if (strcmp(n->op_type, "Gemm") == 0 || strcmp(n->op_type, "MatMul") == 0) {

@@ -13,7 +13,7 @@
 
 struct kiln_options {
     int threads;   /* 0 = CPUs available */
-    int opt_level; /* 0..2 */
+    int opt_level; /* 0..3 */
     kiln_isa isa;
     int allow_unsupported;
     int n_disabled;

@@ -106,7 +106,7 @@ usage_error
 err_has -- '--batch'
 k "batch zero" bench "$RELU" --batch 0
 usage_error
-k "opt level out of range" bench "$RELU" --opt 3
+k "opt level out of range" bench "$RELU" --opt 4
 usage_error
 k "negative threads" bench "$RELU" --threads -1
 usage_error
