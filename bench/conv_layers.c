@@ -6,13 +6,16 @@
  *   cc -O2 -I src -I include bench/conv_layers.c build/libkiln.a -lm -lpthread \
  *      $(pkg-config --libs libpthreadpool 2>/dev/null || echo -lpthreadpool) -o build/conv_layers
  *   build/conv_layers [--reps 20] [--peak 117] [--threads 1] [--isa 0|1|2] [--only NAME]
- *                     [--residual 1] [--cold 1]
+ *                     [--residual 1] [--cold 1] [--nchwc 1]
  *
  * --residual adds a residual input in the epilogue (as ResNet's conv3 and
  * downsample layers have); --cold evicts the caches before each run (64 MiB
  * written), as in a whole model where a layer's weights, input and residual
- * were last touched several layers ago. */
+ * were last touched several layers ago. --nchwc times the blocked-layout
+ * convolution (kn_nchwc_conv_run) instead, its input reordered to blocked
+ * once outside the timing (plain NCHW input for the 3-channel stem). */
 #include "ops/conv_fast.h"
+#include "ops/nchwc.h"
 #include "runtime/runtime.h"
 
 #include <stdio.h>
@@ -68,7 +71,7 @@ int main(int argc, char **argv)
     int reps = 20, threads = 1, isa = -1;
     double peak = 117.0;
     const char *only = NULL;
-    int with_residual = 0, cold = 0;
+    int with_residual = 0, cold = 0, nchwc = 0;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--reps"))
             reps = atoi(argv[i + 1]);
@@ -84,6 +87,8 @@ int main(int argc, char **argv)
             with_residual = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--cold"))
             cold = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--nchwc"))
+            nchwc = atoi(argv[i + 1]);
     }
     if (threads == 1)
         clock_id = CLOCK_THREAD_CPUTIME_ID;
@@ -100,15 +105,30 @@ int main(int argc, char **argv)
         int64_t OH = (L->H + 2 * L->P - L->K) / L->S + 1, OW = OH;
         int64_t xs = L->C * L->H * L->H, ws = L->M * L->C * L->K * L->K, ys = L->M * OH * OW;
         float *x = malloc((size_t)xs * 4), *w = malloc((size_t)ws * 4), *b = malloc((size_t)L->M * 4);
-        float *y = malloc((size_t)ys * 4), *r = malloc((size_t)ys * 4);
+        /* blocked outputs are padded to whole blocks of 16 channels */
+        const int64_t ysb = (L->M + 15) / 16 * 16 * OH * OW;
+        float *y = malloc((size_t)ysb * 4), *r = malloc((size_t)ysb * 4);
         for (int64_t i = 0; i < xs; i++)
             x[i] = (float)((i * 7919) % 1000) / 1000.0f - 0.5f;
         for (int64_t i = 0; i < ws; i++)
             w[i] = (float)((i * 104729) % 1000) / 1000.0f - 0.5f;
         for (int64_t i = 0; i < L->M; i++)
             b[i] = 0.01f * (float)i;
-        for (int64_t i = 0; i < ys; i++)
+        for (int64_t i = 0; i < ysb; i++)
             r[i] = 0.5f;
+        (void)ys;
+        const bool nchw_in = L->C < 16;
+        kn_nchwc_conv *np = NULL;
+        float *xb = NULL;
+        if (nchwc) {
+            if (kn_nchwc_conv_pack(L->M, L->C, L->K, L->K, w, b, nchw_in, level, &np) != KILN_OK)
+                return 1;
+            const int64_t CB = (L->C + 15) / 16, HW = L->H * L->H;
+            xb = calloc((size_t)(CB * 16 * HW), sizeof(float));
+            for (int64_t c = 0; c < L->C; c++)
+                for (int64_t i = 0; i < HW; i++)
+                    xb[(c / 16 * HW + i) * 16 + c % 16] = x[c * HW + i];
+        }
         kn_conv2d_packed *p;
         if (kn_conv2d_pack(L->M, L->C, 1, L->K, L->K, w, b, level, &p) != KILN_OK)
             return 1;
@@ -121,7 +141,12 @@ int main(int argc, char **argv)
             for (size_t e = 0; evict && e < evict_n; e += 16)
                 evict[e] += 1.0f;
             double t0 = now();
-            kn_conv2d_run(p, &g, 1, L->H, L->H, OH, OW, x, y, with_residual ? r : NULL, &act, scratch, sb, pool);
+            if (np)
+                kn_nchwc_conv_run(np, &g, 1, L->H, L->H, OH, OW, nchw_in ? x : xb, y, with_residual ? r : NULL,
+                                  &act, pool);
+            else
+                kn_conv2d_run(p, &g, 1, L->H, L->H, OH, OW, x, y, with_residual ? r : NULL, &act, scratch, sb,
+                              pool);
             if (i >= 0)
                 t[i] = now() - t0;
         }
@@ -140,6 +165,8 @@ int main(int argc, char **argv)
         free(t);
         kn_aligned_free(scratch);
         kn_conv2d_packed_free(p);
+        kn_nchwc_conv_free(np);
+        free(xb);
         free(x), free(w), free(b), free(y), free(r);
     }
     printf("all convs (weighted by count): best %.2f ms, %.1f GFLOP/s, %.1f%% of peak\n", total_best * 1e3,

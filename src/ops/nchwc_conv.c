@@ -1,0 +1,176 @@
+/* Group-1 convolution in the blocked layout (nchwc.h): weight packing, the
+ * portable row kernel and the driver that splits the output into tasks of
+ * (image, group of output blocks, row, column chunk). The AVX-512 row
+ * kernel is in nchwc_conv_avx512.c; both use the weight layout of
+ * nchwc_conv_impl.h.
+ *
+ * A task's columns and the tiles inside it depend only on the shape, so
+ * every output element is computed by the same operations whatever the
+ * thread count. */
+#include "ops/conv_ref.h"
+#include "ops/nchwc_conv_impl.h"
+
+#include <string.h>
+
+kiln_status kn_nchwc_conv_pack(int64_t M, int64_t C, int64_t KH, int64_t KW, const float *w, const float *bias,
+                               bool nchw_input, kn_isa_level isa, kn_nchwc_conv **out)
+{
+    *out = NULL;
+    if (M <= 0 || C <= 0 || KH <= 0 || KW <= 0)
+        return kn_error(KILN_ERROR_ARGUMENT, "nchwc conv: empty weights [%lld, %lld, %lld, %lld]", (long long)M,
+                        (long long)C, (long long)KH, (long long)KW);
+    const int64_t MB = kn_nchwc_blocks(M), CBn = nchw_input ? C : kn_nchwc_blocks(C);
+    const int64_t Lc = nchw_input ? 1 : KN_NCHWC_BLOCK;
+    size_t kk, wn, wbytes, bbytes;
+    if (!kn_mul_size((size_t)CBn, (size_t)KH, &kk) || !kn_mul_size(kk, (size_t)KW, &kk) ||
+        !kn_mul_size(kk, (size_t)Lc, &kk) || !kn_mul_size(kk, (size_t)MB * KN_NCHWC_BLOCK, &wn) ||
+        !kn_mul_size(wn, sizeof(float), &wbytes) || !kn_mul_size((size_t)MB * KN_NCHWC_BLOCK, sizeof(float), &bbytes))
+        return KN_NOMEM();
+    kn_nchwc_conv *p = kn_calloc(1, sizeof *p);
+    if (!p)
+        return KN_NOMEM();
+    p->M = M, p->C = C, p->KH = KH, p->KW = KW, p->nchw_input = nchw_input, p->isa = isa;
+    p->w = kn_aligned_alloc(wbytes);
+    p->bias = kn_aligned_alloc(bbytes);
+    if (!p->w || !p->bias) {
+        kn_nchwc_conv_free(p);
+        return KN_NOMEM();
+    }
+    memset(p->w, 0, wbytes);
+    memset(p->bias, 0, bbytes);
+    const int64_t KK = (int64_t)kk;
+    for (int64_t m = 0; m < M; m++) {
+        const int64_t mb = m / KN_NCHWC_BLOCK, lane = m % KN_NCHWC_BLOCK, g = mb / KN_NCHWC_GROUP;
+        const int64_t f = mb % KN_NCHWC_GROUP, nfg = KN_MIN(MB - g * KN_NCHWC_GROUP, (int64_t)KN_NCHWC_GROUP);
+        float *wg = p->w + g * KN_NCHWC_GROUP * KN_NCHWC_BLOCK * KK;
+        for (int64_t c = 0; c < C; c++) {
+            const int64_t cb = nchw_input ? c : c / KN_NCHWC_BLOCK, ic = nchw_input ? 0 : c % KN_NCHWC_BLOCK;
+            for (int64_t kh = 0; kh < KH; kh++)
+                for (int64_t kw = 0; kw < KW; kw++)
+                    wg[((((cb * KH + kh) * KW + kw) * Lc + ic) * nfg + f) * KN_NCHWC_BLOCK + lane] =
+                        w[((m * C + c) * KH + kh) * KW + kw];
+        }
+        if (bias)
+            p->bias[m] = bias[m];
+    }
+    *out = p;
+    return KILN_OK;
+}
+
+void kn_nchwc_conv_free(kn_nchwc_conv *p)
+{
+    if (!p)
+        return;
+    kn_aligned_free(p->w);
+    kn_aligned_free(p->bias);
+    kn_free(p);
+}
+
+/* One output pixel at a time, all blocks of the group together. */
+static void row_generic(const kn_nchwc_conv_ctx *c, int64_t n, int64_t g, int64_t oh, int64_t ow0, int64_t ow1)
+{
+    const kn_nchwc_conv *p = c->p;
+    const int64_t nfg = kn_nchwc_group_blocks(c, g), KH = p->KH, KW = p->KW, Lc = c->Lc;
+    const int64_t nv = nfg * KN_NCHWC_BLOCK;
+    const float *wg = p->w + g * KN_NCHWC_GROUP * KN_NCHWC_BLOCK * c->KK;
+    const float *bias = p->bias + g * KN_NCHWC_GROUP * KN_NCHWC_BLOCK;
+    const float *xi = c->x + n * c->xs_img;
+    const int64_t ih0 = oh * c->SH - c->PT;
+    int64_t kh_lo, kh_hi;
+    kn_nchwc_tap_range(ih0, c->DH, KH, c->H, &kh_lo, &kh_hi);
+    for (int64_t ow = ow0; ow < ow1; ow++) {
+        const int64_t iw0 = ow * c->SW - c->PL;
+        int64_t kw_lo, kw_hi;
+        kn_nchwc_tap_range(iw0, c->DW, KW, c->W, &kw_lo, &kw_hi);
+        float acc[KN_NCHWC_GROUP * KN_NCHWC_BLOCK];
+        for (int64_t j = 0; j < nv; j++)
+            acc[j] = bias[j];
+        for (int64_t cb = 0; cb < c->CBn; cb++)
+            for (int64_t kh = kh_lo; kh < kh_hi; kh++)
+                for (int64_t kw = kw_lo; kw < kw_hi; kw++) {
+                    const float *xp = xi + cb * c->xs_cb + (ih0 + kh * c->DH) * c->xs_row + (iw0 + kw * c->DW) * c->xs_pix;
+                    const float *wp = wg + ((cb * KH + kh) * KW + kw) * Lc * nv;
+                    for (int64_t ic = 0; ic < Lc; ic++) {
+                        const float xv = xp[ic], *wq = wp + ic * nv;
+                        for (int64_t j = 0; j < nv; j++)
+                            acc[j] += wq[j] * xv;
+                    }
+                }
+        for (int64_t f = 0; f < nfg; f++) {
+            const int64_t off = n * c->ys_img + (g * KN_NCHWC_GROUP + f) * c->ys_blk + (oh * c->OW + ow) * KN_NCHWC_BLOCK;
+            float *y = c->y + off;
+            const float *r = c->res ? c->res + off : NULL;
+            for (int64_t l = 0; l < KN_NCHWC_BLOCK; l++) {
+                float v = acc[f * KN_NCHWC_BLOCK + l];
+                if (r)
+                    v += r[l];
+                if (c->act)
+                    v = kn_act_scalar(c->act, v);
+                y[l] = v;
+            }
+        }
+    }
+}
+
+typedef struct conv_task {
+    const kn_nchwc_conv_ctx *c;
+    void (*row)(const kn_nchwc_conv_ctx *, int64_t, int64_t, int64_t, int64_t, int64_t);
+} conv_task;
+
+/* Tasks in the order (image, group, row, chunk), chunk fastest: the
+ * consecutive tasks a thread takes share the group's weights. */
+static void conv_task_run(void *arg, size_t i)
+{
+    const conv_task *t = arg;
+    const kn_nchwc_conv_ctx *c = t->c;
+    int64_t k = (int64_t)i;
+    const int64_t chunk = k % c->nchunks;
+    k /= c->nchunks;
+    const int64_t oh = k % c->OH;
+    k /= c->OH;
+    const int64_t g = k % c->G, n = k / c->G;
+    const int64_t ow0 = chunk * c->chunk, ow1 = KN_MIN(ow0 + c->chunk, c->OW);
+    t->row(c, n, g, oh, ow0, ow1);
+}
+
+void kn_nchwc_conv_run(const kn_nchwc_conv *p, const kn_conv2d_geom *g, int64_t N, int64_t H, int64_t W,
+                       int64_t OH, int64_t OW, const float *x, float *y, const float *residual,
+                       const kn_epilogue *act, pthreadpool_t pool)
+{
+    if (N <= 0 || OH <= 0 || OW <= 0)
+        return;
+    kn_nchwc_conv_ctx c = {
+        .p = p, .H = H, .W = W, .OH = OH, .OW = OW, .SH = g->SH, .SW = g->SW, .DH = g->DH, .DW = g->DW,
+        .PT = g->PT, .PL = g->PL, .x = x, .y = y, .res = residual,
+        .act = act && act->act != KN_ACT_NONE ? act : NULL,
+    };
+    c.MB = kn_nchwc_blocks(p->M);
+    c.G = (c.MB + KN_NCHWC_GROUP - 1) / KN_NCHWC_GROUP;
+    c.CBn = p->nchw_input ? p->C : kn_nchwc_blocks(p->C);
+    c.Lc = p->nchw_input ? 1 : KN_NCHWC_BLOCK;
+    c.KK = c.CBn * p->KH * p->KW * c.Lc;
+    c.xs_pix = c.Lc;
+    c.xs_row = W * c.Lc;
+    c.xs_cb = H * W * c.Lc;
+    c.xs_img = c.CBn * c.xs_cb;
+    c.ys_blk = OH * OW * KN_NCHWC_BLOCK;
+    c.ys_img = c.MB * c.ys_blk;
+    if (p->KH == 1 && p->KW == 1 && g->SH == 1 && g->SW == 1 && g->PT == 0 && g->PL == 0 && OH == H && OW == W) {
+        /* consecutive rows are contiguous in x and y: one long row gives
+         * full tiles across row ends */
+        c.W = c.OW = H * W;
+        c.H = c.OH = 1;
+        c.xs_row = c.W * c.Lc;
+    }
+    c.ow_a = KN_MIN(KN_MAX(kn_ceil_div(c.PL, c.SW), (int64_t)0), c.OW);
+    c.ow_b = KN_MIN(KN_MAX(kn_floor_div(c.W - 1 + c.PL - (p->KW - 1) * c.DW, c.SW) + 1, c.ow_a), c.OW);
+    /* long rows (flattened 1x1) in chunks of whole 6-pixel tiles, enough
+     * of them for both threads */
+    c.nchunks = (c.OW + 95) / 96;
+    c.chunk = (c.OW + c.nchunks - 1) / c.nchunks;
+    if (c.nchunks > 1)
+        c.chunk = (c.chunk + 5) / 6 * 6;
+    c.nchunks = (c.OW + c.chunk - 1) / c.chunk;
+    conv_task t = {&c, p->isa == KN_ISA_AVX512 ? kn_nchwc_conv_row_avx512 : row_generic};
+    kn_parallel_for(pool, (size_t)(N * c.G * c.OH * c.nchunks), conv_task_run, &t);
+}

@@ -1,0 +1,55 @@
+/* Private to nchwc_conv.c / nchwc_conv_avx512.c: the packed weight layout
+ * and the per-call context the row kernels share.
+ *
+ * Weights: output blocks are taken in groups of up to KN_NCHWC_GROUP (the
+ * last group may be smaller, nfg blocks). Within a group the layout is
+ * [CBn][KH][KW][Lc][nfg][16]: for each input step (block cb and lane ic, or
+ * plain channel c for nchw_input, where CBn = C and Lc = 1) the nfg weight
+ * vectors the micro-kernel loads together are adjacent, and the whole group
+ * is read sequentially. Group g starts at g * KN_NCHWC_GROUP * 16 * KK
+ * floats, KK = CBn * KH * KW * Lc. */
+#ifndef KN_NCHWC_CONV_IMPL_H
+#define KN_NCHWC_CONV_IMPL_H
+
+#include "ops/nchwc.h"
+
+#define KN_NCHWC_GROUP 4
+
+typedef struct kn_nchwc_conv_ctx {
+    const kn_nchwc_conv *p;
+    /* 1x1 stride-1 unpadded convs are seen as one row of H * W pixels */
+    int64_t H, W, OH, OW;
+    int64_t SH, SW, DH, DW, PT, PL;
+    int64_t CBn, Lc, MB, G, KK;
+    int64_t xs_img, xs_cb, xs_row, xs_pix; /* x strides in floats */
+    int64_t ys_img, ys_blk;                /* y (and residual) strides */
+    /* output columns [ow_a, ow_b) have every kw tap inside the row */
+    int64_t ow_a, ow_b;
+    int64_t chunk, nchunks; /* a task computes chunk columns of one row */
+    const float *x;
+    float *y;
+    const float *res;
+    const kn_epilogue *act; /* NULL: none */
+} kn_nchwc_conv_ctx;
+
+/* Taps [*lo, *hi) of a window starting at input coordinate i0 (step d,
+ * k taps) that fall inside [0, n); empty if *lo >= *hi. */
+static inline void kn_nchwc_tap_range(int64_t i0, int64_t d, int64_t k, int64_t n, int64_t *lo, int64_t *hi)
+{
+    int64_t l = i0 >= 0 ? 0 : (-i0 + d - 1) / d;
+    int64_t h = n - i0 <= 0 ? 0 : (n - i0 + d - 1) / d;
+    *lo = l;
+    *hi = h < k ? h : k;
+}
+
+static inline int64_t kn_nchwc_group_blocks(const kn_nchwc_conv_ctx *c, int64_t g)
+{
+    int64_t r = c->MB - g * KN_NCHWC_GROUP;
+    return r < KN_NCHWC_GROUP ? r : KN_NCHWC_GROUP;
+}
+
+/* Output columns [ow0, ow1) of row oh of image n, output blocks of group g. */
+void kn_nchwc_conv_row_avx512(const kn_nchwc_conv_ctx *c, int64_t n, int64_t g, int64_t oh, int64_t ow0,
+                              int64_t ow1);
+
+#endif
