@@ -1,0 +1,208 @@
+/* The AVX-512 form of the blocked depthwise convolution (nchwc_dw.c): one
+ * zmm is one pixel of a 16-channel block, so a tap is one FMA of an input
+ * pixel vector and a weight vector. Per output row: the kernel rows inside
+ * the input are found once; the border pixels (some tap in the left or
+ * right padding) clip their tap columns; the interior pixels go in blocks
+ * of 8, 4 and 1 with one accumulator each and no tests. For 3x3 and 5x5
+ * with stride 1 or 2 (MobileNet / EfficientNet) the taps are unrolled with
+ * constant offsets, so an input vector loaded once serves every
+ * neighbouring pixel whose window covers it, and 3x3 keeps its 9 weight
+ * vectors in registers along a row. Residual, ReLU and Clip are applied in
+ * registers before the one store; other activations run over the finished
+ * row while it is in L1. Both use act_vec's formulas, so they equal
+ * kn_act_apply_avx512 bit for bit. Called only when the session's ISA is
+ * AVX-512. */
+#include "ops/act_avx512.h"
+#include "ops/nchwc_dw_impl.h"
+
+#include <immintrin.h>
+#include <math.h>
+
+enum { B = KN_NCHWC_BLOCK };
+
+/* One output row: x is the input plane, the row's window starts at input
+ * row ih0 (may lie outside the input; only kernel rows k0 .. k1 are read).
+ * res is the residual row or NULL; clip: min(max(v, lo), hi) before the
+ * store (ReLU is lo = 0, hi = inf). */
+typedef struct dw_row {
+    const float *x, *w, *bias, *res;
+    float *y;
+    int64_t W, DH, k0, k1, PL, ih0;
+    bool clip;
+    float lo, hi;
+} dw_row;
+
+static inline __attribute__((always_inline)) void dw_store(const dw_row *r, __m512 v, int64_t ow)
+{
+    if (r->res)
+        v = _mm512_add_ps(v, _mm512_loadu_ps(r->res + ow * B));
+    if (r->clip)
+        v = _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(r->lo)), _mm512_set1_ps(r->hi));
+    _mm512_storeu_ps(r->y + ow * B, v);
+}
+
+/* R interior pixels from ow: every tap inside the input. KH > 0: all KH
+ * kernel rows are inside (k0 = 0, k1 = KH), and wreg (if not NULL) holds
+ * the KH * KW weight vectors. KH = 0: rows k0 .. k1 from memory. */
+static inline __attribute__((always_inline)) void dw_block(const dw_row *r, const __m512 *wreg, int64_t ow, int KH,
+                                                           int KW, int SW, int DW, int R)
+{
+    __m512 acc[8];
+    const __m512 b = _mm512_loadu_ps(r->bias);
+#pragma GCC unroll 8
+    for (int i = 0; i < R; i++)
+        acc[i] = b;
+    const float *x0 = r->x + (ow * SW - r->PL) * B;
+    const int64_t k0 = KH ? 0 : r->k0, k1 = KH ? KH : r->k1;
+#pragma GCC unroll 8
+    for (int64_t kh = k0; kh < k1; kh++) {
+        const float *xr = x0 + (r->ih0 + kh * r->DH) * r->W * B, *wr = r->w + kh * KW * B;
+#pragma GCC unroll 8
+        for (int kw = 0; kw < KW; kw++) {
+            const __m512 wv = wreg ? wreg[kh * KW + kw] : _mm512_loadu_ps(wr + kw * B);
+#pragma GCC unroll 8
+            for (int i = 0; i < R; i++)
+                acc[i] = _mm512_fmadd_ps(_mm512_loadu_ps(xr + (i * SW + kw * DW) * B), wv, acc[i]);
+        }
+    }
+#pragma GCC unroll 8
+    for (int i = 0; i < R; i++)
+        dw_store(r, acc[i], ow + i);
+}
+
+static inline __attribute__((always_inline)) void dw_blocks(const dw_row *r, const __m512 *wreg, int64_t lo,
+                                                            int64_t hi, int KH, int KW, int SW, int DW)
+{
+    int64_t ow = lo;
+    for (; ow + 8 <= hi; ow += 8)
+        dw_block(r, wreg, ow, KH, KW, SW, DW, 8);
+    if (ow + 4 <= hi) {
+        dw_block(r, wreg, ow, KH, KW, SW, DW, 4);
+        ow += 4;
+    }
+    for (; ow < hi; ow++)
+        dw_block(r, wreg, ow, KH, KW, SW, DW, 1);
+}
+
+/* Interior pixels [lo, hi) of a row; KW, SW, DW are constants where
+ * inlined from the specialized copies below, KH too (0 for any). */
+static inline __attribute__((always_inline)) void dw_interior(const dw_row *r, int64_t lo, int64_t hi, int KH, int KW,
+                                                              int SW, int DW)
+{
+    if (KH && r->k0 == 0 && r->k1 == KH) {
+        if (KH * KW <= 9) {
+            __m512 wreg[9];
+#pragma GCC unroll 9
+            for (int t = 0; t < KH * KW; t++)
+                wreg[t] = _mm512_loadu_ps(r->w + t * B);
+            dw_blocks(r, wreg, lo, hi, KH, KW, SW, DW);
+        } else {
+            dw_blocks(r, NULL, lo, hi, KH, KW, SW, DW);
+        }
+    } else {
+        dw_blocks(r, NULL, lo, hi, 0, KW, SW, DW);
+    }
+}
+
+typedef void (*dw_interior_fn)(const dw_row *r, int64_t lo, int64_t hi, int KW, int SW, int DW);
+
+#define DW_SPECIALIZE(k, st)                                                                           \
+    static void dw_interior_##k##s##st(const dw_row *r, int64_t lo, int64_t hi, int KW, int SW, int DW) \
+    {                                                                                                  \
+        (void)KW, (void)SW, (void)DW;                                                                  \
+        dw_interior(r, lo, hi, k, k, st, 1);                                                           \
+    }
+DW_SPECIALIZE(3, 1)
+DW_SPECIALIZE(3, 2)
+DW_SPECIALIZE(5, 1)
+DW_SPECIALIZE(5, 2)
+
+static void dw_interior_any(const dw_row *r, int64_t lo, int64_t hi, int KW, int SW, int DW)
+{
+    dw_interior(r, lo, hi, 0, KW, SW, DW);
+}
+
+/* One border pixel: only the tap columns inside the input. */
+static void dw_pixel(const dw_row *r, int64_t ow, int64_t KW, int64_t SW, int64_t DW)
+{
+    __m512 acc = _mm512_loadu_ps(r->bias);
+    const int64_t iw0 = ow * SW - r->PL;
+    const int64_t kw0 = iw0 >= 0 ? 0 : (-iw0 + DW - 1) / DW;
+    const int64_t kw1 = r->W - 1 - iw0 < 0 ? 0 : KN_MIN(KW, (r->W - 1 - iw0) / DW + 1);
+    for (int64_t kh = r->k0; kh < r->k1; kh++) {
+        const float *xr = r->x + ((r->ih0 + kh * r->DH) * r->W + iw0) * B, *wr = r->w + kh * KW * B;
+        for (int64_t kw = kw0; kw < kw1; kw++)
+            acc = _mm512_fmadd_ps(_mm512_loadu_ps(xr + kw * DW * B), _mm512_loadu_ps(wr + kw * B), acc);
+    }
+    dw_store(r, acc, ow);
+}
+
+#define DW_ACT_CASE(A)                                               \
+    case A:                                                          \
+        for (int64_t i = 0; i < n; i++)                              \
+            _mm512_storeu_ps(y + i * B, act_vec(ep, _mm512_loadu_ps(y + i * B), A)); \
+        break;
+
+/* y[0 .. n pixels) = act(y), the activation fixed per loop. */
+static void dw_act_row(float *y, int64_t n, const kn_epilogue *ep)
+{
+    switch (ep->act) {
+        DW_ACT_CASE(KN_ACT_LEAKY_RELU)
+        DW_ACT_CASE(KN_ACT_SIGMOID)
+        DW_ACT_CASE(KN_ACT_HARD_SIGMOID)
+        DW_ACT_CASE(KN_ACT_HARD_SWISH)
+        DW_ACT_CASE(KN_ACT_SILU)
+    case KN_ACT_NONE:
+    case KN_ACT_RELU:
+    case KN_ACT_CLIP: break; /* in registers (dw_store) */
+    }
+}
+
+void kn_nchwc_dw_task_avx512(void *ctx, size_t task)
+{
+    const kn_nchwc_dw_ctx *d = ctx;
+    const kn_nchwc_dw *p = d->p;
+    const kn_conv2d_geom *g = &d->g;
+    const int64_t plane = (int64_t)task / d->chunks, chunk = (int64_t)task % d->chunks, cb = plane % d->CB;
+    const int64_t H = d->H, W = d->W, OW = d->OW, KW = p->KW;
+    const float *res = d->residual ? d->residual + plane * d->OH * OW * B : NULL;
+    float *y = d->y + plane * d->OH * OW * B;
+    const int64_t oh0 = chunk * d->rows, oh1 = KN_MIN(d->OH, oh0 + d->rows);
+    int64_t lo, hi;
+    kn_nchwc_dw_interior(d, &lo, &hi);
+    dw_interior_fn interior = dw_interior_any;
+    if (g->DW == 1 && KW == 3 && p->KH == 3 && g->SW == 1)
+        interior = dw_interior_3s1;
+    else if (g->DW == 1 && KW == 3 && p->KH == 3 && g->SW == 2)
+        interior = dw_interior_3s2;
+    else if (g->DW == 1 && KW == 5 && p->KH == 5 && g->SW == 1)
+        interior = dw_interior_5s1;
+    else if (g->DW == 1 && KW == 5 && p->KH == 5 && g->SW == 2)
+        interior = dw_interior_5s2;
+    const kn_act act = d->act ? d->act->act : KN_ACT_NONE;
+    dw_row r = {
+        .x = d->x + plane * H * W * B,
+        .w = p->w + cb * p->KH * KW * B,
+        .bias = p->bias + cb * B,
+        .W = W,
+        .DH = g->DH,
+        .PL = g->PL,
+        .clip = act == KN_ACT_RELU || act == KN_ACT_CLIP,
+        .lo = act == KN_ACT_CLIP ? d->act->alpha : 0.0f,
+        .hi = act == KN_ACT_CLIP ? d->act->beta : INFINITY,
+    };
+    const bool act_row = d->act && !r.clip;
+    for (int64_t oh = oh0; oh < oh1; oh++) {
+        r.ih0 = oh * g->SH - g->PT;
+        kn_nchwc_dw_krows(d, r.ih0, &r.k0, &r.k1);
+        r.y = y + oh * OW * B;
+        r.res = res ? res + oh * OW * B : NULL;
+        for (int64_t ow = 0; ow < lo; ow++)
+            dw_pixel(&r, ow, KW, g->SW, g->DW);
+        interior(&r, lo, hi, (int)KW, (int)g->SW, (int)g->DW);
+        for (int64_t ow = hi; ow < OW; ow++)
+            dw_pixel(&r, ow, KW, g->SW, g->DW);
+        if (act_row)
+            dw_act_row(r.y, OW, d->act);
+    }
+}
