@@ -133,6 +133,12 @@ for suite in node pytorch-converted pytorch-operator simple; do
         problems+=("missing $TESTDATA/$suite (package libonnx-testdata)")
     fi
 done
+# The PyTorch-converted Conv/Pool models again with conv chains in the
+# blocked layout whatever the CPU (level 3: portable kernels without AVX-512).
+if [ -d "$TESTDATA/pytorch-converted" ]; then
+    run_suite debian-pytorch-converted-blocked "$TESTDATA/pytorch-converted" --opt 3 --allow-skip \
+        --known tests/conformance/known_deviations.txt
+fi
 
 if [ -d "$BACKEND_NODE" ]; then
     run_suite onnx-backend-node "$BACKEND_NODE" --allow-skip
