@@ -32,7 +32,8 @@ static void pool_one(const kn_nchwc_pool_job *j, const float *x, float *yo, int6
     int64_t kwl, kwh;
     kn_nchwc_taps(iw0, DW, j->KW, W, &kwl, &kwh);
     const int64_t nw = kwh - kwl;
-    const float *xw = x + ((ih0 + khl * DH) * W + iw0 + kwl * DW) * B;
+    /* an empty window reads nothing (its result is NaN): keep xw inside x */
+    const float *xw = nh && nw ? x + ((ih0 + khl * DH) * W + iw0 + kwl * DW) * B : x;
     if (j->max) {
         __m512 acc = _mm512_set1_ps(-INFINITY);
         for (int64_t kh = 0; kh < nh; kh++)
