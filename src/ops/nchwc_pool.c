@@ -23,33 +23,35 @@ static void pool_task_generic(void *arg, size_t task)
             const int64_t iw0 = ow * j->SW - j->PL;
             int64_t kwl, kwh;
             kn_nchwc_taps(iw0, j->DW, j->KW, j->W, &kwl, &kwh);
-            const float *xw = x + ((ih0 + khl * j->DH) * j->W + iw0 + kwl * j->DW) * B;
+            /* an empty window reads nothing (its result is NaN): keep xw inside x */
+            const int64_t nh = khh - khl, nw = kwh - kwl;
+            const float *xw = nh && nw ? x + ((ih0 + khl * j->DH) * j->W + iw0 + kwl * j->DW) * B : x;
             float *yo = y + (oh * j->OW + ow) * B;
             float acc[B];
             if (j->max) {
                 for (int l = 0; l < B; l++)
                     acc[l] = -INFINITY;
-                for (int64_t kh = 0; kh < khh - khl; kh++)
-                    for (int64_t kw = 0; kw < kwh - kwl; kw++) {
+                for (int64_t kh = 0; kh < nh; kh++)
+                    for (int64_t kw = 0; kw < nw; kw++) {
                         const float *v = xw + (kh * j->DH * j->W + kw * j->DW) * B;
                         for (int l = 0; l < B; l++)
                             acc[l] = v[l] > acc[l] ? v[l] : acc[l];
                     }
                 for (int l = 0; l < B; l++)
                     yo[l] = acc[l] == -INFINITY
-                                ? kn_nchwc_max_fixup(xw, j->W, j->DH, j->DW, khh - khl, kwh - kwl, l)
+                                ? kn_nchwc_max_fixup(xw, j->W, j->DH, j->DW, nh, nw, l)
                                 : acc[l];
             } else {
                 for (int l = 0; l < B; l++)
                     acc[l] = 0.0f;
-                for (int64_t kh = 0; kh < khh - khl; kh++)
-                    for (int64_t kw = 0; kw < kwh - kwl; kw++) {
+                for (int64_t kh = 0; kh < nh; kh++)
+                    for (int64_t kw = 0; kw < nw; kw++) {
                         const float *v = xw + (kh * j->DH * j->W + kw * j->DW) * B;
                         for (int l = 0; l < B; l++)
                             acc[l] += v[l];
                     }
                 const int64_t cnt_w =
-                    j->count_include_pad ? kn_nchwc_taps_in_pad(iw0, j->DW, j->KW, j->W, j->PR) : kwh - kwl;
+                    j->count_include_pad ? kn_nchwc_taps_in_pad(iw0, j->DW, j->KW, j->W, j->PR) : nw;
                 /* an empty window gives 0 / 0 = NaN, as the reference */
                 const float div = (float)(cnt_h * cnt_w);
                 for (int l = 0; l < B; l++)

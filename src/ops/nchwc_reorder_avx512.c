@@ -7,23 +7,27 @@
 
 #include <immintrin.h>
 
-/* r[i] lane j -> r[j] lane i */
-static inline void transpose16(__m512 r[16])
+/* r[i] lane j -> r[j] lane i. Always inlined with every loop unrolled, so
+ * r stays in registers (an out-of-line call spills the tile to memory and
+ * turns the stores into a memcpy). */
+#define UNROLL _Pragma("GCC unroll 16")
+
+__attribute__((always_inline)) static inline void transpose16(__m512 r[16])
 {
     __m512 t[16];
-    for (int i = 0; i < 8; i++) {
+    UNROLL for (int i = 0; i < 8; i++) {
         t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
         t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
     }
     /* per 128-bit lane q, r[4 i + k] now holds rows 4 i .. 4 i + 3 of column 4 q + k */
-    for (int i = 0; i < 4; i++) {
+    UNROLL for (int i = 0; i < 4; i++) {
         r[4 * i] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
         r[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
         r[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
         r[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
     }
     /* a 4x4 transpose of 128-bit lanes among r[k], r[4 + k], r[8 + k], r[12 + k] */
-    for (int k = 0; k < 4; k++) {
+    UNROLL for (int k = 0; k < 4; k++) {
         __m512 w0 = _mm512_shuffle_f32x4(r[k], r[4 + k], 0x44);
         __m512 w1 = _mm512_shuffle_f32x4(r[k], r[4 + k], 0xEE);
         __m512 w2 = _mm512_shuffle_f32x4(r[8 + k], r[12 + k], 0x44);
@@ -33,7 +37,7 @@ static inline void transpose16(__m512 r[16])
         t[8 + k] = _mm512_shuffle_f32x4(w1, w3, 0x88);
         t[12 + k] = _mm512_shuffle_f32x4(w1, w3, 0xDD);
     }
-    for (int i = 0; i < 16; i++)
+    UNROLL for (int i = 0; i < 16; i++)
         r[i] = t[i];
 }
 
@@ -65,15 +69,19 @@ void kn_nchwc_reorder_in_avx512(void *arg, size_t task)
         const __mmask16 m = (__mmask16)((1u << np) - 1u);
         __m512 r[16];
         if (t.nc == 16 && np == 16) {
-            for (int l = 0; l < 16; l++)
+            UNROLL for (int l = 0; l < 16; l++)
                 r[l] = _mm512_loadu_ps(x + l * HW + p);
+            transpose16(r);
+            UNROLL for (int i = 0; i < 16; i++)
+                _mm512_storeu_ps(y + (p + i) * 16, r[i]);
         } else {
-            for (int l = 0; l < 16; l++)
+            UNROLL for (int l = 0; l < 16; l++)
                 r[l] = l < t.nc ? _mm512_maskz_loadu_ps(m, x + l * HW + p) : _mm512_setzero_ps();
+            transpose16(r);
+            UNROLL for (int i = 0; i < 16; i++)
+                if (i < np)
+                    _mm512_storeu_ps(y + (p + i) * 16, r[i]);
         }
-        transpose16(r);
-        for (int64_t i = 0; i < np; i++)
-            _mm512_storeu_ps(y + (p + i) * 16, r[i]);
     }
 }
 
@@ -88,15 +96,19 @@ void kn_nchwc_reorder_out_avx512(void *arg, size_t task)
         const int64_t np = t.p1 - p < 16 ? t.p1 - p : 16;
         const __mmask16 m = (__mmask16)((1u << np) - 1u);
         __m512 r[16];
-        for (int64_t i = 0; i < 16; i++)
-            r[i] = i < np ? _mm512_loadu_ps(x + (p + i) * 16) : _mm512_setzero_ps();
-        transpose16(r);
-        if (np == 16) {
-            for (int64_t l = 0; l < t.nc; l++)
+        if (np == 16 && t.nc == 16) {
+            UNROLL for (int i = 0; i < 16; i++)
+                r[i] = _mm512_loadu_ps(x + (p + i) * 16);
+            transpose16(r);
+            UNROLL for (int l = 0; l < 16; l++)
                 _mm512_storeu_ps(y + l * HW + p, r[l]);
         } else {
-            for (int64_t l = 0; l < t.nc; l++)
-                _mm512_mask_storeu_ps(y + l * HW + p, m, r[l]);
+            UNROLL for (int i = 0; i < 16; i++)
+                r[i] = i < np ? _mm512_loadu_ps(x + (p + i) * 16) : _mm512_setzero_ps();
+            transpose16(r);
+            UNROLL for (int l = 0; l < 16; l++)
+                if (l < t.nc)
+                    _mm512_mask_storeu_ps(y + l * HW + p, m, r[l]);
         }
     }
 }
