@@ -86,9 +86,12 @@ static inline __attribute__((always_inline)) void dw_blocks(const dw_row *r, con
 
 /* Interior pixels [lo, hi) of a row; KW, SW, DW are constants where
  * inlined from the specialized copies below, KH too (0 for any). */
-static inline __attribute__((always_inline)) void dw_interior(const dw_row *r, int64_t lo, int64_t hi, int KH, int KW,
-                                                              int SW, int DW)
+static inline __attribute__((always_inline)) void dw_interior(const dw_row *row, int64_t lo, int64_t hi, int KH,
+                                                              int KW, int SW, int DW)
 {
+    /* a local copy: the output stores cannot alias it, so its fields stay
+     * in registers */
+    const dw_row copy = *row, *r = &copy;
     if (KH && r->k0 == 0 && r->k1 == KH) {
         if (KH * KW <= 9) {
             __m512 wreg[9];
