@@ -45,7 +45,7 @@ static inline __attribute__((always_inline)) void dw_store(const dw_row *r, __m5
  * kernel rows are inside (k0 = 0, k1 = KH), and wreg (if not NULL) holds
  * the KH * KW weight vectors. KH = 0: rows k0 .. k1 from memory. */
 static inline __attribute__((always_inline)) void dw_block(const dw_row *r, const __m512 *wreg, int64_t ow, int KH,
-                                                           int KW, int SW, int DW, int R)
+                                                           int KW, int SW, int DW, int R, int n)
 {
     __m512 acc[8];
     const __m512 b = _mm512_loadu_ps(r->bias);
@@ -66,8 +66,11 @@ static inline __attribute__((always_inline)) void dw_block(const dw_row *r, cons
         }
     }
 #pragma GCC unroll 8
-    for (int i = 0; i < R; i++)
+    for (int i = 0; i < R; i++) {
+        if (i >= n)
+            break;
         dw_store(r, acc[i], ow + i);
+    }
 }
 
 static inline __attribute__((always_inline)) void dw_blocks(const dw_row *r, const __m512 *wreg, int64_t lo,
@@ -75,13 +78,13 @@ static inline __attribute__((always_inline)) void dw_blocks(const dw_row *r, con
 {
     int64_t ow = lo;
     for (; ow + 8 <= hi; ow += 8)
-        dw_block(r, wreg, ow, KH, KW, SW, DW, 8);
+        dw_block(r, wreg, ow, KH, KW, SW, DW, 8, 8);
     if (ow + 4 <= hi) {
-        dw_block(r, wreg, ow, KH, KW, SW, DW, 4);
+        dw_block(r, wreg, ow, KH, KW, SW, DW, 4, 4);
         ow += 4;
     }
     for (; ow < hi; ow++)
-        dw_block(r, wreg, ow, KH, KW, SW, DW, 1);
+        dw_block(r, wreg, ow, KH, KW, SW, DW, 1, 1);
 }
 
 /* Interior pixels [lo, hi) of a row; KW, SW, DW are constants where
@@ -140,6 +143,115 @@ static void dw_pixel(const dw_row *r, int64_t ow, int64_t KW, int64_t SW, int64_
     dw_store(r, acc, ow);
 }
 
+/* Small maps (7x7, 14x14): most pixels touch the padding, and a row has
+ * too few interior pixels for the 8-pixel blocks, so border pixels and
+ * single-pixel FMA chains would run at latency speed. Instead the task's
+ * input rows are copied into a zero-bordered buffer where every pixel is
+ * interior, and each row runs in 8-pixel blocks, the last one storing only
+ * the pixels that exist (the others read the buffer's slack; a padding
+ * tap adds 0 * w). Stride 1 only: a strided conv reads several input
+ * pixels per output pixel, and copying them costs more than its borders. */
+#define DW_SMALL_OW 16
+#define DW_SMALL_FLOATS 8192 /* 32 KiB on the stack, as conv_dw_simd.h */
+
+/* Padded rows / columns (and slack floats) the small-map path needs for
+ * chunks of rows output rows; false if they do not fit its buffer. */
+static bool dw_small_dims(const kn_nchwc_dw_ctx *d, int64_t rows, int64_t *Hp, int64_t *Wp)
+{
+    const kn_conv2d_geom *g = &d->g;
+    if (d->OW > DW_SMALL_OW || g->SH != 1 || g->SW != 1 || g->DH > 4 || g->DW > 4 || d->p->KH > 9 || d->p->KW > 9)
+        return false;
+    *Hp = (rows - 1) * g->SH + (d->p->KH - 1) * g->DH + 1;
+    *Wp = (d->OW - 1) * g->SW + (d->p->KW - 1) * g->DW + 1;
+    const int64_t slack = (8 * g->SW + d->p->KW * g->DW) * B;
+    return *Hp <= DW_SMALL_FLOATS / B && *Hp * *Wp * B + slack <= DW_SMALL_FLOATS;
+}
+
+static inline __attribute__((always_inline)) void dw_small_rows(const dw_row *row, int64_t rows, int64_t SH,
+                                                                int64_t OW, int KH, int KW, int SW, int DW)
+{
+    dw_row copy = *row, *r = &copy;
+    __m512 wreg[9];
+    const bool inreg = KH && KH * KW <= 9;
+    if (inreg)
+#pragma GCC unroll 9
+        for (int t = 0; t < KH * KW; t++)
+            wreg[t] = _mm512_loadu_ps(r->w + t * B);
+    float *y = r->y;
+    const float *res = r->res;
+    for (int64_t i = 0; i < rows; i++) {
+        r->ih0 = i * SH;
+        r->y = y + i * OW * B;
+        r->res = res ? res + i * OW * B : NULL;
+        for (int64_t ow = 0; ow < OW; ow += 8)
+            dw_block(r, inreg ? wreg : NULL, ow, KH, KW, SW, DW, 8, (int)KN_MIN(OW - ow, (int64_t)8));
+    }
+}
+
+typedef void (*dw_small_fn)(const dw_row *r, int64_t rows, int64_t SH, int64_t OW, int KW, int SW, int DW);
+
+#define DW_SMALL_SPECIALIZE(k, st)                                                                             \
+    static void dw_small_##k##s##st(const dw_row *r, int64_t rows, int64_t SH, int64_t OW, int KW, int SW,   \
+                                      int DW)                                                                \
+    {                                                                                                        \
+        (void)KW, (void)SW, (void)DW;                                                                        \
+        dw_small_rows(r, rows, SH, OW, k, k, st, 1);                                                         \
+    }
+DW_SMALL_SPECIALIZE(3, 1)
+DW_SMALL_SPECIALIZE(5, 1)
+
+static void dw_small_any(const dw_row *r, int64_t rows, int64_t SH, int64_t OW, int KW, int SW, int DW)
+{
+    dw_small_rows(r, rows, SH, OW, 0, KW, SW, DW);
+}
+
+/* Output rows [oh0, oh1) through the zero-bordered buffer; r has the
+ * plane's weights, bias and epilogue. */
+static void dw_small_task(const kn_nchwc_dw_ctx *d, const dw_row *r, const float *x, const float *res, float *y,
+                          int64_t oh0, int64_t oh1)
+{
+    const kn_conv2d_geom *g = &d->g;
+    const int64_t KH = d->p->KH, KW = d->p->KW, W = d->W, OW = d->OW;
+    int64_t Hp, Wp;
+    dw_small_dims(d, oh1 - oh0, &Hp, &Wp);
+    float buf[DW_SMALL_FLOATS] __attribute__((aligned(64)));
+    const int64_t ih0 = oh0 * g->SH - g->PT;
+    for (int64_t i = 0; i < Hp; i++) {
+        const int64_t ih = ih0 + i;
+        float *dst = buf + i * Wp * B;
+        /* columns [c0, c1) of the padded row are input columns [c0 - PL, c1 - PL) */
+        const int64_t c0 = ih >= 0 && ih < d->H ? KN_MIN(KN_MAX(g->PL, (int64_t)0), Wp) : Wp;
+        const int64_t c1 = KN_MAX(KN_MIN(g->PL + W, Wp), c0);
+        const float *src = x + (ih * W - g->PL) * B;
+        for (int64_t j = 0; j < c0; j++)
+            _mm512_store_ps(dst + j * B, _mm512_setzero_ps());
+        for (int64_t j = c0; j < c1; j++)
+            _mm512_store_ps(dst + j * B, _mm512_loadu_ps(src + j * B));
+        for (int64_t j = c1; j < Wp; j++)
+            _mm512_store_ps(dst + j * B, _mm512_setzero_ps());
+    }
+    /* the slack the last block reads past the rows: finite, never stored */
+    const int64_t slack = (8 * g->SW + KW * g->DW) * B;
+    for (int64_t j = 0; j < slack; j += B)
+        _mm512_store_ps(buf + Hp * Wp * B + j, _mm512_setzero_ps());
+    dw_row rr = *r;
+    rr.x = buf;
+    rr.W = Wp;
+    rr.PL = 0;
+    rr.k0 = 0;
+    rr.k1 = KH;
+    rr.y = y + oh0 * OW * B;
+    rr.res = res ? res + oh0 * OW * B : NULL;
+    dw_small_fn fn = dw_small_any;
+    if (g->DH == 1 && g->DW == 1 && KH == KW && g->SW == 1) {
+        if (KH == 3)
+            fn = dw_small_3s1;
+        else if (KH == 5)
+            fn = dw_small_5s1;
+    }
+    fn(&rr, oh1 - oh0, g->SH, OW, (int)KW, (int)g->SW, (int)g->DW);
+}
+
 #define DW_ACT_CASE(A)                                               \
     case A:                                                          \
         for (int64_t i = 0; i < n; i++)                              \
@@ -195,6 +307,15 @@ void kn_nchwc_dw_task_avx512(void *ctx, size_t task)
         .hi = act == KN_ACT_CLIP ? d->act->beta : INFINITY,
     };
     const bool act_row = d->act && !r.clip;
+    int64_t Hp, Wp;
+    /* decided by the shape and the chunk size alone (not by the chunk),
+     * so every thread count takes the same path */
+    if (dw_small_dims(d, d->rows, &Hp, &Wp)) {
+        dw_small_task(d, &r, r.x, res, y, oh0, oh1);
+        if (act_row)
+            dw_act_row(y + oh0 * OW * B, (oh1 - oh0) * OW, d->act);
+        return;
+    }
     for (int64_t oh = oh0; oh < oh1; oh++) {
         r.ih0 = oh * g->SH - g->PT;
         kn_nchwc_dw_krows(d, r.ih0, &r.k0, &r.k1);
