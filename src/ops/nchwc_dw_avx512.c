@@ -183,8 +183,14 @@ static inline __attribute__((always_inline)) void dw_small_rows(const dw_row *ro
         r->ih0 = i * SH;
         r->y = y + i * OW * B;
         r->res = res ? res + i * OW * B : NULL;
-        for (int64_t ow = 0; ow < OW; ow += 8)
-            dw_block(r, inreg ? wreg : NULL, ow, KH, KW, SW, DW, 8, (int)KN_MIN(OW - ow, (int64_t)8));
+        /* 7x7 and 14x14 maps: no wasted pixels (measured slower for 3x3,
+         * whose weights take 9 registers) */
+        if (!inreg && OW % 7 == 0)
+            for (int64_t ow = 0; ow < OW; ow += 7)
+                dw_block(r, inreg ? wreg : NULL, ow, KH, KW, SW, DW, 7, 7);
+        else
+            for (int64_t ow = 0; ow < OW; ow += 8)
+                dw_block(r, inreg ? wreg : NULL, ow, KH, KW, SW, DW, 8, (int)KN_MIN(OW - ow, (int64_t)8));
     }
 }
 
