@@ -87,49 +87,9 @@ static inline __attribute__((always_inline)) void dw_blocks(const dw_row *r, con
         dw_block(r, wreg, ow, KH, KW, SW, DW, 1, 1);
 }
 
-/* Interior pixels [lo, hi) of a row; KW, SW, DW are constants where
- * inlined from the specialized copies below, KH too (0 for any). */
-static inline __attribute__((always_inline)) void dw_interior(const dw_row *row, int64_t lo, int64_t hi, int KH,
-                                                              int KW, int SW, int DW)
-{
-    /* a local copy: the output stores cannot alias it, so its fields stay
-     * in registers */
-    const dw_row copy = *row, *r = &copy;
-    if (KH && r->k0 == 0 && r->k1 == KH) {
-        if (KH * KW <= 9) {
-            __m512 wreg[9];
-#pragma GCC unroll 9
-            for (int t = 0; t < KH * KW; t++)
-                wreg[t] = _mm512_loadu_ps(r->w + t * B);
-            dw_blocks(r, wreg, lo, hi, KH, KW, SW, DW);
-        } else {
-            dw_blocks(r, NULL, lo, hi, KH, KW, SW, DW);
-        }
-    } else {
-        dw_blocks(r, NULL, lo, hi, 0, KW, SW, DW);
-    }
-}
-
-typedef void (*dw_interior_fn)(const dw_row *r, int64_t lo, int64_t hi, int KW, int SW, int DW);
-
-#define DW_SPECIALIZE(k, st)                                                                           \
-    static void dw_interior_##k##s##st(const dw_row *r, int64_t lo, int64_t hi, int KW, int SW, int DW) \
-    {                                                                                                  \
-        (void)KW, (void)SW, (void)DW;                                                                  \
-        dw_interior(r, lo, hi, k, k, st, 1);                                                           \
-    }
-DW_SPECIALIZE(3, 1)
-DW_SPECIALIZE(3, 2)
-DW_SPECIALIZE(5, 1)
-DW_SPECIALIZE(5, 2)
-
-static void dw_interior_any(const dw_row *r, int64_t lo, int64_t hi, int KW, int SW, int DW)
-{
-    dw_interior(r, lo, hi, 0, KW, SW, DW);
-}
-
 /* One border pixel: only the tap columns inside the input. */
-static void dw_pixel(const dw_row *r, int64_t ow, int64_t KW, int64_t SW, int64_t DW)
+static inline __attribute__((always_inline)) void dw_pixel(const dw_row *r, int64_t ow, int64_t KW, int64_t SW,
+                                                           int64_t DW)
 {
     __m512 acc = _mm512_loadu_ps(r->bias);
     const int64_t iw0 = ow * SW - r->PL;
@@ -279,6 +239,62 @@ static void dw_act_row(float *y, int64_t n, const kn_epilogue *ep)
     }
 }
 
+/* Output rows [oh0, oh1) of one plane. r is a copy (the output stores
+ * cannot alias it, so its fields stay in registers); KW, SW, DW are
+ * constants where inlined from the specialized copies below, KH too (0
+ * for any), and 3x3 weights are loaded into registers once per task. */
+static inline __attribute__((always_inline)) void dw_rows(const kn_nchwc_dw_ctx *d, const dw_row *row, int64_t oh0,
+                                                          int64_t oh1, int KH, int KW, int SW, int DW)
+{
+    dw_row copy = *row, *r = &copy;
+    const kn_conv2d_geom *g = &d->g;
+    const int64_t OW = d->OW, kw = d->p->KW, sw = g->SW, dw = g->DW;
+    int64_t lo, hi;
+    kn_nchwc_dw_interior(d, &lo, &hi);
+    __m512 wreg[9];
+    const bool inreg = KH && KH * KW <= 9;
+    if (inreg)
+#pragma GCC unroll 9
+        for (int t = 0; t < KH * KW; t++)
+            wreg[t] = _mm512_loadu_ps(r->w + t * B);
+    float *y = r->y;
+    const float *res = r->res;
+    const bool act_row = d->act && !r->clip;
+    for (int64_t oh = oh0; oh < oh1; oh++) {
+        r->ih0 = oh * g->SH - g->PT;
+        kn_nchwc_dw_krows(d, r->ih0, &r->k0, &r->k1);
+        r->y = y + oh * OW * B;
+        r->res = res ? res + oh * OW * B : NULL;
+        for (int64_t ow = 0; ow < lo; ow++)
+            dw_pixel(r, ow, kw, sw, dw);
+        if (KH && r->k0 == 0 && r->k1 == KH)
+            dw_blocks(r, inreg ? wreg : NULL, lo, hi, KH, KW, SW, DW);
+        else
+            dw_blocks(r, NULL, lo, hi, 0, KW, SW, DW);
+        for (int64_t ow = hi; ow < OW; ow++)
+            dw_pixel(r, ow, kw, sw, dw);
+        if (act_row)
+            dw_act_row(r->y, OW, d->act);
+    }
+}
+
+typedef void (*dw_rows_fn)(const kn_nchwc_dw_ctx *d, const dw_row *r, int64_t oh0, int64_t oh1);
+
+#define DW_SPECIALIZE(k, st)                                                                                   \
+    static void dw_rows_##k##s##st(const kn_nchwc_dw_ctx *d, const dw_row *r, int64_t oh0, int64_t oh1)     \
+    {                                                                                                          \
+        dw_rows(d, r, oh0, oh1, k, k, st, 1);                                                                  \
+    }
+DW_SPECIALIZE(3, 1)
+DW_SPECIALIZE(3, 2)
+DW_SPECIALIZE(5, 1)
+DW_SPECIALIZE(5, 2)
+
+static void dw_rows_any(const kn_nchwc_dw_ctx *d, const dw_row *r, int64_t oh0, int64_t oh1)
+{
+    dw_rows(d, r, oh0, oh1, 0, (int)d->p->KW, (int)d->g.SW, (int)d->g.DW);
+}
+
 void kn_nchwc_dw_task_avx512(void *ctx, size_t task)
 {
     const kn_nchwc_dw_ctx *d = ctx;
@@ -289,17 +305,6 @@ void kn_nchwc_dw_task_avx512(void *ctx, size_t task)
     const float *res = d->residual ? d->residual + plane * d->OH * OW * B : NULL;
     float *y = d->y + plane * d->OH * OW * B;
     const int64_t oh0 = chunk * d->rows, oh1 = KN_MIN(d->OH, oh0 + d->rows);
-    int64_t lo, hi;
-    kn_nchwc_dw_interior(d, &lo, &hi);
-    dw_interior_fn interior = dw_interior_any;
-    if (g->DW == 1 && KW == 3 && p->KH == 3 && g->SW == 1)
-        interior = dw_interior_3s1;
-    else if (g->DW == 1 && KW == 3 && p->KH == 3 && g->SW == 2)
-        interior = dw_interior_3s2;
-    else if (g->DW == 1 && KW == 5 && p->KH == 5 && g->SW == 1)
-        interior = dw_interior_5s1;
-    else if (g->DW == 1 && KW == 5 && p->KH == 5 && g->SW == 2)
-        interior = dw_interior_5s2;
     const kn_act act = d->act ? d->act->act : KN_ACT_NONE;
     dw_row r = {
         .x = d->x + plane * H * W * B,
@@ -312,27 +317,25 @@ void kn_nchwc_dw_task_avx512(void *ctx, size_t task)
         .lo = act == KN_ACT_CLIP ? d->act->alpha : 0.0f,
         .hi = act == KN_ACT_CLIP ? d->act->beta : INFINITY,
     };
-    const bool act_row = d->act && !r.clip;
     int64_t Hp, Wp;
     /* decided by the shape and the chunk size alone (not by the chunk),
      * so every thread count takes the same path */
     if (dw_small_dims(d, d->rows, &Hp, &Wp)) {
         dw_small_task(d, &r, r.x, res, y, oh0, oh1);
-        if (act_row)
+        if (d->act && !r.clip)
             dw_act_row(y + oh0 * OW * B, (oh1 - oh0) * OW, d->act);
         return;
     }
-    for (int64_t oh = oh0; oh < oh1; oh++) {
-        r.ih0 = oh * g->SH - g->PT;
-        kn_nchwc_dw_krows(d, r.ih0, &r.k0, &r.k1);
-        r.y = y + oh * OW * B;
-        r.res = res ? res + oh * OW * B : NULL;
-        for (int64_t ow = 0; ow < lo; ow++)
-            dw_pixel(&r, ow, KW, g->SW, g->DW);
-        interior(&r, lo, hi, (int)KW, (int)g->SW, (int)g->DW);
-        for (int64_t ow = hi; ow < OW; ow++)
-            dw_pixel(&r, ow, KW, g->SW, g->DW);
-        if (act_row)
-            dw_act_row(r.y, OW, d->act);
-    }
+    dw_rows_fn fn = dw_rows_any;
+    if (g->DW == 1 && KW == 3 && p->KH == 3 && g->SW == 1)
+        fn = dw_rows_3s1;
+    else if (g->DW == 1 && KW == 3 && p->KH == 3 && g->SW == 2)
+        fn = dw_rows_3s2;
+    else if (g->DW == 1 && KW == 5 && p->KH == 5 && g->SW == 1)
+        fn = dw_rows_5s1;
+    else if (g->DW == 1 && KW == 5 && p->KH == 5 && g->SW == 2)
+        fn = dw_rows_5s2;
+    r.y = y;
+    r.res = res;
+    fn(d, &r, oh0, oh1);
 }
