@@ -3,11 +3,12 @@
  * pixel vector and a weight vector. Per output row: the kernel rows inside
  * the input are found once; the border pixels (some tap in the left or
  * right padding) clip their tap columns; the interior pixels go in blocks
- * of 8, 4 and 1 with one accumulator each and no tests. For 3x3 and 5x5
- * with stride 1 or 2 (MobileNet / EfficientNet) the taps are unrolled with
- * constant offsets, so an input vector loaded once serves every
- * neighbouring pixel whose window covers it, and 3x3 keeps its 9 weight
- * vectors in registers along a row. Residual, ReLU and Clip are applied in
+ * of 8, 4 and 1 with one accumulator each and no tests. Small stride-1
+ * maps instead go through a zero-bordered copy (dw_small_task). For 3x3
+ * and 5x5 with stride 1 or 2 (MobileNet / EfficientNet) the taps are
+ * unrolled with constant offsets, so an input vector loaded once serves
+ * every neighbouring pixel whose window covers it, and 3x3 keeps its 9
+ * weight vectors in registers. Residual, ReLU and Clip are applied in
  * registers before the one store; other activations run over the finished
  * row while it is in L1. Both use act_vec's formulas, so they equal
  * kn_act_apply_avx512 bit for bit. Called only when the session's ISA is
@@ -96,9 +97,9 @@ static inline __attribute__((always_inline)) void dw_pixel(const dw_row *r, int6
     const int64_t kw0 = iw0 >= 0 ? 0 : (-iw0 + DW - 1) / DW;
     const int64_t kw1 = r->W - 1 - iw0 < 0 ? 0 : KN_MIN(KW, (r->W - 1 - iw0) / DW + 1);
     for (int64_t kh = r->k0; kh < r->k1; kh++) {
-        const float *xr = r->x + ((r->ih0 + kh * r->DH) * r->W + iw0) * B, *wr = r->w + kh * KW * B;
+        const float *xr = r->x + ((r->ih0 + kh * r->DH) * r->W + iw0 + kw0 * DW) * B, *wr = r->w + kh * KW * B;
         for (int64_t kw = kw0; kw < kw1; kw++)
-            acc = _mm512_fmadd_ps(_mm512_loadu_ps(xr + kw * DW * B), _mm512_loadu_ps(wr + kw * B), acc);
+            acc = _mm512_fmadd_ps(_mm512_loadu_ps(xr + (kw - kw0) * DW * B), _mm512_loadu_ps(wr + kw * B), acc);
     }
     dw_store(r, acc, ow);
 }
@@ -188,11 +189,10 @@ static void dw_small_task(const kn_nchwc_dw_ctx *d, const dw_row *r, const float
         /* columns [c0, c1) of the padded row are input columns [c0 - PL, c1 - PL) */
         const int64_t c0 = ih >= 0 && ih < d->H ? KN_MIN(KN_MAX(g->PL, (int64_t)0), Wp) : Wp;
         const int64_t c1 = KN_MAX(KN_MIN(g->PL + W, Wp), c0);
-        const float *src = x + (ih * W - g->PL) * B;
         for (int64_t j = 0; j < c0; j++)
             _mm512_store_ps(dst + j * B, _mm512_setzero_ps());
         for (int64_t j = c0; j < c1; j++)
-            _mm512_store_ps(dst + j * B, _mm512_loadu_ps(src + j * B));
+            _mm512_store_ps(dst + j * B, _mm512_loadu_ps(x + (ih * W + j - g->PL) * B));
         for (int64_t j = c1; j < Wp; j++)
             _mm512_store_ps(dst + j * B, _mm512_setzero_ps());
     }
