@@ -74,6 +74,8 @@ void kn_nchwc_dw_task_generic(void *ctx, size_t task)
     float *y = d->y + plane * d->OH * OW * B;
     const float *w = p->w + cb * p->KH * KW * B, *bias = p->bias + cb * B;
     const int64_t oh0 = chunk * d->rows, oh1 = KN_MIN(d->OH, oh0 + d->rows);
+    const kn_act act = d->act ? d->act->act : KN_ACT_NONE;
+    const float lo = act == KN_ACT_CLIP ? d->act->alpha : 0.0f, hi = act == KN_ACT_CLIP ? d->act->beta : 0.0f;
     for (int64_t oh = oh0; oh < oh1; oh++) {
         const int64_t ih0 = oh * g->SH - g->PT;
         int64_t k0, k1;
@@ -100,7 +102,15 @@ void kn_nchwc_dw_task_generic(void *ctx, size_t task)
                 for (int l = 0; l < B; l++)
                     acc[l] += rv[l];
             }
-            if (d->act)
+            /* ReLU and Clip (kn_act_scalar's formulas) inline: a call per
+             * lane would cost more than the taps */
+            if (act == KN_ACT_RELU)
+                for (int l = 0; l < B; l++)
+                    acc[l] = acc[l] > 0.0f ? acc[l] : 0.0f;
+            else if (act == KN_ACT_CLIP)
+                for (int l = 0; l < B; l++)
+                    acc[l] = acc[l] < lo ? lo : (acc[l] > hi ? hi : acc[l]);
+            else if (act != KN_ACT_NONE)
                 for (int l = 0; l < B; l++)
                     acc[l] = kn_act_scalar(d->act, acc[l]);
             memcpy(yv, acc, sizeof acc);

@@ -3,11 +3,12 @@
  * pixel vector and a weight vector. Per output row: the kernel rows inside
  * the input are found once; the border pixels (some tap in the left or
  * right padding) clip their tap columns; the interior pixels go in blocks
- * of 8, 4 and 1 with one accumulator each and no tests. For 3x3 and 5x5
- * with stride 1 or 2 (MobileNet / EfficientNet) the taps are unrolled with
- * constant offsets, so an input vector loaded once serves every
- * neighbouring pixel whose window covers it, and 3x3 keeps its 9 weight
- * vectors in registers along a row. Residual, ReLU and Clip are applied in
+ * of 8, 4 and 1 with one accumulator each and no tests. Small stride-1
+ * maps instead go through a zero-bordered copy (dw_small_task). For 3x3
+ * and 5x5 with stride 1 or 2 (MobileNet / EfficientNet) the taps are
+ * unrolled with constant offsets, so an input vector loaded once serves
+ * every neighbouring pixel whose window covers it, and 3x3 keeps its 9
+ * weight vectors in registers. Residual, ReLU and Clip are applied in
  * registers before the one store; other activations run over the finished
  * row while it is in L1. Both use act_vec's formulas, so they equal
  * kn_act_apply_avx512 bit for bit. Called only when the session's ISA is
@@ -45,7 +46,7 @@ static inline __attribute__((always_inline)) void dw_store(const dw_row *r, __m5
  * kernel rows are inside (k0 = 0, k1 = KH), and wreg (if not NULL) holds
  * the KH * KW weight vectors. KH = 0: rows k0 .. k1 from memory. */
 static inline __attribute__((always_inline)) void dw_block(const dw_row *r, const __m512 *wreg, int64_t ow, int KH,
-                                                           int KW, int SW, int DW, int R)
+                                                           int KW, int SW, int DW, int R, int n)
 {
     __m512 acc[8];
     const __m512 b = _mm512_loadu_ps(r->bias);
@@ -66,8 +67,11 @@ static inline __attribute__((always_inline)) void dw_block(const dw_row *r, cons
         }
     }
 #pragma GCC unroll 8
-    for (int i = 0; i < R; i++)
+    for (int i = 0; i < R; i++) {
+        if (i >= n)
+            break;
         dw_store(r, acc[i], ow + i);
+    }
 }
 
 static inline __attribute__((always_inline)) void dw_blocks(const dw_row *r, const __m512 *wreg, int64_t lo,
@@ -75,66 +79,143 @@ static inline __attribute__((always_inline)) void dw_blocks(const dw_row *r, con
 {
     int64_t ow = lo;
     for (; ow + 8 <= hi; ow += 8)
-        dw_block(r, wreg, ow, KH, KW, SW, DW, 8);
+        dw_block(r, wreg, ow, KH, KW, SW, DW, 8, 8);
     if (ow + 4 <= hi) {
-        dw_block(r, wreg, ow, KH, KW, SW, DW, 4);
+        dw_block(r, wreg, ow, KH, KW, SW, DW, 4, 4);
         ow += 4;
     }
     for (; ow < hi; ow++)
-        dw_block(r, wreg, ow, KH, KW, SW, DW, 1);
-}
-
-/* Interior pixels [lo, hi) of a row; KW, SW, DW are constants where
- * inlined from the specialized copies below, KH too (0 for any). */
-static inline __attribute__((always_inline)) void dw_interior(const dw_row *r, int64_t lo, int64_t hi, int KH, int KW,
-                                                              int SW, int DW)
-{
-    if (KH && r->k0 == 0 && r->k1 == KH) {
-        if (KH * KW <= 9) {
-            __m512 wreg[9];
-#pragma GCC unroll 9
-            for (int t = 0; t < KH * KW; t++)
-                wreg[t] = _mm512_loadu_ps(r->w + t * B);
-            dw_blocks(r, wreg, lo, hi, KH, KW, SW, DW);
-        } else {
-            dw_blocks(r, NULL, lo, hi, KH, KW, SW, DW);
-        }
-    } else {
-        dw_blocks(r, NULL, lo, hi, 0, KW, SW, DW);
-    }
-}
-
-typedef void (*dw_interior_fn)(const dw_row *r, int64_t lo, int64_t hi, int KW, int SW, int DW);
-
-#define DW_SPECIALIZE(k, st)                                                                           \
-    static void dw_interior_##k##s##st(const dw_row *r, int64_t lo, int64_t hi, int KW, int SW, int DW) \
-    {                                                                                                  \
-        (void)KW, (void)SW, (void)DW;                                                                  \
-        dw_interior(r, lo, hi, k, k, st, 1);                                                           \
-    }
-DW_SPECIALIZE(3, 1)
-DW_SPECIALIZE(3, 2)
-DW_SPECIALIZE(5, 1)
-DW_SPECIALIZE(5, 2)
-
-static void dw_interior_any(const dw_row *r, int64_t lo, int64_t hi, int KW, int SW, int DW)
-{
-    dw_interior(r, lo, hi, 0, KW, SW, DW);
+        dw_block(r, wreg, ow, KH, KW, SW, DW, 1, 1);
 }
 
 /* One border pixel: only the tap columns inside the input. */
-static void dw_pixel(const dw_row *r, int64_t ow, int64_t KW, int64_t SW, int64_t DW)
+static inline __attribute__((always_inline)) void dw_pixel(const dw_row *r, int64_t ow, int64_t KW, int64_t SW,
+                                                           int64_t DW)
 {
     __m512 acc = _mm512_loadu_ps(r->bias);
     const int64_t iw0 = ow * SW - r->PL;
     const int64_t kw0 = iw0 >= 0 ? 0 : (-iw0 + DW - 1) / DW;
     const int64_t kw1 = r->W - 1 - iw0 < 0 ? 0 : KN_MIN(KW, (r->W - 1 - iw0) / DW + 1);
     for (int64_t kh = r->k0; kh < r->k1; kh++) {
-        const float *xr = r->x + ((r->ih0 + kh * r->DH) * r->W + iw0) * B, *wr = r->w + kh * KW * B;
+        const float *xr = r->x + ((r->ih0 + kh * r->DH) * r->W + iw0 + kw0 * DW) * B, *wr = r->w + kh * KW * B;
         for (int64_t kw = kw0; kw < kw1; kw++)
-            acc = _mm512_fmadd_ps(_mm512_loadu_ps(xr + kw * DW * B), _mm512_loadu_ps(wr + kw * B), acc);
+            acc = _mm512_fmadd_ps(_mm512_loadu_ps(xr + (kw - kw0) * DW * B), _mm512_loadu_ps(wr + kw * B), acc);
     }
     dw_store(r, acc, ow);
+}
+
+/* Small maps (7x7, 14x14): most pixels touch the padding, and a row has
+ * too few interior pixels for the 8-pixel blocks, so border pixels and
+ * single-pixel FMA chains would run at latency speed. Instead the task's
+ * input rows are copied into a zero-bordered buffer where every pixel is
+ * interior, and each row runs in 8-pixel blocks, the last one storing only
+ * the pixels that exist (the others read the buffer's slack; a padding
+ * tap adds 0 * w). Stride 1 only: a strided conv reads several input
+ * pixels per output pixel, and copying them costs more than its borders. */
+#define DW_SMALL_OW 16
+#define DW_SMALL_FLOATS 8192 /* 32 KiB on the stack, as conv_dw_simd.h */
+
+/* Padded rows / columns (and slack floats) the small-map path needs for
+ * chunks of rows output rows; false if they do not fit its buffer. */
+static bool dw_small_dims(const kn_nchwc_dw_ctx *d, int64_t rows, int64_t *Hp, int64_t *Wp)
+{
+    const kn_conv2d_geom *g = &d->g;
+    if (d->OW > DW_SMALL_OW || g->SH != 1 || g->SW != 1 || g->DH > 4 || g->DW > 4 || d->p->KH > 9 || d->p->KW > 9)
+        return false;
+    *Hp = (rows - 1) * g->SH + (d->p->KH - 1) * g->DH + 1;
+    *Wp = (d->OW - 1) * g->SW + (d->p->KW - 1) * g->DW + 1;
+    const int64_t slack = (8 * g->SW + d->p->KW * g->DW) * B;
+    return *Hp <= DW_SMALL_FLOATS / B && *Hp * *Wp * B + slack <= DW_SMALL_FLOATS;
+}
+
+static inline __attribute__((always_inline)) void dw_small_rows(const dw_row *row, int64_t rows, int64_t SH,
+                                                                int64_t OW, int KH, int KW, int SW, int DW)
+{
+    dw_row copy = *row, *r = &copy;
+    __m512 wreg[9];
+    const bool inreg = KH && KH * KW <= 9;
+    if (inreg)
+#pragma GCC unroll 9
+        for (int t = 0; t < KH * KW; t++)
+            wreg[t] = _mm512_loadu_ps(r->w + t * B);
+    float *y = r->y;
+    const float *res = r->res;
+    for (int64_t i = 0; i < rows; i++) {
+        r->ih0 = i * SH;
+        r->y = y + i * OW * B;
+        r->res = res ? res + i * OW * B : NULL;
+        /* 7x7 and 14x14 maps: no wasted pixels (measured slower for 3x3,
+         * whose weights take 9 registers) */
+        if (!inreg && OW % 7 == 0)
+            for (int64_t ow = 0; ow < OW; ow += 7)
+                dw_block(r, inreg ? wreg : NULL, ow, KH, KW, SW, DW, 7, 7);
+        else
+            for (int64_t ow = 0; ow < OW; ow += 8)
+                dw_block(r, inreg ? wreg : NULL, ow, KH, KW, SW, DW, 8, (int)KN_MIN(OW - ow, (int64_t)8));
+    }
+}
+
+typedef void (*dw_small_fn)(const dw_row *r, int64_t rows, int64_t SH, int64_t OW, int KW, int SW, int DW);
+
+#define DW_SMALL_SPECIALIZE(k, st)                                                                             \
+    static void dw_small_##k##s##st(const dw_row *r, int64_t rows, int64_t SH, int64_t OW, int KW, int SW,   \
+                                      int DW)                                                                \
+    {                                                                                                        \
+        (void)KW, (void)SW, (void)DW;                                                                        \
+        dw_small_rows(r, rows, SH, OW, k, k, st, 1);                                                         \
+    }
+DW_SMALL_SPECIALIZE(3, 1)
+DW_SMALL_SPECIALIZE(5, 1)
+
+static void dw_small_any(const dw_row *r, int64_t rows, int64_t SH, int64_t OW, int KW, int SW, int DW)
+{
+    dw_small_rows(r, rows, SH, OW, 0, KW, SW, DW);
+}
+
+/* Output rows [oh0, oh1) through the zero-bordered buffer; r has the
+ * plane's weights, bias and epilogue. */
+static void dw_small_task(const kn_nchwc_dw_ctx *d, const dw_row *r, const float *x, const float *res, float *y,
+                          int64_t oh0, int64_t oh1)
+{
+    const kn_conv2d_geom *g = &d->g;
+    const int64_t KH = d->p->KH, KW = d->p->KW, W = d->W, OW = d->OW;
+    int64_t Hp, Wp;
+    dw_small_dims(d, oh1 - oh0, &Hp, &Wp);
+    float buf[DW_SMALL_FLOATS] __attribute__((aligned(64)));
+    const int64_t ih0 = oh0 * g->SH - g->PT;
+    for (int64_t i = 0; i < Hp; i++) {
+        const int64_t ih = ih0 + i;
+        float *dst = buf + i * Wp * B;
+        /* columns [c0, c1) of the padded row are input columns [c0 - PL, c1 - PL) */
+        const int64_t c0 = ih >= 0 && ih < d->H ? KN_MIN(KN_MAX(g->PL, (int64_t)0), Wp) : Wp;
+        const int64_t c1 = KN_MAX(KN_MIN(g->PL + W, Wp), c0);
+        for (int64_t j = 0; j < c0; j++)
+            _mm512_store_ps(dst + j * B, _mm512_setzero_ps());
+        for (int64_t j = c0; j < c1; j++)
+            _mm512_store_ps(dst + j * B, _mm512_loadu_ps(x + (ih * W + j - g->PL) * B));
+        for (int64_t j = c1; j < Wp; j++)
+            _mm512_store_ps(dst + j * B, _mm512_setzero_ps());
+    }
+    /* the slack the last block reads past the rows: finite, never stored */
+    const int64_t slack = (8 * g->SW + KW * g->DW) * B;
+    for (int64_t j = 0; j < slack; j += B)
+        _mm512_store_ps(buf + Hp * Wp * B + j, _mm512_setzero_ps());
+    dw_row rr = *r;
+    rr.x = buf;
+    rr.W = Wp;
+    rr.PL = 0;
+    rr.k0 = 0;
+    rr.k1 = KH;
+    rr.y = y + oh0 * OW * B;
+    rr.res = res ? res + oh0 * OW * B : NULL;
+    dw_small_fn fn = dw_small_any;
+    if (g->DH == 1 && g->DW == 1 && KH == KW && g->SW == 1) {
+        if (KH == 3)
+            fn = dw_small_3s1;
+        else if (KH == 5)
+            fn = dw_small_5s1;
+    }
+    fn(&rr, oh1 - oh0, g->SH, OW, (int)KW, (int)g->SW, (int)g->DW);
 }
 
 #define DW_ACT_CASE(A)                                               \
@@ -158,6 +239,62 @@ static void dw_act_row(float *y, int64_t n, const kn_epilogue *ep)
     }
 }
 
+/* Output rows [oh0, oh1) of one plane. r is a copy (the output stores
+ * cannot alias it, so its fields stay in registers); KW, SW, DW are
+ * constants where inlined from the specialized copies below, KH too (0
+ * for any), and 3x3 weights are loaded into registers once per task. */
+static inline __attribute__((always_inline)) void dw_rows(const kn_nchwc_dw_ctx *d, const dw_row *row, int64_t oh0,
+                                                          int64_t oh1, int KH, int KW, int SW, int DW)
+{
+    dw_row copy = *row, *r = &copy;
+    const kn_conv2d_geom *g = &d->g;
+    const int64_t OW = d->OW, kw = d->p->KW, sw = g->SW, dw = g->DW;
+    int64_t lo, hi;
+    kn_nchwc_dw_interior(d, &lo, &hi);
+    __m512 wreg[9];
+    const bool inreg = KH && KH * KW <= 9;
+    if (inreg)
+#pragma GCC unroll 9
+        for (int t = 0; t < KH * KW; t++)
+            wreg[t] = _mm512_loadu_ps(r->w + t * B);
+    float *y = r->y;
+    const float *res = r->res;
+    const bool act_row = d->act && !r->clip;
+    for (int64_t oh = oh0; oh < oh1; oh++) {
+        r->ih0 = oh * g->SH - g->PT;
+        kn_nchwc_dw_krows(d, r->ih0, &r->k0, &r->k1);
+        r->y = y + oh * OW * B;
+        r->res = res ? res + oh * OW * B : NULL;
+        for (int64_t ow = 0; ow < lo; ow++)
+            dw_pixel(r, ow, kw, sw, dw);
+        if (KH && r->k0 == 0 && r->k1 == KH)
+            dw_blocks(r, inreg ? wreg : NULL, lo, hi, KH, KW, SW, DW);
+        else
+            dw_blocks(r, NULL, lo, hi, 0, KW, SW, DW);
+        for (int64_t ow = hi; ow < OW; ow++)
+            dw_pixel(r, ow, kw, sw, dw);
+        if (act_row)
+            dw_act_row(r->y, OW, d->act);
+    }
+}
+
+typedef void (*dw_rows_fn)(const kn_nchwc_dw_ctx *d, const dw_row *r, int64_t oh0, int64_t oh1);
+
+#define DW_SPECIALIZE(k, st)                                                                                   \
+    static void dw_rows_##k##s##st(const kn_nchwc_dw_ctx *d, const dw_row *r, int64_t oh0, int64_t oh1)     \
+    {                                                                                                          \
+        dw_rows(d, r, oh0, oh1, k, k, st, 1);                                                                  \
+    }
+DW_SPECIALIZE(3, 1)
+DW_SPECIALIZE(3, 2)
+DW_SPECIALIZE(5, 1)
+DW_SPECIALIZE(5, 2)
+
+static void dw_rows_any(const kn_nchwc_dw_ctx *d, const dw_row *r, int64_t oh0, int64_t oh1)
+{
+    dw_rows(d, r, oh0, oh1, 0, (int)d->p->KW, (int)d->g.SW, (int)d->g.DW);
+}
+
 void kn_nchwc_dw_task_avx512(void *ctx, size_t task)
 {
     const kn_nchwc_dw_ctx *d = ctx;
@@ -168,17 +305,6 @@ void kn_nchwc_dw_task_avx512(void *ctx, size_t task)
     const float *res = d->residual ? d->residual + plane * d->OH * OW * B : NULL;
     float *y = d->y + plane * d->OH * OW * B;
     const int64_t oh0 = chunk * d->rows, oh1 = KN_MIN(d->OH, oh0 + d->rows);
-    int64_t lo, hi;
-    kn_nchwc_dw_interior(d, &lo, &hi);
-    dw_interior_fn interior = dw_interior_any;
-    if (g->DW == 1 && KW == 3 && p->KH == 3 && g->SW == 1)
-        interior = dw_interior_3s1;
-    else if (g->DW == 1 && KW == 3 && p->KH == 3 && g->SW == 2)
-        interior = dw_interior_3s2;
-    else if (g->DW == 1 && KW == 5 && p->KH == 5 && g->SW == 1)
-        interior = dw_interior_5s1;
-    else if (g->DW == 1 && KW == 5 && p->KH == 5 && g->SW == 2)
-        interior = dw_interior_5s2;
     const kn_act act = d->act ? d->act->act : KN_ACT_NONE;
     dw_row r = {
         .x = d->x + plane * H * W * B,
@@ -191,18 +317,25 @@ void kn_nchwc_dw_task_avx512(void *ctx, size_t task)
         .lo = act == KN_ACT_CLIP ? d->act->alpha : 0.0f,
         .hi = act == KN_ACT_CLIP ? d->act->beta : INFINITY,
     };
-    const bool act_row = d->act && !r.clip;
-    for (int64_t oh = oh0; oh < oh1; oh++) {
-        r.ih0 = oh * g->SH - g->PT;
-        kn_nchwc_dw_krows(d, r.ih0, &r.k0, &r.k1);
-        r.y = y + oh * OW * B;
-        r.res = res ? res + oh * OW * B : NULL;
-        for (int64_t ow = 0; ow < lo; ow++)
-            dw_pixel(&r, ow, KW, g->SW, g->DW);
-        interior(&r, lo, hi, (int)KW, (int)g->SW, (int)g->DW);
-        for (int64_t ow = hi; ow < OW; ow++)
-            dw_pixel(&r, ow, KW, g->SW, g->DW);
-        if (act_row)
-            dw_act_row(r.y, OW, d->act);
+    int64_t Hp, Wp;
+    /* decided by the shape and the chunk size alone (not by the chunk),
+     * so every thread count takes the same path */
+    if (dw_small_dims(d, d->rows, &Hp, &Wp)) {
+        dw_small_task(d, &r, r.x, res, y, oh0, oh1);
+        if (d->act && !r.clip)
+            dw_act_row(y + oh0 * OW * B, (oh1 - oh0) * OW, d->act);
+        return;
     }
+    dw_rows_fn fn = dw_rows_any;
+    if (g->DW == 1 && KW == 3 && p->KH == 3 && g->SW == 1)
+        fn = dw_rows_3s1;
+    else if (g->DW == 1 && KW == 3 && p->KH == 3 && g->SW == 2)
+        fn = dw_rows_3s2;
+    else if (g->DW == 1 && KW == 5 && p->KH == 5 && g->SW == 1)
+        fn = dw_rows_5s1;
+    else if (g->DW == 1 && KW == 5 && p->KH == 5 && g->SW == 2)
+        fn = dw_rows_5s2;
+    r.y = y;
+    r.res = res;
+    fn(d, &r, oh0, oh1);
 }

@@ -1,13 +1,14 @@
 /* The blocked (NCHWc) depthwise convolution, plain C and AVX-512 forms,
  * against the reference convolution (conv_ref.c, group == C on NCHW data)
  * through test-local reorders: channel counts with pad lanes (1, 3, 17,
- * 33) and without (16, 32), widths that end the vector kernel's 8- and
- * 4-pixel blocks at every remainder, strides 1-3, 1x1 to 7x7 and 3x2
- * filters, dilation, asymmetric pads and pads wider than the kernel
- * (windows wholly outside the input), residual and every activation, two
- * images. Pad lanes of the input and residual hold finite junk (the packed
- * zero weights must cancel it); pad lanes of the output must be finite;
- * 1 and 2 threads must give identical bits. */
+ * 33) and without (16), widths that end the vector kernel's 8- and
+ * 4-pixel blocks at every remainder, small maps (the AVX-512 form's
+ * zero-bordered buffer), strides 1-3, 1x1 to 7x7 and 3x2 filters,
+ * dilation, asymmetric pads and pads wider than the kernel (windows wholly
+ * outside the input), residual and every activation, two images. Pad
+ * lanes of the input and residual hold finite junk (the packed zero
+ * weights must cancel it); pad lanes of the output must be finite; 1 and 2
+ * threads must give identical bits. */
 #include "harness.h"
 #include "ops/conv_ref.h"
 #include "ops/nchwc.h"
@@ -65,6 +66,12 @@ static const dw_case cases[] = {
     {1, 3, 6, 64, 5, 5, 2, 2, 2, 2, 2, 2, 1, 1},
     {2, 33, 6, 23, 1, 1, 2, 2, 0, 0, 0, 0, 1, 1},
     {1, 3, 7, 20, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1},
+    /* small maps through the zero-bordered buffer: any kernel, dilation, pads past the kernel */
+    {1, 17, 9, 10, 3, 2, 1, 1, 2, 0, 1, 1, 2, 3},
+    {1, 3, 9, 9, 7, 7, 1, 1, 3, 3, 3, 3, 1, 1},
+    {2, 33, 7, 7, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1},
+    {1, 3, 6, 6, 3, 3, 1, 1, 4, 5, 3, 6, 1, 1},
+    {1, 3, 12, 5, 5, 5, 1, 1, 0, 4, 2, 1, 1, 1},
     /* more rows than one task holds: several row chunks per plane */
     {1, 2, 150, 120, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},
 };
@@ -182,13 +189,15 @@ static void test_against_reference(void **state)
 }
 
 /* every activation, with and without residual, on 3x3 and 5x5 shapes with
- * borders, whole 8-pixel blocks and remainders */
+ * borders, whole 8-pixel blocks and remainders, and small maps */
 static void test_activations(void **state)
 {
     (void)state;
     static const dw_case ks[] = {
         {2, 17, 13, 37, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},
         {1, 33, 12, 29, 5, 5, 2, 2, 2, 2, 2, 2, 1, 1},
+        {1, 17, 7, 7, 5, 5, 1, 1, 2, 2, 2, 2, 1, 1},
+        {1, 17, 14, 14, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},
     };
     pthreadpool_t pool = pthreadpool_create(2);
     assert_non_null(pool);
