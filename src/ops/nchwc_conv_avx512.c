@@ -29,6 +29,9 @@ typedef struct tile_args {
     const float *bias;
     float *y;       /* first block of the group, first pixel */
     const float *res;
+    /* 16 zeros, behind a pointer: a known-zero array would let the
+     * compiler split the tap loop per pixel instead of selecting pointers */
+    const float *zeros;
     int64_t kh_lo, kh_hi, kw_lo, kw_hi;
     int64_t cb0, cb1; /* input blocks of this pass */
     bool first, last; /* first pass starts from bias, last applies the epilogue */
@@ -83,9 +86,15 @@ static inline __attribute__((always_inline)) void tile(const tile_args *a, const
                 const float *xp[PMAX];
 #pragma GCC unroll 8
                 for (int q = 0; q < P; q++) {
-                    if (checked)
-                        xp[q] = rok[q] && (uint64_t)(a->iw[q] + kw * c->DW) < W ? a->x + (a->xo[q] + t) : zeros;
-                    else
+                    if (checked) {
+                        /* a select in integers: as a conditional, GCC
+                         * duplicates the 16 loads into both branches */
+                        const uintptr_t ok =
+                            (uintptr_t)0 - (uintptr_t)(rok[q] & ((uint64_t)(a->iw[q] + kw * c->DW) < W));
+                        const uintptr_t in = (uintptr_t)a->x + (uintptr_t)(a->xo[q] + t) * sizeof(float);
+                        const uintptr_t z = (uintptr_t)a->zeros;
+                        xp[q] = (const float *)(z ^ ((in ^ z) & ok));
+                    } else
                         xp[q] = base[q] + t;
                 }
 #pragma GCC unroll 16
@@ -210,7 +219,7 @@ void kn_nchwc_conv_range_avx512(const kn_nchwc_conv_ctx *c, int64_t n, int64_t g
     const kn_nchwc_conv *p = c->p;
     const int F = (int)kn_nchwc_group_blocks(c, g), pmax = tile_pmax[F - 1];
     tile_args a = {.c = c, .x = c->x + n * c->xs_img, .w = p->w + g * KN_NCHWC_GROUP * KN_NCHWC_BLOCK * c->KK,
-                   .bias = p->bias + g * KN_NCHWC_GROUP * KN_NCHWC_BLOCK};
+                   .bias = p->bias + g * KN_NCHWC_GROUP * KN_NCHWC_BLOCK, .zeros = zeros};
     const int64_t y0 = n * c->ys_img + g * KN_NCHWC_GROUP * c->ys_blk;
     /* passes over slices of the input blocks whose weights fit in L2 next
      * to the pixels' input, partial sums kept in y between passes (stored
