@@ -32,6 +32,9 @@ typedef struct tile_args {
     /* 16 zeros, behind a pointer: a known-zero array would let the
      * compiler split the tap loop per pixel instead of selecting pointers */
     const float *zeros;
+    /* weights the next pass reads, prefetched to L2 a line per input step:
+     * this tile's share of them */
+    const char *pf, *pf_end;
     int64_t kh_lo, kh_hi, kw_lo, kw_hi;
     int64_t cb0, cb1; /* input blocks of this pass */
     bool first, last; /* first pass starts from bias, last applies the epilogue */
@@ -69,6 +72,7 @@ static inline __attribute__((always_inline)) void tile(const tile_args *a, const
 #pragma GCC unroll 8
     for (int q = 0; q < P; q++)
         base[q] = checked ? a->x : a->x + a->xo[q];
+    const char *pf = a->pf, *pfe = a->pf_end;
     for (int64_t cb = a->cb0; cb < a->cb1; cb++) {
         const float *wc = a->w + cb * KH * KW * ws;
         for (int64_t kh = a->kh_lo; kh < a->kh_hi; kh++) {
@@ -99,6 +103,8 @@ static inline __attribute__((always_inline)) void tile(const tile_args *a, const
                 }
 #pragma GCC unroll 16
                 for (int ic = 0; ic < LC; ic++) {
+                    _mm_prefetch(pf, _MM_HINT_T1);
+                    pf += pf < pfe ? 64 : 0;
                     __m512 wv[4];
 #pragma GCC unroll 4
                     for (int f = 0; f < F; f++)
@@ -176,10 +182,13 @@ static const tile_fn tiles[2][2][4][PMAX] = {
 static const int tile_pmax[4] = {8, 8, 8, 6};
 
 static void range_pass(const kn_nchwc_conv_ctx *c, tile_args *ap, int F, int pmax, int64_t y0, int64_t s,
-                       int64_t e)
+                       int64_t e, const char *nb, const char *ne)
 {
     const kn_nchwc_conv *p = c->p;
     tile_args a = *ap;
+    const int64_t ntiles = (e - s + pmax - 1) / pmax;
+    const int64_t share = ((ne - nb) / ntiles + 64) & ~(int64_t)63;
+    a.pf = nb;
     int64_t oh = s / c->OW, ow = s % c->OW;
     for (int64_t i = s; i < e;) {
         const int np = (int)KN_MIN(e - i, (int64_t)pmax);
@@ -209,7 +218,9 @@ static void range_pass(const kn_nchwc_conv_ctx *c, tile_args *ap, int F, int pma
         }
         a.y = c->y + y0 + i * KN_NCHWC_BLOCK;
         a.res = c->res ? c->res + y0 + i * KN_NCHWC_BLOCK : NULL;
+        a.pf_end = a.pf + KN_MIN(share, ne - a.pf);
         tiles[!inside][c->Lc == 1][F - 1][np - 1](&a);
+        a.pf = a.pf_end;
         i += np;
     }
 }
@@ -230,6 +241,21 @@ void kn_nchwc_conv_range_avx512(const kn_nchwc_conv_ctx *c, int64_t n, int64_t g
         a.cb1 = KN_MIN(a.cb0 + cbc, c->CBn);
         a.first = a.cb0 == 0;
         a.last = a.cb1 == c->CBn;
-        range_pass(c, &a, F, pmax, y0, s, e);
+        /* what comes next from memory: the next slice, or after the last
+         * one the next group's first slice (the thread's next task if this
+         * chunk ends the plane), or this group's first slice again */
+        const char *w = (const char *)a.w, *nb = w, *ne = w;
+        if (!a.last) {
+            nb = w + a.cb1 * per_cb;
+            ne = w + KN_MIN(a.cb1 + cbc, c->CBn) * per_cb;
+        } else if (e == c->OH * c->OW && g + 1 < c->G) {
+            const int64_t F2 = kn_nchwc_group_blocks(c, g + 1);
+            const int64_t per_cb2 = p->KH * p->KW * c->Lc * F2 * KN_NCHWC_BLOCK * (int64_t)sizeof(float);
+            nb = (const char *)(a.w + KN_NCHWC_GROUP * KN_NCHWC_BLOCK * c->KK);
+            ne = nb + KN_MIN(KN_MAX((int64_t)1, KN_NCHWC_WSLICE / per_cb2), c->CBn) * per_cb2;
+        } else if (cbc < c->CBn) {
+            ne = w + cbc * per_cb;
+        }
+        range_pass(c, &a, F, pmax, y0, s, e, nb, ne);
     }
 }
