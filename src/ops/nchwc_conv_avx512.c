@@ -181,6 +181,28 @@ static const tile_fn tiles[2][2][4][PMAX] = {
  * registers. */
 static const int tile_pmax[4] = {8, 8, 8, 6};
 
+/* The next tile's input (each pixel's first tap, every block of the
+ * pass: the hardware prefetcher does not follow that many planes) and
+ * residual lines, into L1 while this tile computes. */
+static inline void prefetch_next(const kn_nchwc_conv_ctx *c, const tile_args *a, int F, int64_t oh, int64_t ow,
+                                 int64_t np, const float *res)
+{
+    for (int64_t q = 0; q < np; q++) {
+        const int64_t ih = oh * c->SH - c->PT, iw = ow * c->SW - c->PL;
+        if (ih >= 0 && ih < c->H && iw >= 0 && iw < c->W) {
+            const float *xp = a->x + ih * c->xs_row + iw * c->xs_pix;
+            for (int64_t cb = a->cb0; cb < a->cb1; cb++)
+                _mm_prefetch((const char *)(xp + cb * c->xs_cb), _MM_HINT_T0);
+        }
+        if (++ow == c->OW)
+            ow = 0, oh++;
+    }
+    if (a->last && res)
+        for (int f = 0; f < F; f++)
+            for (int64_t q = 0; q < np; q++)
+                _mm_prefetch((const char *)(res + f * c->ys_blk + q * KN_NCHWC_BLOCK), _MM_HINT_T0);
+}
+
 static void range_pass(const kn_nchwc_conv_ctx *c, tile_args *ap, int F, int pmax, int64_t y0, int64_t s,
                        int64_t e, const char *nb, const char *ne)
 {
@@ -219,6 +241,9 @@ static void range_pass(const kn_nchwc_conv_ctx *c, tile_args *ap, int F, int pma
         a.y = c->y + y0 + i * KN_NCHWC_BLOCK;
         a.res = c->res ? c->res + y0 + i * KN_NCHWC_BLOCK : NULL;
         a.pf_end = a.pf + KN_MIN(share, ne - a.pf);
+        if (c->Lc == KN_NCHWC_BLOCK)
+            prefetch_next(c, &a, F, oh, ow, KN_MIN(e - i - np, (int64_t)pmax),
+                          a.res ? a.res + np * KN_NCHWC_BLOCK : NULL);
         tiles[!inside][c->Lc == 1][F - 1][np - 1](&a);
         a.pf = a.pf_end;
         i += np;
