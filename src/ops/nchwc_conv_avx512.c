@@ -44,6 +44,13 @@ typedef struct tile_args {
 
 static const float zeros[16] __attribute__((aligned(64)));
 
+/* n vectors at y through act_vec, as kn_act_apply_avx512 does. */
+__attribute__((noinline)) static void act_vectors(const kn_epilogue *act, float *y, int n)
+{
+    for (int i = 0; i < n; i++)
+        _mm512_storeu_ps(y + i * 16, act_vec(act, _mm512_loadu_ps(y + i * 16), act->act));
+}
+
 static inline __attribute__((always_inline)) void tile(const tile_args *a, const int LC, const int F, const int P,
                                                        const bool checked)
 {
@@ -120,8 +127,13 @@ static inline __attribute__((always_inline)) void tile(const tile_args *a, const
             }
         }
     }
+    /* ReLU and Clip in registers; the other activations (act_vec, long)
+     * over the stored tile, still in L1, from one out-of-line copy */
     const kn_epilogue *act = a->last ? c->act : NULL;
     const float *res = a->last ? a->res : NULL;
+    const kn_act kind = act ? act->act : KN_ACT_NONE;
+    const __m512 lo = _mm512_set1_ps(kind == KN_ACT_CLIP ? act->alpha : 0.0f);
+    const __m512 hi = _mm512_set1_ps(kind == KN_ACT_CLIP ? act->beta : __builtin_inff());
 #pragma GCC unroll 4
     for (int f = 0; f < F; f++) {
         float *y = a->y + f * c->ys_blk;
@@ -131,11 +143,14 @@ static inline __attribute__((always_inline)) void tile(const tile_args *a, const
             __m512 v = acc[f * P + q];
             if (r)
                 v = _mm512_add_ps(v, _mm512_loadu_ps(r + q * 16));
-            if (act)
-                v = act_vec(act, v, act->act);
+            if (kind == KN_ACT_RELU || kind == KN_ACT_CLIP)
+                v = _mm512_min_ps(_mm512_max_ps(v, lo), hi);
             _mm512_storeu_ps(y + q * 16, v);
         }
     }
+    if (kind != KN_ACT_NONE && kind != KN_ACT_RELU && kind != KN_ACT_CLIP)
+        for (int f = 0; f < F; f++)
+            act_vectors(act, a->y + f * c->ys_blk, P);
 }
 
 typedef void (*tile_fn)(const tile_args *a);

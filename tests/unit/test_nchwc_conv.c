@@ -229,7 +229,8 @@ static void test_avx512_epilogue_matches_act_apply(void **state)
     kn_nchwc_conv *p;
     assert_int_equal(kn_nchwc_conv_pack(k.M, k.C, 3, 3, w->data, b->data, false, KN_ISA_AVX512, &p), KILN_OK);
     kn_conv2d_geom g = {1, 1, 1, 1, 1, 1};
-    static const kn_act acts[] = {KN_ACT_SILU, KN_ACT_SIGMOID, KN_ACT_HARD_SWISH, KN_ACT_LEAKY_RELU};
+    static const kn_act acts[] = {KN_ACT_SILU, KN_ACT_SIGMOID, KN_ACT_HARD_SWISH, KN_ACT_LEAKY_RELU,
+                                  KN_ACT_RELU, KN_ACT_CLIP, KN_ACT_HARD_SIGMOID};
     for (size_t a = 0; a < sizeof acts / sizeof acts[0]; a++) {
         kn_epilogue ep = {.act = acts[a], .alpha = 0.2f, .beta = 0.5f};
         kn_nchwc_conv_run(p, &g, 1, k.H, k.W, k.H, k.W, xb, y0, NULL, NULL, NULL);
