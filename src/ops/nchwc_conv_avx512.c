@@ -3,9 +3,14 @@
  * (row-major, so a tile may continue on the next row), F * P accumulators
  * in registers: per input step (block cb, tap kh kw, lane ic) F weight
  * vectors are loaded and each pixel's input value is broadcast once
- * against them. Bias starts the accumulators; residual and the activation
- * (act_vec, as kn_act_apply_avx512) are applied before the one store of
- * each vector.
+ * against them. Bias plus residual starts the accumulators; ReLU / Clip
+ * are applied before the one store of each vector, other activations
+ * (act_vec, as kn_act_apply_avx512) over the stored tile.
+ *
+ * Reductions whose weights would not stay in L2 run in passes over slices
+ * of the input blocks, the partial sums kept in y between passes. While a
+ * tile computes, the weights of the next pass and the next tile's input
+ * and residual lines are prefetched.
  *
  * Tiles whose pixels have every tap inside the input run with no checks.
  * The others (image borders) run over the union of their pixels' valid
@@ -60,12 +65,14 @@ static inline __attribute__((always_inline)) void tile(const tile_args *a, const
     const uint64_t H = (uint64_t)c->H, W = (uint64_t)c->W;
     __m512 acc[32];
     if (a->first) {
+        /* the residual joins the bias before the sum: read before this
+         * tile's y is first written, so y may be the residual */
 #pragma GCC unroll 4
         for (int f = 0; f < F; f++) {
             __m512 b = _mm512_loadu_ps(a->bias + f * 16);
 #pragma GCC unroll 8
             for (int q = 0; q < P; q++)
-                acc[f * P + q] = b;
+                acc[f * P + q] = a->res ? _mm512_add_ps(b, _mm512_loadu_ps(a->res + f * c->ys_blk + q * 16)) : b;
         }
     } else {
 #pragma GCC unroll 4
@@ -130,19 +137,15 @@ static inline __attribute__((always_inline)) void tile(const tile_args *a, const
     /* ReLU and Clip in registers; the other activations (act_vec, long)
      * over the stored tile, still in L1, from one out-of-line copy */
     const kn_epilogue *act = a->last ? c->act : NULL;
-    const float *res = a->last ? a->res : NULL;
     const kn_act kind = act ? act->act : KN_ACT_NONE;
     const __m512 lo = _mm512_set1_ps(kind == KN_ACT_CLIP ? act->alpha : 0.0f);
     const __m512 hi = _mm512_set1_ps(kind == KN_ACT_CLIP ? act->beta : __builtin_inff());
 #pragma GCC unroll 4
     for (int f = 0; f < F; f++) {
         float *y = a->y + f * c->ys_blk;
-        const float *r = res ? res + f * c->ys_blk : NULL;
 #pragma GCC unroll 8
         for (int q = 0; q < P; q++) {
             __m512 v = acc[f * P + q];
-            if (r)
-                v = _mm512_add_ps(v, _mm512_loadu_ps(r + q * 16));
             if (kind == KN_ACT_RELU || kind == KN_ACT_CLIP)
                 v = _mm512_min_ps(_mm512_max_ps(v, lo), hi);
             _mm512_storeu_ps(y + q * 16, v);
@@ -212,7 +215,7 @@ static inline void prefetch_next(const kn_nchwc_conv_ctx *c, const tile_args *a,
         if (++ow == c->OW)
             ow = 0, oh++;
     }
-    if (a->last && res)
+    if (a->first && res)
         for (int f = 0; f < F; f++)
             for (int64_t q = 0; q < np; q++)
                 _mm_prefetch((const char *)(res + f * c->ys_blk + q * KN_NCHWC_BLOCK), _MM_HINT_T0);

@@ -7,7 +7,8 @@
  * every width, long flattened 1x1 rows split into chunks), strides 1, 2,
  * 3, symmetric, asymmetric and large pads, dilation, 1x1, 3x3, 5x5, 7x7
  * and 3x2 kernels, plain NCHW input (stems), residual, every activation,
- * N = 2. 1 and 2 threads must give identical bits, every output element
+ * N = 2. 1 and 2 threads must give identical bits, so must y given as
+ * its own residual (in place), every output element
  * (pad lanes included) must be written, and pad lanes hold act(0). */
 #include "harness.h"
 #include "ops/conv_ref.h"
@@ -140,6 +141,12 @@ static void check(const conv_case *k, kn_isa_level isa, kn_act act, bool residua
     kn_nchwc_conv_run(p, &g, k->N, k->H, k->W, OH, OW, xin, y1, residual ? rb : NULL, epp, NULL);
     kn_nchwc_conv_run(p, &g, k->N, k->H, k->W, OH, OW, xin, y2, residual ? rb : NULL, epp, pool);
     assert_memory_equal(y1, y2, (size_t)yn * sizeof(float));
+    if (residual) {
+        /* in place: y is the residual */
+        memcpy(y2, rb, (size_t)yn * sizeof(float));
+        kn_nchwc_conv_run(p, &g, k->N, k->H, k->W, OH, OW, xin, y2, y2, epp, pool);
+        assert_memory_equal(y1, y2, (size_t)yn * sizeof(float));
+    }
     from_blocked(k->N, k->M, OH, OW, y1, got->data, kn_act_scalar(&ep, 0.0f));
     kt_assert_tensors_close(got, want, 1e-4, 1e-5);
 
