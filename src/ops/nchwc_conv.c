@@ -1,10 +1,10 @@
 /* Group-1 convolution in the blocked layout (nchwc.h): weight packing, the
  * portable kernel and the driver that splits the output into tasks of
- * (image, group of output blocks, chunk of consecutive output pixels). The AVX-512 row
- * kernel is in nchwc_conv_avx512.c; both use the weight layout of
+ * (image, group of output blocks, chunk of consecutive output pixels). The
+ * AVX-512 kernel is in nchwc_conv_avx512.c; both use the weight layout of
  * nchwc_conv_impl.h.
  *
- * A task's columns and the tiles inside it depend only on the shape, so
+ * A task's pixels and the tiles inside it depend only on the shape, so
  * every output element is computed by the same operations whatever the
  * thread count. */
 #include "ops/conv_ref.h"
@@ -87,7 +87,8 @@ static void range_generic(const kn_nchwc_conv_ctx *c, int64_t n, int64_t g, int6
         for (int64_t cb = 0; cb < c->CBn; cb++)
             for (int64_t kh = kh_lo; kh < kh_hi; kh++)
                 for (int64_t kw = kw_lo; kw < kw_hi; kw++) {
-                    const float *xp = xi + cb * c->xs_cb + (ih0 + kh * c->DH) * c->xs_row + (iw0 + kw * c->DW) * c->xs_pix;
+                    const float *xp =
+                        xi + cb * c->xs_cb + (ih0 + kh * c->DH) * c->xs_row + (iw0 + kw * c->DW) * c->xs_pix;
                     const float *wp = wg + ((cb * KH + kh) * KW + kw) * Lc * nv;
                     for (int64_t ic = 0; ic < Lc; ic++) {
                         const float xv = xp[ic], *wq = wp + ic * nv;

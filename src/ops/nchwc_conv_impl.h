@@ -1,5 +1,5 @@
 /* Private to nchwc_conv.c / nchwc_conv_avx512.c: the packed weight layout
- * and the per-call context the row kernels share.
+ * and the per-call context the kernels share.
  *
  * Weights: output blocks are taken in groups of up to KN_NCHWC_GROUP (the
  * last group may be smaller, nfg blocks). Within a group the layout is
