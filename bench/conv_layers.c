@@ -103,7 +103,7 @@ int main(int argc, char **argv)
         if (only && !strstr(L->name, only))
             continue;
         int64_t OH = (L->H + 2 * L->P - L->K) / L->S + 1, OW = OH;
-        int64_t xs = L->C * L->H * L->H, ws = L->M * L->C * L->K * L->K, ys = L->M * OH * OW;
+        int64_t xs = L->C * L->H * L->H, ws = L->M * L->C * L->K * L->K;
         float *x = malloc((size_t)xs * 4), *w = malloc((size_t)ws * 4), *b = malloc((size_t)L->M * 4);
         /* blocked outputs are padded to whole blocks of 16 channels */
         const int64_t ysb = (L->M + 15) / 16 * 16 * OH * OW;
@@ -116,7 +116,6 @@ int main(int argc, char **argv)
             b[i] = 0.01f * (float)i;
         for (int64_t i = 0; i < ysb; i++)
             r[i] = 0.5f;
-        (void)ys;
         const bool nchw_in = L->C < 16;
         kn_nchwc_conv *np = NULL;
         float *xb = NULL;

@@ -1,10 +1,10 @@
 /* Group-1 convolution in the blocked layout (nchwc.h): weight packing, the
- * portable row kernel and the driver that splits the output into tasks of
- * (image, group of output blocks, row, column chunk). The AVX-512 row
- * kernel is in nchwc_conv_avx512.c; both use the weight layout of
+ * portable kernel and the driver that splits the output into tasks of
+ * (image, group of output blocks, chunk of consecutive output pixels). The
+ * AVX-512 kernel is in nchwc_conv_avx512.c; both use the weight layout of
  * nchwc_conv_impl.h.
  *
- * A task's columns and the tiles inside it depend only on the shape, so
+ * A task's pixels and the tiles inside it depend only on the shape, so
  * every output element is computed by the same operations whatever the
  * thread count. */
 #include "ops/conv_ref.h"
@@ -67,7 +67,7 @@ void kn_nchwc_conv_free(kn_nchwc_conv *p)
 }
 
 /* One output pixel at a time, all blocks of the group together. */
-static void row_generic(const kn_nchwc_conv_ctx *c, int64_t n, int64_t g, int64_t oh, int64_t ow0, int64_t ow1)
+static void range_generic(const kn_nchwc_conv_ctx *c, int64_t n, int64_t g, int64_t s, int64_t e)
 {
     const kn_nchwc_conv *p = c->p;
     const int64_t nfg = kn_nchwc_group_blocks(c, g), KH = p->KH, KW = p->KW, Lc = c->Lc;
@@ -75,12 +75,11 @@ static void row_generic(const kn_nchwc_conv_ctx *c, int64_t n, int64_t g, int64_
     const float *wg = p->w + g * KN_NCHWC_GROUP * KN_NCHWC_BLOCK * c->KK;
     const float *bias = p->bias + g * KN_NCHWC_GROUP * KN_NCHWC_BLOCK;
     const float *xi = c->x + n * c->xs_img;
-    const int64_t ih0 = oh * c->SH - c->PT;
-    int64_t kh_lo, kh_hi;
-    kn_nchwc_tap_range(ih0, c->DH, KH, c->H, &kh_lo, &kh_hi);
-    for (int64_t ow = ow0; ow < ow1; ow++) {
-        const int64_t iw0 = ow * c->SW - c->PL;
-        int64_t kw_lo, kw_hi;
+    for (int64_t i = s; i < e; i++) {
+        const int64_t oh = i / c->OW, ow = i % c->OW;
+        const int64_t ih0 = oh * c->SH - c->PT, iw0 = ow * c->SW - c->PL;
+        int64_t kh_lo, kh_hi, kw_lo, kw_hi;
+        kn_nchwc_tap_range(ih0, c->DH, KH, c->H, &kh_lo, &kh_hi);
         kn_nchwc_tap_range(iw0, c->DW, KW, c->W, &kw_lo, &kw_hi);
         float acc[KN_NCHWC_GROUP * KN_NCHWC_BLOCK];
         for (int64_t j = 0; j < nv; j++)
@@ -88,7 +87,8 @@ static void row_generic(const kn_nchwc_conv_ctx *c, int64_t n, int64_t g, int64_
         for (int64_t cb = 0; cb < c->CBn; cb++)
             for (int64_t kh = kh_lo; kh < kh_hi; kh++)
                 for (int64_t kw = kw_lo; kw < kw_hi; kw++) {
-                    const float *xp = xi + cb * c->xs_cb + (ih0 + kh * c->DH) * c->xs_row + (iw0 + kw * c->DW) * c->xs_pix;
+                    const float *xp =
+                        xi + cb * c->xs_cb + (ih0 + kh * c->DH) * c->xs_row + (iw0 + kw * c->DW) * c->xs_pix;
                     const float *wp = wg + ((cb * KH + kh) * KW + kw) * Lc * nv;
                     for (int64_t ic = 0; ic < Lc; ic++) {
                         const float xv = xp[ic], *wq = wp + ic * nv;
@@ -97,7 +97,7 @@ static void row_generic(const kn_nchwc_conv_ctx *c, int64_t n, int64_t g, int64_
                     }
                 }
         for (int64_t f = 0; f < nfg; f++) {
-            const int64_t off = n * c->ys_img + (g * KN_NCHWC_GROUP + f) * c->ys_blk + (oh * c->OW + ow) * KN_NCHWC_BLOCK;
+            const int64_t off = n * c->ys_img + (g * KN_NCHWC_GROUP + f) * c->ys_blk + i * KN_NCHWC_BLOCK;
             float *y = c->y + off;
             const float *r = c->res ? c->res + off : NULL;
             for (int64_t l = 0; l < KN_NCHWC_BLOCK; l++) {
@@ -114,23 +114,18 @@ static void row_generic(const kn_nchwc_conv_ctx *c, int64_t n, int64_t g, int64_
 
 typedef struct conv_task {
     const kn_nchwc_conv_ctx *c;
-    void (*row)(const kn_nchwc_conv_ctx *, int64_t, int64_t, int64_t, int64_t, int64_t);
+    void (*range)(const kn_nchwc_conv_ctx *, int64_t, int64_t, int64_t, int64_t);
 } conv_task;
 
-/* Tasks in the order (image, group, row, chunk), chunk fastest: the
+/* Tasks in the order (image, group, chunk), chunk fastest: the
  * consecutive tasks a thread takes share the group's weights. */
 static void conv_task_run(void *arg, size_t i)
 {
     const conv_task *t = arg;
     const kn_nchwc_conv_ctx *c = t->c;
-    int64_t k = (int64_t)i;
-    const int64_t chunk = k % c->nchunks;
-    k /= c->nchunks;
-    const int64_t oh = k % c->OH;
-    k /= c->OH;
-    const int64_t g = k % c->G, n = k / c->G;
-    const int64_t ow0 = chunk * c->chunk, ow1 = KN_MIN(ow0 + c->chunk, c->OW);
-    t->row(c, n, g, oh, ow0, ow1);
+    const int64_t k = (int64_t)i / c->nchunks, chunk = (int64_t)i % c->nchunks;
+    const int64_t g = k % c->G, n = k / c->G, s = chunk * c->chunk;
+    t->range(c, n, g, s, KN_MIN(s + c->chunk, c->OH * c->OW));
 }
 
 void kn_nchwc_conv_run(const kn_nchwc_conv *p, const kn_conv2d_geom *g, int64_t N, int64_t H, int64_t W,
@@ -155,22 +150,16 @@ void kn_nchwc_conv_run(const kn_nchwc_conv *p, const kn_conv2d_geom *g, int64_t 
     c.xs_img = c.CBn * c.xs_cb;
     c.ys_blk = OH * OW * KN_NCHWC_BLOCK;
     c.ys_img = c.MB * c.ys_blk;
-    if (p->KH == 1 && p->KW == 1 && g->SH == 1 && g->SW == 1 && g->PT == 0 && g->PL == 0 && OH == H && OW == W) {
-        /* consecutive rows are contiguous in x and y: one long row gives
-         * full tiles across row ends */
-        c.W = c.OW = H * W;
-        c.H = c.OH = 1;
-        c.xs_row = c.W * c.Lc;
-    }
+    c.oh_a = KN_MIN(KN_MAX(kn_ceil_div(c.PT, c.SH), (int64_t)0), c.OH);
+    c.oh_b = KN_MIN(KN_MAX(kn_floor_div(H - 1 + c.PT - (p->KH - 1) * c.DH, c.SH) + 1, c.oh_a), c.OH);
     c.ow_a = KN_MIN(KN_MAX(kn_ceil_div(c.PL, c.SW), (int64_t)0), c.OW);
-    c.ow_b = KN_MIN(KN_MAX(kn_floor_div(c.W - 1 + c.PL - (p->KW - 1) * c.DW, c.SW) + 1, c.ow_a), c.OW);
-    /* long rows (flattened 1x1) in chunks of whole 6-pixel tiles, enough
-     * of them for both threads */
-    c.nchunks = (c.OW + 95) / 96;
-    c.chunk = (c.OW + c.nchunks - 1) / c.nchunks;
+    c.ow_b = KN_MIN(KN_MAX(kn_floor_div(W - 1 + c.PL - (p->KW - 1) * c.DW, c.SW) + 1, c.ow_a), c.OW);
+    const int64_t plane = OH * OW;
+    c.nchunks = plane <= KN_NCHWC_CHUNK * 3 / 2 ? 1 : (plane + KN_NCHWC_CHUNK - 1) / KN_NCHWC_CHUNK;
+    c.chunk = (plane + c.nchunks - 1) / c.nchunks;
     if (c.nchunks > 1)
-        c.chunk = (c.chunk + 5) / 6 * 6;
-    c.nchunks = (c.OW + c.chunk - 1) / c.chunk;
-    conv_task t = {&c, p->isa == KN_ISA_AVX512 ? kn_nchwc_conv_row_avx512 : row_generic};
-    kn_parallel_for(pool, (size_t)(N * c.G * c.OH * c.nchunks), conv_task_run, &t);
+        c.chunk = (c.chunk + 23) / 24 * 24;
+    c.nchunks = (plane + c.chunk - 1) / c.chunk;
+    conv_task t = {&c, p->isa == KN_ISA_AVX512 ? kn_nchwc_conv_range_avx512 : range_generic};
+    kn_parallel_for(pool, (size_t)(N * c.G * c.nchunks), conv_task_run, &t);
 }

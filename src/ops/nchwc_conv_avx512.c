@@ -1,63 +1,130 @@
-/* AVX-512 row kernel of the blocked convolution (nchwc_conv.c). A tile is
- * F output blocks (F * 16 output channels) by P consecutive output pixels
- * of one row, F * P accumulators in registers: per input step (block cb,
- * tap kh kw, lane ic) F weight vectors are loaded and each pixel's input
- * value is broadcast once against them. Bias starts the accumulators;
- * residual and the activation (act_vec, as kn_act_apply_avx512) are
- * applied before the one store of each vector.
+/* AVX-512 kernel of the blocked convolution (nchwc_conv.c). A tile is F
+ * output blocks (F * 16 output channels) by P consecutive output pixels
+ * (row-major, so a tile may continue on the next row), F * P accumulators
+ * in registers: per input step (block cb, tap kh kw, lane ic) F weight
+ * vectors are loaded and each pixel's input value is broadcast once
+ * against them. Bias plus residual starts the accumulators; ReLU / Clip
+ * are applied before the one store of each vector, other activations
+ * (act_vec, as kn_act_apply_avx512) over the stored tile.
  *
- * Rows whose kh taps reach the padding just skip those taps. Columns whose
- * kw taps all lie inside the input row take the wide tiles with no checks;
- * the few border columns go one pixel at a time over their valid kw taps.
- * Called only when the session's ISA is AVX-512. */
+ * Reductions whose weights would not stay in L2 run in passes over slices
+ * of the input blocks, the partial sums kept in y between passes. While a
+ * tile computes, the weights of the next pass and the next tile's input
+ * and residual lines are prefetched.
+ *
+ * Tiles whose pixels have every tap inside the input run with no checks.
+ * The others (image borders) run over the union of their pixels' valid
+ * taps, and a pixel's broadcast reads a zero vector for taps in the
+ * padding: a few scalar selects per tap instead of a narrower, slower
+ * tile. Called only when the session's ISA is AVX-512. */
 #include "ops/act_avx512.h"
 #include "ops/nchwc_conv_impl.h"
 
 #include <immintrin.h>
 
+#define PMAX 8
+/* Weight bytes of one pass: a quarter of Zen 4's L2, room for the next
+ * slice being prefetched and the pass's input (256 to 512 KiB measured
+ * alike on ResNet-50's 3x3 512 layers; 64 KiB was slower). */
+#define KN_NCHWC_WSLICE (256 * 1024)
+
 typedef struct tile_args {
     const kn_nchwc_conv_ctx *c;
-    const float *x;  /* image n, first pixel's window origin (row ih0, column iw0) */
-    const float *w;  /* the group's weights */
+    const float *x; /* image n */
+    const float *w; /* the group's weights */
     const float *bias;
-    float *y;        /* first block of the group, first pixel */
+    float *y;       /* first block of the group, first pixel */
     const float *res;
+    const float *zeros; /* 16: what a tap in the padding broadcasts */
+    /* weights the next pass reads, prefetched to L2 a line per input step:
+     * this tile's share of them */
+    const char *pf, *pf_end;
     int64_t kh_lo, kh_hi, kw_lo, kw_hi;
+    int64_t cb0, cb1; /* input blocks of this pass */
+    bool first, last; /* first pass starts from bias + residual, last applies the activation */
+    /* per pixel: window origin (input row, column; offset in x) */
+    int64_t ih[PMAX], iw[PMAX], xo[PMAX];
 } tile_args;
 
-/* The window origin may lie in the padding (negative offsets from the
- * image): pointers are formed only for taps inside the image. */
-static inline __attribute__((always_inline)) void tile(const tile_args *a, int64_t xo, const int LC, const int F,
-                                                       const int P)
+static const float zeros[16] __attribute__((aligned(64)));
+
+/* n vectors at y through act_vec, as kn_act_apply_avx512 does. */
+__attribute__((noinline)) static void act_vectors(const kn_epilogue *act, float *y, int n)
+{
+    for (int i = 0; i < n; i++)
+        _mm512_storeu_ps(y + i * 16, act_vec(act, _mm512_loadu_ps(y + i * 16), act->act));
+}
+
+static inline __attribute__((always_inline)) void tile(const tile_args *a, const int LC, const int F, const int P,
+                                                       const bool checked)
 {
     const kn_nchwc_conv_ctx *c = a->c;
     const int64_t KH = c->p->KH, KW = c->p->KW, ws = (int64_t)LC * F * 16;
-    const int64_t px = c->SW * c->xs_pix, rs = c->DH * c->xs_row, cs = c->DW * c->xs_pix;
+    const int64_t rs = c->DH * c->xs_row, cs = c->DW * c->xs_pix;
+    const uint64_t H = (uint64_t)c->H, W = (uint64_t)c->W;
     __m512 acc[32];
-#pragma GCC unroll 32
-    for (int f = 0; f < F; f++) {
-        __m512 b = _mm512_loadu_ps(a->bias + f * 16);
-#pragma GCC unroll 32
-        for (int q = 0; q < P; q++)
-            acc[f * P + q] = b;
+    if (a->first) {
+        /* the residual joins the bias before the sum: read before this
+         * tile's y is first written, so y may be the residual */
+#pragma GCC unroll 4
+        for (int f = 0; f < F; f++) {
+            __m512 b = _mm512_loadu_ps(a->bias + f * 16);
+#pragma GCC unroll 8
+            for (int q = 0; q < P; q++)
+                acc[f * P + q] = a->res ? _mm512_add_ps(b, _mm512_loadu_ps(a->res + f * c->ys_blk + q * 16)) : b;
+        }
+    } else {
+#pragma GCC unroll 4
+        for (int f = 0; f < F; f++)
+#pragma GCC unroll 8
+            for (int q = 0; q < P; q++)
+                acc[f * P + q] = _mm512_loadu_ps(a->y + f * c->ys_blk + q * 16);
     }
-    for (int64_t cb = 0; cb < c->CBn; cb++) {
+    /* unchecked: every window origin is inside the image */
+    const float *base[PMAX];
+#pragma GCC unroll 8
+    for (int q = 0; q < P; q++)
+        base[q] = checked ? a->x : a->x + a->xo[q];
+    const char *pf = a->pf, *pfe = a->pf_end;
+    for (int64_t cb = a->cb0; cb < a->cb1; cb++) {
         const float *wc = a->w + cb * KH * KW * ws;
-        const int64_t xc = xo + cb * c->xs_cb;
         for (int64_t kh = a->kh_lo; kh < a->kh_hi; kh++) {
             const float *wr = wc + kh * KW * ws;
-            const int64_t xr = xc + kh * rs;
+            const int64_t tr = cb * c->xs_cb + kh * rs;
+            bool rok[PMAX];
+            if (checked) {
+#pragma GCC unroll 8
+                for (int q = 0; q < P; q++)
+                    rok[q] = (uint64_t)(a->ih[q] + kh * c->DH) < H;
+            }
             for (int64_t kw = a->kw_lo; kw < a->kw_hi; kw++) {
-                const float *wp = wr + kw * ws, *xp = a->x + (xr + kw * cs);
+                const float *wp = wr + kw * ws;
+                const int64_t t = tr + kw * cs;
+                const float *xp[PMAX];
+#pragma GCC unroll 8
+                for (int q = 0; q < P; q++) {
+                    if (checked) {
+                        /* a select in integers: as a conditional, GCC
+                         * duplicates the 16 loads into both branches */
+                        const uintptr_t ok =
+                            (uintptr_t)0 - (uintptr_t)(rok[q] & ((uint64_t)(a->iw[q] + kw * c->DW) < W));
+                        const uintptr_t in = (uintptr_t)a->x + (uintptr_t)(a->xo[q] + t) * sizeof(float);
+                        const uintptr_t z = (uintptr_t)a->zeros;
+                        xp[q] = (const float *)(z ^ ((in ^ z) & ok));
+                    } else
+                        xp[q] = base[q] + t;
+                }
 #pragma GCC unroll 16
                 for (int ic = 0; ic < LC; ic++) {
+                    _mm_prefetch(pf, _MM_HINT_T1);
+                    pf += pf < pfe ? 64 : 0;
                     __m512 wv[4];
 #pragma GCC unroll 4
                     for (int f = 0; f < F; f++)
                         wv[f] = _mm512_loadu_ps(wp + (ic * F + f) * 16);
-#pragma GCC unroll 32
+#pragma GCC unroll 8
                     for (int q = 0; q < P; q++) {
-                        __m512 xv = _mm512_set1_ps(xp[q * px + ic]);
+                        __m512 xv = _mm512_set1_ps(xp[q][ic]);
 #pragma GCC unroll 4
                         for (int f = 0; f < F; f++)
                             acc[f * P + q] = _mm512_fmadd_ps(wv[f], xv, acc[f * P + q]);
@@ -66,29 +133,38 @@ static inline __attribute__((always_inline)) void tile(const tile_args *a, int64
             }
         }
     }
-    const kn_epilogue *act = c->act;
+    /* ReLU and Clip in registers; the other activations (act_vec, long)
+     * over the stored tile, still in L1, from one out-of-line copy */
+    const kn_epilogue *act = a->last ? c->act : NULL;
+    const kn_act kind = act ? act->act : KN_ACT_NONE;
+    const __m512 lo = _mm512_set1_ps(kind == KN_ACT_CLIP ? act->alpha : 0.0f);
+    const __m512 hi = _mm512_set1_ps(kind == KN_ACT_CLIP ? act->beta : __builtin_inff());
 #pragma GCC unroll 4
     for (int f = 0; f < F; f++) {
         float *y = a->y + f * c->ys_blk;
-        const float *r = a->res ? a->res + f * c->ys_blk : NULL;
-#pragma GCC unroll 32
+#pragma GCC unroll 8
         for (int q = 0; q < P; q++) {
             __m512 v = acc[f * P + q];
-            if (r)
-                v = _mm512_add_ps(v, _mm512_loadu_ps(r + q * 16));
-            if (act)
-                v = act_vec(act, v, act->act);
+            if (kind == KN_ACT_RELU || kind == KN_ACT_CLIP)
+                v = _mm512_min_ps(_mm512_max_ps(v, lo), hi);
             _mm512_storeu_ps(y + q * 16, v);
         }
     }
+    if (kind != KN_ACT_NONE && kind != KN_ACT_RELU && kind != KN_ACT_CLIP)
+        for (int f = 0; f < F; f++)
+            act_vectors(act, a->y + f * c->ys_blk, P);
 }
 
-typedef void (*tile_fn)(const tile_args *a, int64_t xo);
+typedef void (*tile_fn)(const tile_args *a);
 
 #define TILE_DEF(LC, F, P)                                                                              \
-    __attribute__((noinline)) static void tile_##LC##_##F##_##P(const tile_args *a, int64_t xo)        \
+    __attribute__((noinline)) static void tile_##LC##_##F##_##P(const tile_args *a)                    \
     {                                                                                                   \
-        tile(a, xo, LC, F, P);                                                                          \
+        tile(a, LC, F, P, false);                                                                       \
+    }                                                                                                   \
+    __attribute__((noinline)) static void tilec_##LC##_##F##_##P(const tile_args *a)                   \
+    {                                                                                                   \
+        tile(a, LC, F, P, true);                                                                        \
     }
 #define TILE_ROW(LC, F)                                                                                 \
     TILE_DEF(LC, F, 1)                                                                                  \
@@ -104,47 +180,124 @@ TILE_ROW(1, 2)
 TILE_ROW(1, 3)
 TILE_ROW(1, 4)
 
-#define TILE_PTRS(LC, F)                                                                                \
+#define TILE_PTRS(T, LC, F)                                                                             \
     {                                                                                                   \
-        tile_##LC##_##F##_1, tile_##LC##_##F##_2, tile_##LC##_##F##_3, tile_##LC##_##F##_4,             \
-            tile_##LC##_##F##_5, tile_##LC##_##F##_6, tile_##LC##_##F##_7, tile_##LC##_##F##_8          \
+        T##_##LC##_##F##_1, T##_##LC##_##F##_2, T##_##LC##_##F##_3, T##_##LC##_##F##_4,                 \
+            T##_##LC##_##F##_5, T##_##LC##_##F##_6, T##_##LC##_##F##_7, T##_##LC##_##F##_8              \
     }
 
-/* [LC == 1][F - 1][P - 1] */
-static const tile_fn tiles[2][4][8] = {
-    {TILE_PTRS(16, 1), TILE_PTRS(16, 2), TILE_PTRS(16, 3), TILE_PTRS(16, 4)},
-    {TILE_PTRS(1, 1), TILE_PTRS(1, 2), TILE_PTRS(1, 3), TILE_PTRS(1, 4)},
+/* [checked][LC == 1][F - 1][P - 1] */
+static const tile_fn tiles[2][2][4][PMAX] = {
+    {{TILE_PTRS(tile, 16, 1), TILE_PTRS(tile, 16, 2), TILE_PTRS(tile, 16, 3), TILE_PTRS(tile, 16, 4)},
+     {TILE_PTRS(tile, 1, 1), TILE_PTRS(tile, 1, 2), TILE_PTRS(tile, 1, 3), TILE_PTRS(tile, 1, 4)}},
+    {{TILE_PTRS(tilec, 16, 1), TILE_PTRS(tilec, 16, 2), TILE_PTRS(tilec, 16, 3), TILE_PTRS(tilec, 16, 4)},
+     {TILE_PTRS(tilec, 1, 1), TILE_PTRS(tilec, 1, 2), TILE_PTRS(tilec, 1, 3), TILE_PTRS(tilec, 1, 4)}},
 };
 
-/* Widest tile per F: F * P accumulators plus F weights in 32 registers. */
+/* Widest tile per F: F * P accumulators, F weights and a broadcast in 32
+ * registers. */
 static const int tile_pmax[4] = {8, 8, 8, 6};
 
-void kn_nchwc_conv_row_avx512(const kn_nchwc_conv_ctx *c, int64_t n, int64_t g, int64_t oh, int64_t ow0,
-                              int64_t ow1)
+/* The next tile's input (each pixel's first tap, every block of the
+ * pass: the hardware prefetcher does not follow that many planes) and
+ * residual lines, into L1 while this tile computes. */
+static inline void prefetch_next(const kn_nchwc_conv_ctx *c, const tile_args *a, int F, int64_t oh, int64_t ow,
+                                 int64_t np, const float *res)
+{
+    for (int64_t q = 0; q < np; q++) {
+        const int64_t ih = oh * c->SH - c->PT, iw = ow * c->SW - c->PL;
+        if (ih >= 0 && ih < c->H && iw >= 0 && iw < c->W) {
+            const float *xp = a->x + ih * c->xs_row + iw * c->xs_pix;
+            for (int64_t cb = a->cb0; cb < a->cb1; cb++)
+                _mm_prefetch((const char *)(xp + cb * c->xs_cb), _MM_HINT_T0);
+        }
+        if (++ow == c->OW)
+            ow = 0, oh++;
+    }
+    if (a->first && res)
+        for (int f = 0; f < F; f++)
+            for (int64_t q = 0; q < np; q++)
+                _mm_prefetch((const char *)(res + f * c->ys_blk + q * KN_NCHWC_BLOCK), _MM_HINT_T0);
+}
+
+static void range_pass(const kn_nchwc_conv_ctx *c, tile_args *ap, int F, int pmax, int64_t y0, int64_t s,
+                       int64_t e, const char *nb, const char *ne)
+{
+    const kn_nchwc_conv *p = c->p;
+    tile_args a = *ap;
+    const int64_t ntiles = (e - s + pmax - 1) / pmax;
+    const int64_t share = ((ne - nb) / ntiles + 64) & ~(int64_t)63;
+    a.pf = nb;
+    int64_t oh = s / c->OW, ow = s % c->OW;
+    for (int64_t i = s; i < e;) {
+        const int np = (int)KN_MIN(e - i, (int64_t)pmax);
+        bool inside = true;
+        for (int q = 0; q < np; q++) {
+            inside &= oh >= c->oh_a && oh < c->oh_b && ow >= c->ow_a && ow < c->ow_b;
+            a.ih[q] = oh * c->SH - c->PT;
+            a.iw[q] = ow * c->SW - c->PL;
+            a.xo[q] = a.ih[q] * c->xs_row + a.iw[q] * c->xs_pix;
+            if (++ow == c->OW)
+                ow = 0, oh++;
+        }
+        if (inside) {
+            a.kh_lo = 0, a.kh_hi = p->KH, a.kw_lo = 0, a.kw_hi = p->KW;
+        } else {
+            /* the union of the pixels' valid taps */
+            a.kh_lo = p->KH, a.kh_hi = 0, a.kw_lo = p->KW, a.kw_hi = 0;
+            for (int q = 0; q < np; q++) {
+                int64_t lo, hi;
+                kn_nchwc_tap_range(a.ih[q], c->DH, p->KH, c->H, &lo, &hi);
+                if (lo < hi)
+                    a.kh_lo = KN_MIN(a.kh_lo, lo), a.kh_hi = KN_MAX(a.kh_hi, hi);
+                kn_nchwc_tap_range(a.iw[q], c->DW, p->KW, c->W, &lo, &hi);
+                if (lo < hi)
+                    a.kw_lo = KN_MIN(a.kw_lo, lo), a.kw_hi = KN_MAX(a.kw_hi, hi);
+            }
+        }
+        a.y = c->y + y0 + i * KN_NCHWC_BLOCK;
+        a.res = c->res ? c->res + y0 + i * KN_NCHWC_BLOCK : NULL;
+        a.pf_end = a.pf + KN_MIN(share, ne - a.pf);
+        if (c->Lc == KN_NCHWC_BLOCK)
+            prefetch_next(c, &a, F, oh, ow, KN_MIN(e - i - np, (int64_t)pmax),
+                          a.res ? a.res + np * KN_NCHWC_BLOCK : NULL);
+        tiles[!inside][c->Lc == 1][F - 1][np - 1](&a);
+        a.pf = a.pf_end;
+        i += np;
+    }
+}
+
+void kn_nchwc_conv_range_avx512(const kn_nchwc_conv_ctx *c, int64_t n, int64_t g, int64_t s, int64_t e)
 {
     const kn_nchwc_conv *p = c->p;
     const int F = (int)kn_nchwc_group_blocks(c, g), pmax = tile_pmax[F - 1];
-    const tile_fn *fns = tiles[c->Lc == 1][F - 1];
-    const int64_t ih0 = oh * c->SH - c->PT;
     tile_args a = {.c = c, .x = c->x + n * c->xs_img, .w = p->w + g * KN_NCHWC_GROUP * KN_NCHWC_BLOCK * c->KK,
-                   .bias = p->bias + g * KN_NCHWC_GROUP * KN_NCHWC_BLOCK};
-    kn_nchwc_tap_range(ih0, c->DH, p->KH, c->H, &a.kh_lo, &a.kh_hi);
-    const int64_t y0 = n * c->ys_img + g * KN_NCHWC_GROUP * c->ys_blk + oh * c->OW * KN_NCHWC_BLOCK;
-    const int64_t xrow = ih0 * c->xs_row;
-    const int64_t ia = KN_MAX(ow0, KN_MIN(ow1, c->ow_a)), ib = KN_MAX(ia, KN_MIN(ow1, c->ow_b));
-    for (int64_t ow = ow0; ow < ow1;) {
-        const int64_t iw0 = ow * c->SW - c->PL;
-        a.y = c->y + y0 + ow * KN_NCHWC_BLOCK;
-        a.res = c->res ? c->res + y0 + ow * KN_NCHWC_BLOCK : NULL;
-        int64_t np;
-        if (ow >= ia && ow < ib) {
-            np = KN_MIN(ib - ow, (int64_t)pmax);
-            a.kw_lo = 0, a.kw_hi = p->KW;
-        } else {
-            np = 1;
-            kn_nchwc_tap_range(iw0, c->DW, p->KW, c->W, &a.kw_lo, &a.kw_hi);
+                   .bias = p->bias + g * KN_NCHWC_GROUP * KN_NCHWC_BLOCK, .zeros = zeros};
+    const int64_t y0 = n * c->ys_img + g * KN_NCHWC_GROUP * c->ys_blk;
+    /* passes over slices of the input blocks whose weights fit in L2 next
+     * to the pixels' input, partial sums kept in y between passes (stored
+     * and reloaded exactly: the same operations as in one pass) */
+    const int64_t per_cb = p->KH * p->KW * c->Lc * F * KN_NCHWC_BLOCK * (int64_t)sizeof(float);
+    const int64_t cbc = KN_MAX((int64_t)1, KN_NCHWC_WSLICE / per_cb);
+    for (a.cb0 = 0; a.cb0 < c->CBn; a.cb0 += cbc) {
+        a.cb1 = KN_MIN(a.cb0 + cbc, c->CBn);
+        a.first = a.cb0 == 0;
+        a.last = a.cb1 == c->CBn;
+        /* what comes next from memory: the next slice, or after the last
+         * one the next group's first slice (the thread's next task if this
+         * chunk ends the plane), or this group's first slice again */
+        const char *w = (const char *)a.w, *nb = w, *ne = w;
+        if (!a.last) {
+            nb = w + a.cb1 * per_cb;
+            ne = w + KN_MIN(a.cb1 + cbc, c->CBn) * per_cb;
+        } else if (e == c->OH * c->OW && g + 1 < c->G) {
+            const int64_t F2 = kn_nchwc_group_blocks(c, g + 1);
+            const int64_t per_cb2 = p->KH * p->KW * c->Lc * F2 * KN_NCHWC_BLOCK * (int64_t)sizeof(float);
+            nb = (const char *)(a.w + KN_NCHWC_GROUP * KN_NCHWC_BLOCK * c->KK);
+            ne = nb + KN_MIN(KN_MAX((int64_t)1, KN_NCHWC_WSLICE / per_cb2), c->CBn) * per_cb2;
+        } else if (cbc < c->CBn) {
+            ne = w + cbc * per_cb;
         }
-        fns[np - 1](&a, xrow + iw0 * c->xs_pix);
-        ow += np;
+        range_pass(c, &a, F, pmax, y0, s, e, nb, ne);
     }
 }

@@ -1,5 +1,5 @@
 /* Private to nchwc_conv.c / nchwc_conv_avx512.c: the packed weight layout
- * and the per-call context the row kernels share.
+ * and the per-call context the kernels share.
  *
  * Weights: output blocks are taken in groups of up to KN_NCHWC_GROUP (the
  * last group may be smaller, nfg blocks). Within a group the layout is
@@ -17,15 +17,16 @@
 
 typedef struct kn_nchwc_conv_ctx {
     const kn_nchwc_conv *p;
-    /* 1x1 stride-1 unpadded convs are seen as one row of H * W pixels */
     int64_t H, W, OH, OW;
     int64_t SH, SW, DH, DW, PT, PL;
     int64_t CBn, Lc, MB, G, KK;
     int64_t xs_img, xs_cb, xs_row, xs_pix; /* x strides in floats */
     int64_t ys_img, ys_blk;                /* y (and residual) strides */
-    /* output columns [ow_a, ow_b) have every kw tap inside the row */
-    int64_t ow_a, ow_b;
-    int64_t chunk, nchunks; /* a task computes chunk columns of one row */
+    /* output rows [oh_a, oh_b) have every kh tap inside the input, columns
+     * [ow_a, ow_b) every kw tap */
+    int64_t oh_a, oh_b, ow_a, ow_b;
+    /* a task computes chunk consecutive pixels (row-major) of one plane */
+    int64_t chunk, nchunks;
     const float *x;
     float *y;
     const float *res;
@@ -48,8 +49,12 @@ static inline int64_t kn_nchwc_group_blocks(const kn_nchwc_conv_ctx *c, int64_t 
     return r < KN_NCHWC_GROUP ? r : KN_NCHWC_GROUP;
 }
 
-/* Output columns [ow0, ow1) of row oh of image n, output blocks of group g. */
-void kn_nchwc_conv_row_avx512(const kn_nchwc_conv_ctx *c, int64_t n, int64_t g, int64_t oh, int64_t ow0,
-                              int64_t ow1);
+/* Output pixels [s, e) (row-major over OH x OW) of image n, output blocks
+ * of group g. */
+void kn_nchwc_conv_range_avx512(const kn_nchwc_conv_ctx *c, int64_t n, int64_t g, int64_t s, int64_t e);
+
+/* Pixels per task: about this many, in whole tiles of every width the
+ * kernels use (6 and 8: multiples of 24), or the whole plane if small. */
+#define KN_NCHWC_CHUNK 96
 
 #endif

@@ -7,7 +7,8 @@
  * every width, long flattened 1x1 rows split into chunks), strides 1, 2,
  * 3, symmetric, asymmetric and large pads, dilation, 1x1, 3x3, 5x5, 7x7
  * and 3x2 kernels, plain NCHW input (stems), residual, every activation,
- * N = 2. 1 and 2 threads must give identical bits, every output element
+ * N = 2. 1 and 2 threads must give identical bits, so must y given as
+ * its own residual (in place), every output element
  * (pad lanes included) must be written, and pad lanes hold act(0). */
 #include "harness.h"
 #include "ops/conv_ref.h"
@@ -47,6 +48,10 @@ static const conv_case cases[] = {
     {1, 33, 16, 3, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, false},
     {1, 16, 16, 5, 6, 3, 3, 1, 1, 1, 0, 1, 2, 2, 2, false},
     {1, 1, 64, 12, 12, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, false},
+    /* long reductions: the AVX-512 kernel splits them into passes */
+    {1, 130, 70, 9, 9, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, false},
+    {2, 1100, 64, 5, 4, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, false},
+    {1, 300, 20, 8, 8, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, false},
     /* plain NCHW input (stems) */
     {1, 3, 64, 29, 29, 7, 7, 2, 2, 3, 3, 3, 3, 1, 1, true},
     {2, 1, 17, 7, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, true},
@@ -136,6 +141,12 @@ static void check(const conv_case *k, kn_isa_level isa, kn_act act, bool residua
     kn_nchwc_conv_run(p, &g, k->N, k->H, k->W, OH, OW, xin, y1, residual ? rb : NULL, epp, NULL);
     kn_nchwc_conv_run(p, &g, k->N, k->H, k->W, OH, OW, xin, y2, residual ? rb : NULL, epp, pool);
     assert_memory_equal(y1, y2, (size_t)yn * sizeof(float));
+    if (residual) {
+        /* in place: y is the residual */
+        memcpy(y2, rb, (size_t)yn * sizeof(float));
+        kn_nchwc_conv_run(p, &g, k->N, k->H, k->W, OH, OW, xin, y2, y2, epp, pool);
+        assert_memory_equal(y1, y2, (size_t)yn * sizeof(float));
+    }
     from_blocked(k->N, k->M, OH, OW, y1, got->data, kn_act_scalar(&ep, 0.0f));
     kt_assert_tensors_close(got, want, 1e-4, 1e-5);
 
@@ -225,7 +236,8 @@ static void test_avx512_epilogue_matches_act_apply(void **state)
     kn_nchwc_conv *p;
     assert_int_equal(kn_nchwc_conv_pack(k.M, k.C, 3, 3, w->data, b->data, false, KN_ISA_AVX512, &p), KILN_OK);
     kn_conv2d_geom g = {1, 1, 1, 1, 1, 1};
-    static const kn_act acts[] = {KN_ACT_SILU, KN_ACT_SIGMOID, KN_ACT_HARD_SWISH, KN_ACT_LEAKY_RELU};
+    static const kn_act acts[] = {KN_ACT_SILU, KN_ACT_SIGMOID, KN_ACT_HARD_SWISH, KN_ACT_LEAKY_RELU,
+                                  KN_ACT_RELU, KN_ACT_CLIP, KN_ACT_HARD_SIGMOID};
     for (size_t a = 0; a < sizeof acts / sizeof acts[0]; a++) {
         kn_epilogue ep = {.act = acts[a], .alpha = 0.2f, .beta = 0.5f};
         kn_nchwc_conv_run(p, &g, 1, k.H, k.W, k.H, k.W, xb, y0, NULL, NULL, NULL);
