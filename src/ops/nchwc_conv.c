@@ -36,22 +36,31 @@ kiln_status kn_nchwc_conv_pack(int64_t M, int64_t C, int64_t KH, int64_t KW, con
         kn_nchwc_conv_free(p);
         return KN_NOMEM();
     }
-    memset(p->w, 0, wbytes);
     memset(p->bias, 0, bbytes);
-    const int64_t KK = (int64_t)kk;
-    for (int64_t m = 0; m < M; m++) {
-        const int64_t mb = m / KN_NCHWC_BLOCK, lane = m % KN_NCHWC_BLOCK, g = mb / KN_NCHWC_GROUP;
-        const int64_t f = mb % KN_NCHWC_GROUP, nfg = KN_MIN(MB - g * KN_NCHWC_GROUP, (int64_t)KN_NCHWC_GROUP);
-        float *wg = p->w + g * KN_NCHWC_GROUP * KN_NCHWC_BLOCK * KK;
-        for (int64_t c = 0; c < C; c++) {
-            const int64_t cb = nchw_input ? c : c / KN_NCHWC_BLOCK, ic = nchw_input ? 0 : c % KN_NCHWC_BLOCK;
+    if (bias)
+        memcpy(p->bias, bias, (size_t)M * sizeof(float));
+    /* Written in layout order (zeros past M and C included), reading the
+     * source's rows as strided streams: writing one source element at a
+     * time into the layout (4 KiB apart) took ResNet-50's load from 165 to
+     * 220 ms. */
+    const int64_t ck = C * KH * KW;
+    float *d = p->w;
+    for (int64_t g = 0; g * KN_NCHWC_GROUP < MB; g++) {
+        const int64_t nfg = KN_MIN(MB - g * KN_NCHWC_GROUP, (int64_t)KN_NCHWC_GROUP);
+        const int64_t m0 = g * KN_NCHWC_GROUP * KN_NCHWC_BLOCK, mn = nfg * KN_NCHWC_BLOCK;
+        for (int64_t cb = 0; cb < CBn; cb++)
             for (int64_t kh = 0; kh < KH; kh++)
                 for (int64_t kw = 0; kw < KW; kw++)
-                    wg[((((cb * KH + kh) * KW + kw) * Lc + ic) * nfg + f) * KN_NCHWC_BLOCK + lane] =
-                        w[((m * C + c) * KH + kh) * KW + kw];
-        }
-        if (bias)
-            p->bias[m] = bias[m];
+                    for (int64_t ic = 0; ic < Lc; ic++, d += mn) {
+                        const int64_t c = cb * Lc + ic;
+                        if (c >= C) {
+                            memset(d, 0, (size_t)mn * sizeof(float));
+                            continue;
+                        }
+                        const float *src = w + c * KH * KW + kh * KW + kw;
+                        for (int64_t j = 0; j < mn; j++)
+                            d[j] = m0 + j < M ? src[(m0 + j) * ck] : 0.0f;
+                    }
     }
     *out = p;
     return KILN_OK;
