@@ -145,20 +145,6 @@ static kiln_status set_const_input(kn_graph *g, int node, int i, kiln_tensor *t,
     return KILN_OK;
 }
 
-/* Attributes or op type changed: drop the parsed params so the caller's
- * re-resolve parses the node again. */
-static void reparse(kn_node *n)
-{
-    if (n->params) {
-        if (n->op && n->op->free_params)
-            n->op->free_params(n->params);
-        else
-            kn_free(n->params);
-        n->params = NULL;
-    }
-    n->op = NULL;
-}
-
 /* Give node the folded weight (input 1) and bias (input 2); takes both
  * tensors whatever happens. */
 static kiln_status set_folded(kn_graph *g, int node, kiln_tensor *w, kiln_tensor *b)
@@ -283,7 +269,7 @@ static kiln_status fold_gemm(kn_graph *g, int gi, const bn_consts *c, bool *done
     if (st == KILN_OK) {
         n = &g->nodes[gi];
         st = kn_node_add_attr_float(n, "beta", 1.0f);
-        reparse(n);
+        kn_node_unresolve(n);
     }
     *done = st == KILN_OK;
     return st;
@@ -340,7 +326,7 @@ static kiln_status fold_matmul(kn_graph *g, int mm, int add, const bn_consts *c,
     n = &g->nodes[mm];
     kn_free(n->op_type);
     n->op_type = gemm;
-    reparse(n);
+    kn_node_unresolve(n);
     st = set_folded(g, mm, w2, b2);
     if (st == KILN_OK && add >= 0)
         g->nodes[add].dead = true;

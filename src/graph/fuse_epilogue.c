@@ -79,25 +79,7 @@ static kiln_status make_fused(kn_graph *g, int c, int residual, const char *act,
     kn_node *n = &g->nodes[c];
     int in[4] = {n->in[0], n->in[1], n->n_in > 2 ? n->in[2] : -1, residual};
     KN_TRY(kn_node_set_inputs(n, residual >= 0 ? 4 : 3, in));
-    char *type = kn_strdup("FusedConv"), *dom = kn_strdup("kiln");
-    if (!type || !dom) {
-        kn_free(type);
-        kn_free(dom);
-        return KN_NOMEM();
-    }
-    kn_free(n->op_type);
-    kn_free(n->domain);
-    n->op_type = type;
-    n->domain = dom;
-    n->opset = 1;
-    if (n->params) {
-        if (n->op && n->op->free_params)
-            n->op->free_params(n->params);
-        else
-            kn_free(n->params);
-        n->params = NULL;
-    }
-    n->op = NULL; /* re-resolved after the pass */
+    KN_TRY(kn_node_retype(n, "kiln", "FusedConv", 1)); /* re-resolved after the pass */
     KN_TRY(kn_node_add_attr_string(n, "activation", act ? act : ""));
     KN_TRY(kn_node_add_attr_float(n, "activation_alpha", alpha));
     KN_TRY(kn_node_add_attr_float(n, "activation_beta", beta));

@@ -46,14 +46,38 @@ void kn_attr_clear(kn_attr *a)
     memset(a, 0, sizeof *a);
 }
 
-void kn_node_clear(kn_node *n)
+void kn_node_unresolve(kn_node *n)
 {
     if (n->params) {
         if (n->op && n->op->free_params)
             n->op->free_params(n->params);
         else
             kn_free(n->params);
+        n->params = NULL;
     }
+    n->op = NULL;
+}
+
+kiln_status kn_node_retype(kn_node *n, const char *domain, const char *op_type, int opset)
+{
+    char *t = kn_strdup(op_type), *d = kn_strdup(domain);
+    if (!t || !d) {
+        kn_free(t);
+        kn_free(d);
+        return KN_NOMEM();
+    }
+    kn_free(n->op_type);
+    kn_free(n->domain);
+    n->op_type = t;
+    n->domain = d;
+    n->opset = opset;
+    kn_node_unresolve(n);
+    return KILN_OK;
+}
+
+void kn_node_clear(kn_node *n)
+{
+    kn_node_unresolve(n);
     for (int i = 0; i < n->n_attrs; i++)
         kn_attr_clear(&n->attrs[i]);
     kn_free(n->attrs);

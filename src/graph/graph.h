@@ -158,6 +158,11 @@ kiln_status kn_graph_compact(kn_graph *g);
  * keep their values (and so their names): a pass that removes a graph
  * output's producer must make another node produce that value instead. */
 void kn_graph_replace_uses(kn_graph *g, int from, int to);
+/* Attributes or op type changed: drop the parsed params (and the op), so
+ * kn_graph_resolve_ops looks the node up and parses it again. */
+void kn_node_unresolve(kn_node *n);
+/* Make n a domain.op_type node of that opset (unresolved, as above). */
+kiln_status kn_node_retype(kn_node *n, const char *domain, const char *op_type, int opset);
 /* Free a node's contents (params, attributes, names). */
 void kn_node_clear(kn_node *n);
 /* Append a line to g->log (best effort: dropped if memory is short). */

@@ -111,32 +111,6 @@ static kiln_status reorder_in(pass *p, int v, int64_t chans, int *out)
     return KILN_OK;
 }
 
-/* Node i becomes kiln.<type>, re-resolved after the pass. */
-static kiln_status retype(kn_graph *g, int i, const char *type)
-{
-    kn_node *n = &g->nodes[i];
-    char *t = kn_strdup(type), *d = kn_strdup("kiln");
-    if (!t || !d) {
-        kn_free(t);
-        kn_free(d);
-        return KN_NOMEM();
-    }
-    kn_free(n->op_type);
-    kn_free(n->domain);
-    n->op_type = t;
-    n->domain = d;
-    n->opset = 1;
-    if (n->params) {
-        if (n->op && n->op->free_params)
-            n->op->free_params(n->params);
-        else
-            kn_free(n->params);
-        n->params = NULL;
-    }
-    n->op = NULL;
-    return KILN_OK;
-}
-
 static int64_t attr_int(const kn_node *n, const char *name, int64_t def)
 {
     const kn_attr *a = kn_node_attr(n, name);
@@ -205,7 +179,7 @@ static kiln_status try_conv(pass *p, int i)
         KN_TRY(kn_node_add_attr_float(n, "activation_beta", 0.0f));
     }
     KN_TRY(kn_node_add_attr_int(n, "nchw_input", nchw_input));
-    KN_TRY(retype(g, i, "NchwcConv"));
+    KN_TRY(kn_node_retype(&g->nodes[i], "kiln", "NchwcConv", 1));
     p->convs++;
     return KILN_OK;
 }
@@ -230,7 +204,7 @@ static kiln_status try_pool(pass *p, int i, const char *type, bool global)
     KN_TRY(kn_node_set_inputs(n, 1, &xb));
     n->out[0] = yb;
     n->n_out = 1;
-    KN_TRY(retype(g, i, type));
+    KN_TRY(kn_node_retype(&g->nodes[i], "kiln", type, 1));
     p->pools++;
     return KILN_OK;
 }
@@ -306,7 +280,7 @@ static kiln_status try_channel_mul(pass *p, int i)
     int in[2] = {x, s};
     KN_TRY(kn_node_set_inputs(n, 2, in));
     n->out[0] = yb;
-    KN_TRY(retype(g, i, "NchwcChannelMul"));
+    KN_TRY(kn_node_retype(&g->nodes[i], "kiln", "NchwcChannelMul", 1));
     p->others++;
     return KILN_OK;
 }
