@@ -126,14 +126,29 @@ typedef struct conv_task {
     void (*range)(const kn_nchwc_conv_ctx *, int64_t, int64_t, int64_t, int64_t);
 } conv_task;
 
-/* Tasks in the order (image, group, chunk), chunk fastest: the
- * consecutive tasks a thread takes share the group's weights. */
+/* Tasks in the order (image, group, chunk), chunk fastest, so the
+ * consecutive tasks a thread takes share the group's weights; or, when all
+ * groups' weights fit in L2 together (c->chunk_outer), (image, chunk,
+ * group): the chunk's input rows then stay in cache for every group
+ * instead of the whole input plane being read once per group (ResNet-50's
+ * 1x1 256->128 on 56x56, cold caches: 2.69 -> 2.49 ms). */
 static void conv_task_run(void *arg, size_t i)
 {
     const conv_task *t = arg;
     const kn_nchwc_conv_ctx *c = t->c;
-    const int64_t k = (int64_t)i / c->nchunks, chunk = (int64_t)i % c->nchunks;
-    const int64_t g = k % c->G, n = k / c->G, s = chunk * c->chunk;
+    int64_t n, g, chunk;
+    if (c->chunk_outer) {
+        const int64_t k = (int64_t)i / c->G;
+        g = (int64_t)i % c->G;
+        chunk = k % c->nchunks;
+        n = k / c->nchunks;
+    } else {
+        const int64_t k = (int64_t)i / c->nchunks;
+        chunk = (int64_t)i % c->nchunks;
+        g = k % c->G;
+        n = k / c->G;
+    }
+    const int64_t s = chunk * c->chunk;
     t->range(c, n, g, s, KN_MIN(s + c->chunk, c->OH * c->OW));
 }
 
@@ -169,6 +184,8 @@ void kn_nchwc_conv_run(const kn_nchwc_conv *p, const kn_conv2d_geom *g, int64_t 
     if (c.nchunks > 1)
         c.chunk = (c.chunk + 23) / 24 * 24;
     c.nchunks = (plane + c.chunk - 1) / c.chunk;
+    c.chunk_outer = c.G > 1 && c.nchunks > 1 &&
+                    (double)(c.G * KN_NCHWC_GROUP * KN_NCHWC_BLOCK) * (double)c.KK * sizeof(float) <= KN_NCHWC_L2_WEIGHTS;
     conv_task t = {&c, p->isa == KN_ISA_AVX512 ? kn_nchwc_conv_range_avx512 : range_generic};
     kn_parallel_for(pool, (size_t)(N * c.G * c.nchunks), conv_task_run, &t);
 }

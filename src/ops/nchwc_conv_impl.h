@@ -27,6 +27,7 @@ typedef struct kn_nchwc_conv_ctx {
     int64_t oh_a, oh_b, ow_a, ow_b;
     /* a task computes chunk consecutive pixels (row-major) of one plane */
     int64_t chunk, nchunks;
+    bool chunk_outer; /* task order (image, chunk, group), see conv_task_run */
     const float *x;
     float *y;
     const float *res;
@@ -56,5 +57,10 @@ void kn_nchwc_conv_range_avx512(const kn_nchwc_conv_ctx *c, int64_t n, int64_t g
 /* Pixels per task: about this many, in whole tiles of every width the
  * kernels use (6 and 8: multiples of 24), or the whole plane if small. */
 #define KN_NCHWC_CHUNK 96
+
+/* Weights of all groups at most this many bytes: every group runs per pixel
+ * chunk (half of a 1 MiB L2; the rest holds the chunk's input rows and
+ * output). */
+#define KN_NCHWC_L2_WEIGHTS (512.0 * 1024.0)
 
 #endif

@@ -34,6 +34,9 @@ static const conv_case cases[] = {
     {1, 17, 130, 9, 11, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, false},
     {2, 33, 100, 7, 7, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, false},
     {1, 32, 80, 56, 56, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, false},
+    /* two groups, several chunks, two images: tasks ordered (image, chunk,
+     * group) since all weights fit in L2 */
+    {2, 16, 72, 20, 21, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, false},
     {1, 32, 64, 56, 56, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, false},
     {1, 16, 64, 57, 55, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, false},
     {1, 24, 64, 56, 56, 1, 1, 2, 2, 0, 0, 0, 0, 1, 1, false},
