@@ -198,25 +198,38 @@ static const tile_fn tiles[2][2][4][PMAX] = {
  * registers. */
 static const int tile_pmax[4] = {8, 8, 8, 6};
 
-/* The next tile's input (each pixel's first tap, every block of the
- * pass: the hardware prefetcher does not follow that many planes) and
- * residual lines, into L1 while this tile computes. */
+/* The next tile's input, into L1 while this tile computes: for each run
+ * of its pixels within one output row, every input row of the window and
+ * every column from the run's first tap to its last, in every block of the
+ * pass (the hardware prefetcher does not follow that many planes; the
+ * first tap alone left stride-2 and 3x3 windows mostly to demand misses).
+ * And the residual lines. */
 static inline void prefetch_next(const kn_nchwc_conv_ctx *c, const tile_args *a, int F, int64_t oh, int64_t ow,
                                  int64_t np, const float *res)
 {
-    for (int64_t q = 0; q < np; q++) {
-        const int64_t ih = oh * c->SH - c->PT, iw = ow * c->SW - c->PL;
-        if (ih >= 0 && ih < c->H && iw >= 0 && iw < c->W) {
-            const float *xp = a->x + ih * c->xs_row + iw * c->xs_pix;
+    const kn_nchwc_conv *p = c->p;
+    const int64_t pixels = np;
+    while (np > 0) {
+        const int64_t run = KN_MIN(np, c->OW - ow);
+        const int64_t ih0 = oh * c->SH - c->PT;
+        const int64_t iwa = KN_MAX(ow * c->SW - c->PL, (int64_t)0);
+        const int64_t iwb = KN_MIN((ow + run - 1) * c->SW - c->PL + (p->KW - 1) * c->DW, c->W - 1);
+        for (int64_t kh = 0; kh < p->KH; kh++) {
+            const int64_t ih = ih0 + kh * c->DH;
+            if (ih < 0 || ih >= c->H)
+                continue;
+            const float *row = a->x + ih * c->xs_row;
             for (int64_t cb = a->cb0; cb < a->cb1; cb++)
-                _mm_prefetch((const char *)(xp + cb * c->xs_cb), _MM_HINT_T0);
+                for (int64_t iw = iwa; iw <= iwb; iw++)
+                    _mm_prefetch((const char *)(row + cb * c->xs_cb + iw * c->xs_pix), _MM_HINT_T0);
         }
-        if (++ow == c->OW)
-            ow = 0, oh++;
+        np -= run;
+        ow = 0;
+        oh++;
     }
     if (a->first && res)
         for (int f = 0; f < F; f++)
-            for (int64_t q = 0; q < np; q++)
+            for (int64_t q = 0; q < pixels; q++)
                 _mm_prefetch((const char *)(res + f * c->ys_blk + q * KN_NCHWC_BLOCK), _MM_HINT_T0);
 }
 
