@@ -1,4 +1,5 @@
 #include "harness.h"
+#include "ops/conv_ref.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -343,4 +344,19 @@ void kt_assert_i64_equal(const kiln_tensor *t, const int64_t *expect, int64_t co
         if (kn_tensor_get_i64(t, i) != expect[i])
             fail_msg("element %lld: got %lld, expected %lld", (long long)i, (long long)kn_tensor_get_i64(t, i),
                      (long long)expect[i]);
+}
+
+void kt_conv2d_ref(int64_t N, int64_t C, int64_t M, int64_t group, int64_t H, int64_t W, int64_t KH, int64_t KW,
+                   const kn_conv2d_geom *g, int64_t OH, int64_t OW, const float *x, const float *w, const float *b,
+                   float *y)
+{
+    kn_conv_params p = {.nsp = 2, .N = N, .C = C, .M = M, .group = group};
+    p.in[0] = H, p.in[1] = W, p.out[0] = OH, p.out[1] = OW, p.k[0] = KH, p.k[1] = KW;
+    p.stride[0] = g->SH, p.stride[1] = g->SW, p.dil[0] = g->DH, p.dil[1] = g->DW, p.pad[0] = g->PT, p.pad[1] = g->PL;
+    size_t bytes = 0;
+    assert_true(kn_conv_ref_scratch_bytes(&p, &bytes));
+    void *scratch = kn_aligned_alloc(bytes ? bytes : 64);
+    assert_non_null(scratch);
+    kn_conv_ref_f32(&p, x, w, b, y, scratch, NULL);
+    kn_aligned_free(scratch);
 }

@@ -16,6 +16,7 @@
 
 #include "core/core.h"
 #include "graph/graph.h"
+#include "ops/conv_fast.h"
 #include "ops/op.h"
 
 typedef struct kt_node kt_node;
@@ -58,6 +59,12 @@ kiln_tensor *kt_tensor(kiln_dtype dtype, int rank, const int64_t *dims, const vo
 kiln_tensor *kt_strings(int rank, const int64_t *dims, const char *const *s);
 /* Deterministic pseudo-random floats in [lo, hi). */
 kiln_tensor *kt_f32_random(int rank, const int64_t *dims, uint32_t seed, float lo, float hi);
+/* The plain 2-D convolution reference (kn_conv_ref_f32), what the fast conv
+ * kernels are tested against: x [N, C, H, W], w [M, C/group, KH, KW], b [M]
+ * or NULL, y [N, M, OH, OW]; g: strides, dilations, top/left pads. */
+void kt_conv2d_ref(int64_t N, int64_t C, int64_t M, int64_t group, int64_t H, int64_t W, int64_t KH, int64_t KW,
+                   const kn_conv2d_geom *g, int64_t OH, int64_t OW, const float *x, const float *w, const float *b,
+                   float *y);
 /* Shorthand: KT_DIMS(1,3,4) -> rank, dims pointer */
 #define KT_DIMS(...) (int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), (int64_t[]){__VA_ARGS__}
 

@@ -53,19 +53,6 @@ static const dw_case cases[] = {
     {1, 2, 4, 5000, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},
 };
 
-static void reference(const dw_case *k, const float *x, const float *w, const float *b, float *y, int64_t OH,
-                      int64_t OW)
-{
-    kn_conv_params p = {.nsp = 2, .N = k->N, .C = k->C, .M = k->C, .group = k->C};
-    p.in[0] = k->H, p.in[1] = k->W, p.out[0] = OH, p.out[1] = OW, p.k[0] = k->KH, p.k[1] = k->KW;
-    p.stride[0] = k->SH, p.stride[1] = k->SW, p.dil[0] = k->DH, p.dil[1] = k->DW, p.pad[0] = k->PT, p.pad[1] = k->PL;
-    size_t bytes = 0;
-    assert_true(kn_conv_ref_scratch_bytes(&p, &bytes));
-    void *scratch = kn_aligned_alloc(bytes ? bytes : 64);
-    kn_conv_ref_f32(&p, x, w, b, y, scratch, NULL);
-    kn_aligned_free(scratch);
-}
-
 static void check(const dw_case *k, kn_isa_level isa, kn_act act, bool residual, bool bias, pthreadpool_t pool)
 {
     int64_t OH = (k->H + k->PT + k->PB - k->DH * (k->KH - 1) - 1) / k->SH + 1;
@@ -77,7 +64,9 @@ static void check(const dw_case *k, kn_isa_level isa, kn_act act, bool residual,
     kiln_tensor *want = kt_f32(KT_DIMS(k->N, k->C, OH, OW), NULL);
     kiln_tensor *got = kt_f32(KT_DIMS(k->N, k->C, OH, OW), NULL);
     kiln_tensor *got2 = kt_f32(KT_DIMS(k->N, k->C, OH, OW), NULL);
-    reference(k, x->data, w->data, bias ? b->data : NULL, want->data, OH, OW);
+    const kn_conv2d_geom rg = {k->SH, k->SW, k->DH, k->DW, k->PT, k->PL};
+    kt_conv2d_ref(k->N, k->C, k->C, k->C, k->H, k->W, k->KH, k->KW, &rg, OH, OW,
+                  x->data, w->data, bias ? b->data : NULL, want->data);
     kn_epilogue ep = {.act = act, .alpha = act == KN_ACT_CLIP ? -0.5f : 0.2f, .beta = act == KN_ACT_CLIP ? 0.7f : 0.5f};
     float *wd = want->data;
     const float *rd = r->data;

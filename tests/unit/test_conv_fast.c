@@ -28,19 +28,6 @@ static const conv_case cases[] = {
     {1, 16, 14, 14, 64, 1, 1, 1, 2, 2, 0, 0, 0, 0, 1, 1},  {1, 8, 3, 40, 36, 1, 3, 3, 1, 2, 1, 1, 1, 1, 1, 2},
 };
 
-static void run_reference(const conv_case *k, const float *x, const float *w, const float *b, float *y, int64_t OH,
-                          int64_t OW)
-{
-    kn_conv_params p = {.nsp = 2, .N = k->N, .C = k->C, .M = k->M, .group = k->group};
-    p.in[0] = k->H, p.in[1] = k->W, p.out[0] = OH, p.out[1] = OW, p.k[0] = k->KH, p.k[1] = k->KW;
-    p.stride[0] = k->SH, p.stride[1] = k->SW, p.dil[0] = k->DH, p.dil[1] = k->DW, p.pad[0] = k->PT, p.pad[1] = k->PL;
-    size_t bytes = 0;
-    assert_true(kn_conv_ref_scratch_bytes(&p, &bytes));
-    void *scratch = kn_aligned_alloc(bytes ? bytes : 64);
-    kn_conv_ref_f32(&p, x, w, b, y, scratch, NULL);
-    kn_aligned_free(scratch);
-}
-
 static void check_case(const conv_case *k, kn_isa_level isa, kn_act act)
 {
     int64_t OH = (k->H + k->PT + k->PB - k->DH * (k->KH - 1) - 1) / k->SH + 1;
@@ -52,7 +39,9 @@ static void check_case(const conv_case *k, kn_isa_level isa, kn_act act)
     kiln_tensor *want = kt_f32(KT_DIMS(k->N, k->M, OH, OW), NULL);
     kiln_tensor *got = kt_f32(KT_DIMS(k->N, k->M, OH, OW), NULL);
     kiln_tensor *got2 = kt_f32(KT_DIMS(k->N, k->M, OH, OW), NULL);
-    run_reference(k, x->data, w->data, b->data, want->data, OH, OW);
+    const kn_conv2d_geom rg = {k->SH, k->SW, k->DH, k->DW, k->PT, k->PL};
+    kt_conv2d_ref(k->N, k->C, k->M, k->group, k->H, k->W, k->KH, k->KW, &rg, OH, OW,
+                  x->data, w->data, b->data, want->data);
     kn_epilogue ep = {.act = act, .alpha = act == KN_ACT_CLIP ? 0.0f : 0.1f, .beta = act == KN_ACT_CLIP ? 0.3f : 0.5f};
     float *wd = want->data;
     const float *rd = r->data;

@@ -106,20 +106,6 @@ static void from_blocked(int64_t N, int64_t C, int64_t H, int64_t W, const float
             }
 }
 
-static void reference(const dw_case *k, const float *x, const float *w, const float *b, float *y, int64_t OH,
-                      int64_t OW)
-{
-    kn_conv_params p = {.nsp = 2, .N = k->N, .C = k->C, .M = k->C, .group = k->C};
-    p.in[0] = k->H, p.in[1] = k->W, p.out[0] = OH, p.out[1] = OW, p.k[0] = k->KH, p.k[1] = k->KW;
-    p.stride[0] = k->SH, p.stride[1] = k->SW, p.dil[0] = k->DH, p.dil[1] = k->DW, p.pad[0] = k->PT, p.pad[1] = k->PL;
-    size_t bytes = 0;
-    assert_true(kn_conv_ref_scratch_bytes(&p, &bytes));
-    void *scratch = kn_aligned_alloc(bytes ? bytes : 64);
-    assert_non_null(scratch);
-    kn_conv_ref_f32(&p, x, w, b, y, scratch, NULL);
-    kn_aligned_free(scratch);
-}
-
 static void check(const dw_case *k, kn_isa_level isa, kn_act act, bool residual, bool bias, pthreadpool_t pool)
 {
     const int64_t OH = (k->H + k->PT + k->PB - k->DH * (k->KH - 1) - 1) / k->SH + 1;
@@ -131,7 +117,9 @@ static void check(const dw_case *k, kn_isa_level isa, kn_act act, bool residual,
     kiln_tensor *r = kt_f32_random(KT_DIMS(k->N, k->C, OH, OW), 14, -1, 1);
     kiln_tensor *want = kt_f32(KT_DIMS(k->N, k->C, OH, OW), NULL);
     kiln_tensor *got = kt_f32(KT_DIMS(k->N, k->C, OH, OW), NULL);
-    reference(k, x->data, w->data, bias ? b->data : NULL, want->data, OH, OW);
+    const kn_conv2d_geom rg = {k->SH, k->SW, k->DH, k->DW, k->PT, k->PL};
+    kt_conv2d_ref(k->N, k->C, k->C, k->C, k->H, k->W, k->KH, k->KW, &rg, OH, OW,
+                  x->data, w->data, bias ? b->data : NULL, want->data);
     kn_epilogue ep = {.act = act, .alpha = act == KN_ACT_CLIP ? -0.5f : 0.2f, .beta = act == KN_ACT_CLIP ? 0.7f : 0.5f};
     float *wd = want->data;
     const float *rd = r->data;
