@@ -291,7 +291,10 @@ void kn_nchwc_conv_range_avx512(const kn_nchwc_conv_ctx *c, int64_t n, int64_t g
      * to the pixels' input, partial sums kept in y between passes (stored
      * and reloaded exactly: the same operations as in one pass) */
     const int64_t per_cb = p->KH * p->KW * c->Lc * F * KN_NCHWC_BLOCK * (int64_t)sizeof(float);
-    const int64_t cbc = KN_MAX((int64_t)1, KN_NCHWC_WSLICE / per_cb);
+    /* as many passes as the slice size needs, of equal length (8 blocks
+     * in 7 + 1 left a pass too short to pay for its partial-sum round trip) */
+    const int64_t cbmax = KN_MAX((int64_t)1, KN_NCHWC_WSLICE / per_cb);
+    const int64_t npass = (c->CBn + cbmax - 1) / cbmax, cbc = (c->CBn + npass - 1) / npass;
     for (a.cb0 = 0; a.cb0 < c->CBn; a.cb0 += cbc) {
         a.cb1 = KN_MIN(a.cb0 + cbc, c->CBn);
         a.first = a.cb0 == 0;
