@@ -26,6 +26,37 @@ static inline int64_t kn_nchwc_blocks(int64_t c)
     return (c + KN_NCHWC_BLOCK - 1) / KN_NCHWC_BLOCK;
 }
 
+/* Window geometry of one spatial dimension, shared by the blocked conv,
+ * depthwise and pool kernels. */
+
+/* The taps [*lo, *hi) of a window starting at input coordinate s0 (k taps,
+ * dilation d) that land inside [0, n); *lo == *hi when none do. */
+static inline void kn_nchwc_taps(int64_t s0, int64_t d, int64_t k, int64_t n, int64_t *lo, int64_t *hi)
+{
+    int64_t a = s0 < 0 ? (-s0 + d - 1) / d : 0;
+    int64_t b = n - s0 <= 0 ? 0 : (n - s0 + d - 1) / d;
+    if (b > k)
+        b = k;
+    if (a > b)
+        a = b;
+    *lo = a;
+    *hi = b;
+}
+
+/* Output positions [*lo, *hi) of out whose whole window (starting at
+ * o * s - pad, k taps, dilation d) lies inside [0, n): the interior that
+ * needs no bounds tests. */
+static inline void kn_nchwc_interior(int64_t pad, int64_t s, int64_t d, int64_t k, int64_t n, int64_t out,
+                                     int64_t *lo, int64_t *hi)
+{
+    int64_t l = pad > 0 ? (pad + s - 1) / s : 0;
+    int64_t last = n - 1 + pad - (k - 1) * d; /* o * s must not pass it */
+    int64_t h = last < 0 ? 0 : last / s + 1;
+    h = h < out ? h : out;
+    *lo = l < h ? l : h;
+    *hi = h;
+}
+
 /* ---- reorders (nchwc_reorder.c) ---- */
 /* x [N, C, H, W] -> y [N][CB][H][W][16], pad lanes zero. */
 void kn_nchwc_reorder_in(int64_t N, int64_t C, int64_t H, int64_t W, const float *x, float *y, kn_isa_level isa,

@@ -7,7 +7,6 @@
  * A task's pixels and the tiles inside it depend only on the shape, so
  * every output element is computed by the same operations whatever the
  * thread count. */
-#include "ops/conv_ref.h"
 #include "ops/nchwc_conv_impl.h"
 
 #include <string.h>
@@ -88,8 +87,8 @@ static void range_generic(const kn_nchwc_conv_ctx *c, int64_t n, int64_t g, int6
         const int64_t oh = i / c->OW, ow = i % c->OW;
         const int64_t ih0 = oh * c->SH - c->PT, iw0 = ow * c->SW - c->PL;
         int64_t kh_lo, kh_hi, kw_lo, kw_hi;
-        kn_nchwc_tap_range(ih0, c->DH, KH, c->H, &kh_lo, &kh_hi);
-        kn_nchwc_tap_range(iw0, c->DW, KW, c->W, &kw_lo, &kw_hi);
+        kn_nchwc_taps(ih0, c->DH, KH, c->H, &kh_lo, &kh_hi);
+        kn_nchwc_taps(iw0, c->DW, KW, c->W, &kw_lo, &kw_hi);
         float acc[KN_NCHWC_GROUP * KN_NCHWC_BLOCK];
         for (int64_t j = 0; j < nv; j++)
             acc[j] = bias[j];
@@ -174,10 +173,8 @@ void kn_nchwc_conv_run(const kn_nchwc_conv *p, const kn_conv2d_geom *g, int64_t 
     c.xs_img = c.CBn * c.xs_cb;
     c.ys_blk = OH * OW * KN_NCHWC_BLOCK;
     c.ys_img = c.MB * c.ys_blk;
-    c.oh_a = KN_MIN(KN_MAX(kn_ceil_div(c.PT, c.SH), (int64_t)0), c.OH);
-    c.oh_b = KN_MIN(KN_MAX(kn_floor_div(H - 1 + c.PT - (p->KH - 1) * c.DH, c.SH) + 1, c.oh_a), c.OH);
-    c.ow_a = KN_MIN(KN_MAX(kn_ceil_div(c.PL, c.SW), (int64_t)0), c.OW);
-    c.ow_b = KN_MIN(KN_MAX(kn_floor_div(W - 1 + c.PL - (p->KW - 1) * c.DW, c.SW) + 1, c.ow_a), c.OW);
+    kn_nchwc_interior(c.PT, c.SH, c.DH, p->KH, H, OH, &c.oh_a, &c.oh_b);
+    kn_nchwc_interior(c.PL, c.SW, c.DW, p->KW, W, OW, &c.ow_a, &c.ow_b);
     const int64_t plane = OH * OW;
     c.nchunks = plane <= KN_NCHWC_CHUNK * 3 / 2 ? 1 : (plane + KN_NCHWC_CHUNK - 1) / KN_NCHWC_CHUNK;
     c.chunk = (plane + c.nchunks - 1) / c.nchunks;

@@ -260,10 +260,10 @@ static void range_pass(const kn_nchwc_conv_ctx *c, tile_args *ap, int F, int pma
             a.kh_lo = p->KH, a.kh_hi = 0, a.kw_lo = p->KW, a.kw_hi = 0;
             for (int q = 0; q < np; q++) {
                 int64_t lo, hi;
-                kn_nchwc_tap_range(a.ih[q], c->DH, p->KH, c->H, &lo, &hi);
+                kn_nchwc_taps(a.ih[q], c->DH, p->KH, c->H, &lo, &hi);
                 if (lo < hi)
                     a.kh_lo = KN_MIN(a.kh_lo, lo), a.kh_hi = KN_MAX(a.kh_hi, hi);
-                kn_nchwc_tap_range(a.iw[q], c->DW, p->KW, c->W, &lo, &hi);
+                kn_nchwc_taps(a.iw[q], c->DW, p->KW, c->W, &lo, &hi);
                 if (lo < hi)
                     a.kw_lo = KN_MIN(a.kw_lo, lo), a.kw_hi = KN_MAX(a.kw_hi, hi);
             }

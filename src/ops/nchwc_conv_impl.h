@@ -34,16 +34,6 @@ typedef struct kn_nchwc_conv_ctx {
     const kn_epilogue *act; /* NULL: none */
 } kn_nchwc_conv_ctx;
 
-/* Taps [*lo, *hi) of a window starting at input coordinate i0 (step d,
- * k taps) that fall inside [0, n); empty if *lo >= *hi. */
-static inline void kn_nchwc_tap_range(int64_t i0, int64_t d, int64_t k, int64_t n, int64_t *lo, int64_t *hi)
-{
-    int64_t l = i0 >= 0 ? 0 : (-i0 + d - 1) / d;
-    int64_t h = n - i0 <= 0 ? 0 : (n - i0 + d - 1) / d;
-    *lo = l;
-    *hi = h < k ? h : k;
-}
-
 static inline int64_t kn_nchwc_group_blocks(const kn_nchwc_conv_ctx *c, int64_t g)
 {
     int64_t r = c->MB - g * KN_NCHWC_GROUP;

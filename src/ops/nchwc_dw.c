@@ -79,7 +79,7 @@ void kn_nchwc_dw_task_generic(void *ctx, size_t task)
     for (int64_t oh = oh0; oh < oh1; oh++) {
         const int64_t ih0 = oh * g->SH - g->PT;
         int64_t k0, k1;
-        kn_nchwc_dw_krows(d, ih0, &k0, &k1);
+        kn_nchwc_taps(ih0, d->g.DH, d->p->KH, d->H, &k0, &k1);
         for (int64_t ow = 0; ow < OW; ow++) {
             const int64_t iw0 = ow * g->SW - g->PL;
             float acc[B];

@@ -250,7 +250,7 @@ static inline __attribute__((always_inline)) void dw_rows(const kn_nchwc_dw_ctx 
     const kn_conv2d_geom *g = &d->g;
     const int64_t OW = d->OW, kw = d->p->KW, sw = g->SW, dw = g->DW;
     int64_t lo, hi;
-    kn_nchwc_dw_interior(d, &lo, &hi);
+    kn_nchwc_interior(d->g.PL, d->g.SW, d->g.DW, d->p->KW, d->W, d->OW, &lo, &hi);
     __m512 wreg[9];
     const bool inreg = KH && KH * KW <= 9;
     if (inreg)
@@ -262,7 +262,7 @@ static inline __attribute__((always_inline)) void dw_rows(const kn_nchwc_dw_ctx 
     const bool act_row = d->act && !r->clip;
     for (int64_t oh = oh0; oh < oh1; oh++) {
         r->ih0 = oh * g->SH - g->PT;
-        kn_nchwc_dw_krows(d, r->ih0, &r->k0, &r->k1);
+        kn_nchwc_taps(r->ih0, d->g.DH, d->p->KH, d->H, &r->k0, &r->k1);
         r->y = y + oh * OW * B;
         r->res = res ? res + oh * OW * B : NULL;
         for (int64_t ow = 0; ow < lo; ow++)

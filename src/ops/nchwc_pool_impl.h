@@ -37,20 +37,6 @@ void kn_nchwc_pool_task_avx512(void *arg, size_t task);
 void kn_nchwc_global_task_avx512(void *arg, size_t task);
 void kn_nchwc_mul_task_avx512(void *arg, size_t task);
 
-/* Taps k in [*lo, *hi) of a window of k taps starting at s0 with dilation d
- * land inside [0, n); an empty range has *lo == *hi. */
-static inline void kn_nchwc_taps(int64_t s0, int64_t d, int64_t k, int64_t n, int64_t *lo, int64_t *hi)
-{
-    int64_t a = s0 < 0 ? (-s0 + d - 1) / d : 0;
-    int64_t b = n - s0 <= 0 ? 0 : (n - s0 + d - 1) / d;
-    if (b > k)
-        b = k;
-    if (a > b)
-        a = b;
-    *lo = a;
-    *hi = b;
-}
-
 /* Taps of the window inside the padded input (before n + pad_end): the
  * window starts at or after the leading pad, so only its end is clipped
  * (ceil_mode overhang). */
