@@ -33,13 +33,19 @@
 
 #define BLOCK 16
 
+/* What the pass knows of a value: for an original value, its blocked
+ * stand-in; for a blocked one, its logical channels and spatial shape. */
+typedef struct vinfo {
+    int blk;        /* original value -> its blocked value, or -1 */
+    bool from_nchw; /* original value: blk made by a ReorderInput */
+    int64_t chans;  /* blocked value: logical channels */
+    bool one;       /* blocked value: known to be 1 x 1 spatially */
+} vinfo;
+
 typedef struct pass {
     kn_graph *g;
     int cap;
-    int *blk;        /* original value -> its blocked value, or -1 */
-    int64_t *chans;  /* blocked value -> logical channels */
-    bool *one;       /* blocked value -> known to be 1 x 1 spatially */
-    bool *from_nchw; /* original value -> blk made by a ReorderInput */
+    vinfo *v; /* by value index */
     int convs, pools, others, reorders_in, reorders_out;
 } pass;
 
@@ -53,26 +59,12 @@ static kiln_status grow(pass *p)
     if (p->g->n_values < p->cap)
         return KILN_OK;
     int cap = p->g->n_values * 2 + 16;
-    int *blk = kn_realloc(p->blk, (size_t)cap * sizeof *blk);
-    if (blk)
-        p->blk = blk;
-    int64_t *chans = kn_realloc(p->chans, (size_t)cap * sizeof *chans);
-    if (chans)
-        p->chans = chans;
-    bool *one = kn_realloc(p->one, (size_t)cap * sizeof *one);
-    if (one)
-        p->one = one;
-    bool *fn = kn_realloc(p->from_nchw, (size_t)cap * sizeof *fn);
-    if (fn)
-        p->from_nchw = fn;
-    if (!blk || !chans || !one || !fn)
+    vinfo *v = kn_realloc(p->v, (size_t)cap * sizeof *v);
+    if (!v)
         return KN_NOMEM();
-    for (int v = p->cap; v < cap; v++) {
-        p->blk[v] = -1;
-        p->chans[v] = 0;
-        p->one[v] = false;
-        p->from_nchw[v] = false;
-    }
+    for (int i = p->cap; i < cap; i++)
+        v[i] = (vinfo){.blk = -1};
+    p->v = v;
     p->cap = cap;
     return KILN_OK;
 }
@@ -85,9 +77,9 @@ static kiln_status new_blocked(pass *p, int v, int64_t chans, bool one, int *out
     KN_TRY(kn_graph_new_value(p->g, hint, out));
     KN_TRY(grow(p));
     p->g->values[*out].dtype = KILN_DTYPE_FLOAT;
-    p->chans[*out] = chans;
-    p->one[*out] = one;
-    p->blk[v] = *out;
+    p->v[*out].chans = chans;
+    p->v[*out].one = one;
+    p->v[v].blk = *out;
     return KILN_OK;
 }
 
@@ -95,13 +87,13 @@ static kiln_status new_blocked(pass *p, int v, int64_t chans, bool one, int *out
  * one kiln.ReorderInput per value, shared by its readers. */
 static kiln_status reorder_in(pass *p, int v, int64_t chans, int *out)
 {
-    if (p->blk[v] >= 0) {
-        *out = p->blk[v];
+    if (p->v[v].blk >= 0) {
+        *out = p->v[v].blk;
         return KILN_OK;
     }
     int b, node;
     KN_TRY(new_blocked(p, v, chans, false, &b));
-    p->from_nchw[v] = true;
+    p->v[v].from_nchw = true;
     char name[256];
     snprintf(name, sizeof name, "%s/reorder_in", p->g->values[v].name);
     KN_TRY(kn_graph_add_node(p->g, name, "ReorderInput", "kiln", 1, &v, 1, &b, &node));
@@ -111,12 +103,9 @@ static kiln_status reorder_in(pass *p, int v, int64_t chans, int *out)
     return KILN_OK;
 }
 
-static int64_t attr_int(const kn_node *n, const char *name, int64_t def)
-{
-    const kn_attr *a = kn_node_attr(n, name);
-    return a && a->type == KN_ATTR_INT ? a->i : def;
-}
-
+/* No explicit padding (a 1x1 kernel then keeps a 1x1 input 1x1; every
+ * auto_pad mode pads a 1x1 kernel by 0, and the node's own parse already
+ * refused unknown modes). */
 static bool pads_zero(const kn_node *n)
 {
     const kn_attr *a = kn_node_attr(n, "pads");
@@ -124,9 +113,7 @@ static bool pads_zero(const kn_node *n)
         for (size_t k = 0; k < a->count; k++)
             if (a->ints[k] != 0)
                 return false;
-    const kn_attr *ap = kn_node_attr(n, "auto_pad");
-    return !ap || ap->type != KN_ATTR_STRING || strcmp(ap->s, "NOTSET") == 0 || strcmp(ap->s, "VALID") == 0 ||
-           strncmp(ap->s, "SAME", 4) == 0;
+    return true;
 }
 
 static kiln_status try_conv(pass *p, int i)
@@ -144,7 +131,10 @@ static kiln_status try_conv(pass *p, int i)
         if (!b || b->dtype != KILN_DTYPE_FLOAT || b->rank != 1 || b->dims[0] != w->dims[0])
             return KILN_OK;
     }
-    int64_t group = attr_int(n, "group", 1), M = w->dims[0], C = w->dims[1] * group;
+    int64_t group;
+    if (kn_attr_get_int(n, "group", 1, &group) != KILN_OK)
+        return KILN_OK; /* the node's parse refused it already */
+    int64_t M = w->dims[0], C = w->dims[1] * group;
     bool depthwise = group > 1 && w->dims[1] == 1 && M == group;
     if (group != 1 && !depthwise)
         return KILN_OK;
@@ -152,15 +142,19 @@ static kiln_status try_conv(pass *p, int i)
     if (ks && ks->count != 2)
         return KILN_OK;
     int x = n->in[0], r = fused && n->n_in > 3 ? n->in[3] : -1;
-    if (r >= 0 && (p->blk[r] < 0 || p->from_nchw[r] || p->chans[p->blk[r]] != M || p->one[p->blk[r]]))
-        return KILN_OK; /* a broadcasting or plain residual stays on the NCHW path */
-    if (p->blk[x] >= 0 && p->chans[p->blk[x]] != C)
+    if (r >= 0) {
+        /* a broadcasting or plain residual stays on the NCHW path */
+        int rb = p->v[r].blk;
+        if (rb < 0 || p->v[r].from_nchw || p->v[rb].chans != M || p->v[rb].one)
+            return KILN_OK;
+    }
+    if (p->v[x].blk >= 0 && p->v[p->v[x].blk].chans != C)
         return KILN_OK; /* channel mismatch: let Conv report it */
     int xb = x;
     bool nchw_input = false, one = false;
-    if (p->blk[x] >= 0) {
-        xb = p->blk[x];
-        one = p->one[xb] && w->dims[2] == 1 && w->dims[3] == 1 && pads_zero(n);
+    if (p->v[x].blk >= 0) {
+        xb = p->v[x].blk;
+        one = p->v[xb].one && w->dims[2] == 1 && w->dims[3] == 1 && pads_zero(n);
     } else if (!depthwise && C < BLOCK) {
         nchw_input = true;
     } else {
@@ -168,7 +162,7 @@ static kiln_status try_conv(pass *p, int i)
     }
     int y = g->nodes[i].out[0], yb;
     KN_TRY(new_blocked(p, y, M, one, &yb));
-    int rb = r >= 0 ? p->blk[r] : -1;
+    int rb = r >= 0 ? p->v[r].blk : -1;
     n = &g->nodes[i];
     int in[4] = {xb, n->in[1], n->n_in > 2 ? n->in[2] : -1, rb};
     KN_TRY(kn_node_set_inputs(n, rb >= 0 ? 4 : 3, in));
@@ -189,7 +183,7 @@ static kiln_status try_pool(pass *p, int i, const char *type, bool global)
     kn_graph *g = p->g;
     kn_node *n = &g->nodes[i];
     int x = n->n_in == 1 ? n->in[0] : -1;
-    if (x < 0 || p->blk[x] < 0 || n->n_out < 1 || n->out[0] < 0)
+    if (x < 0 || p->v[x].blk < 0 || n->n_out < 1 || n->out[0] < 0)
         return KILN_OK;
     if (n->n_out > 1 && n->out[1] >= 0)
         return KILN_OK; /* MaxPool's Indices are NCHW positions */
@@ -198,8 +192,8 @@ static kiln_status try_pool(pass *p, int i, const char *type, bool global)
         if (!ks || ks->count != 2)
             return KILN_OK;
     }
-    int xb = p->blk[x], y = n->out[0], yb;
-    KN_TRY(new_blocked(p, y, p->chans[xb], global || p->one[xb], &yb));
+    int xb = p->v[x].blk, y = n->out[0], yb;
+    KN_TRY(new_blocked(p, y, p->v[xb].chans, global || p->v[xb].one, &yb));
     n = &g->nodes[i];
     KN_TRY(kn_node_set_inputs(n, 1, &xb));
     n->out[0] = yb;
@@ -225,13 +219,13 @@ static kiln_status try_unary(pass *p, int i)
     kn_graph *g = p->g;
     kn_node *n = &g->nodes[i];
     int x = n->n_in >= 1 ? n->in[0] : -1;
-    if (x < 0 || p->blk[x] < 0 || n->n_out != 1 || n->out[0] < 0)
+    if (x < 0 || p->v[x].blk < 0 || n->n_out != 1 || n->out[0] < 0)
         return KILN_OK;
     for (int k = 1; k < n->n_in; k++)
         if (n->in[k] >= 0 && !g->values[n->in[k]].constant)
             return KILN_OK;
-    int xb = p->blk[x], yb;
-    KN_TRY(new_blocked(p, n->out[0], p->chans[xb], p->one[xb], &yb));
+    int xb = p->v[x].blk, yb;
+    KN_TRY(new_blocked(p, n->out[0], p->v[xb].chans, p->v[xb].one, &yb));
     n = &g->nodes[i];
     n->in[0] = xb;
     n->out[0] = yb;
@@ -243,23 +237,23 @@ static kiln_status try_concat(pass *p, int i)
 {
     kn_graph *g = p->g;
     kn_node *n = &g->nodes[i];
-    int64_t axis = attr_int(n, "axis", 0);
-    if ((axis != 1 && axis != -3) || n->n_out != 1 || n->out[0] < 0 || n->n_in < 1)
+    int64_t axis;
+    if (kn_attr_get_int(n, "axis", 0, &axis) != KILN_OK || (axis != 1 && axis != -3) || n->n_out != 1 || n->out[0] < 0 || n->n_in < 1)
         return KILN_OK;
     int64_t total = 0;
     bool one = true;
     for (int k = 0; k < n->n_in; k++) {
         int v = n->in[k];
-        if (v < 0 || p->blk[v] < 0 || p->chans[p->blk[v]] % BLOCK)
+        if (v < 0 || p->v[v].blk < 0 || p->v[p->v[v].blk].chans % BLOCK)
             return KILN_OK;
-        total += p->chans[p->blk[v]];
-        one = one && p->one[p->blk[v]];
+        total += p->v[p->v[v].blk].chans;
+        one = one && p->v[p->v[v].blk].one;
     }
     int yb;
     KN_TRY(new_blocked(p, n->out[0], total, one, &yb));
     n = &g->nodes[i];
     for (int k = 0; k < n->n_in; k++)
-        n->in[k] = p->blk[n->in[k]];
+        n->in[k] = p->v[n->in[k]].blk;
     n->out[0] = yb;
     p->others++;
     return KILN_OK;
@@ -271,11 +265,11 @@ static kiln_status try_channel_mul(pass *p, int i)
     kn_node *n = &g->nodes[i];
     if (n->n_in != 2 || n->n_out != 1 || n->out[0] < 0 || n->in[0] < 0 || n->in[1] < 0)
         return KILN_OK;
-    int a = p->blk[n->in[0]], b = p->blk[n->in[1]];
-    if (a < 0 || b < 0 || p->chans[a] != p->chans[b] || p->one[a] == p->one[b])
+    int a = p->v[n->in[0]].blk, b = p->v[n->in[1]].blk;
+    if (a < 0 || b < 0 || p->v[a].chans != p->v[b].chans || p->v[a].one == p->v[b].one)
         return KILN_OK;
-    int x = p->one[a] ? b : a, s = p->one[a] ? a : b, yb;
-    KN_TRY(new_blocked(p, n->out[0], p->chans[x], false, &yb));
+    int x = p->v[a].one ? b : a, s = p->v[a].one ? a : b, yb;
+    KN_TRY(new_blocked(p, n->out[0], p->v[x].chans, false, &yb));
     n = &g->nodes[i];
     int in[2] = {x, s};
     KN_TRY(kn_node_set_inputs(n, 2, in));
@@ -316,16 +310,16 @@ static kiln_status reorders_out(pass *p, int n_values)
     kn_graph *g = p->g;
     kn_graph_build_uses(g);
     for (int v = 0; v < n_values; v++) {
-        if (p->blk[v] < 0 || p->from_nchw[v])
+        if (p->v[v].blk < 0 || p->v[v].from_nchw)
             continue;
         if (g->values[v].n_consumers == 0 && !g->values[v].is_graph_output)
             continue;
-        int b = p->blk[v], node;
+        int b = p->v[v].blk, node;
         char name[256];
         snprintf(name, sizeof name, "%s/reorder_out", g->values[v].name);
         KN_TRY(kn_graph_add_node(g, name, "ReorderOutput", "kiln", 1, &b, 1, &v, &node));
         g->nodes[node].opset = 1;
-        KN_TRY(kn_node_add_attr_int(&g->nodes[node], "channels", p->chans[b]));
+        KN_TRY(kn_node_add_attr_int(&g->nodes[node], "channels", p->v[b].chans));
         p->reorders_out++;
     }
     return KILN_OK;
@@ -352,9 +346,6 @@ kiln_status kn_pass_nchwc(kn_graph *g, bool *changed)
             s = kn_graph_compact(g);
         }
     }
-    kn_free(p.blk);
-    kn_free(p.chans);
-    kn_free(p.one);
-    kn_free(p.from_nchw);
+    kn_free(p.v);
     return s;
 }

@@ -98,6 +98,17 @@ kiln_status kn_model_io_info(const kn_graph *g, const int *values, int n, kn_io_
     return KILN_OK;
 }
 
+/* After a pass rewrote nodes (MatMul -> Gemm, Conv -> kiln.FusedConv, ...):
+ * look the rewritten ones up and parse them; nodes unsupported before stay
+ * listed in the model. */
+static kiln_status reresolve(kn_graph *g)
+{
+    char *unsupported = NULL;
+    kiln_status s = kn_graph_resolve_ops(g, true, &unsupported);
+    kn_free(unsupported);
+    return s;
+}
+
 kiln_status kn_graph_optimize(kn_graph *g, const struct kiln_options *o)
 {
     if (o->opt_level < 1)
@@ -114,13 +125,8 @@ kiln_status kn_graph_optimize(kn_graph *g, const struct kiln_options *o)
         }
         if (kn_options_pass_enabled(o, "fuse-bn")) {
             KN_TRY(kn_pass_fuse_bn(g, &changed));
-            if (changed) {
-                /* Rewritten nodes (MatMul -> Gemm) need their descriptor;
-                 * nodes unsupported before stay listed in the model. */
-                char *unsupported = NULL;
-                KN_TRY(kn_graph_resolve_ops(g, true, &unsupported));
-                kn_free(unsupported);
-            }
+            if (changed)
+                KN_TRY(reresolve(g));
             any |= changed;
         }
         if (!any)
@@ -129,11 +135,8 @@ kiln_status kn_graph_optimize(kn_graph *g, const struct kiln_options *o)
     if (o->opt_level >= 2 && kn_options_pass_enabled(o, "fuse-epilogue")) {
         bool changed = false;
         KN_TRY(kn_pass_fuse_epilogue(g, &changed));
-        if (changed) {
-            char *unsupported = NULL;
-            KN_TRY(kn_graph_resolve_ops(g, true, &unsupported));
-            kn_free(unsupported);
-        }
+        if (changed)
+            KN_TRY(reresolve(g));
     }
     return KILN_OK;
 }
@@ -181,12 +184,7 @@ static kiln_status blocked_layout(kn_graph *g, const struct kiln_options *o, kn_
         return KILN_OK;
     bool changed = false;
     KN_TRY(kn_pass_nchwc(g, &changed));
-    if (changed) {
-        char *unsupported = NULL;
-        KN_TRY(kn_graph_resolve_ops(g, true, &unsupported));
-        kn_free(unsupported);
-    }
-    return KILN_OK;
+    return changed ? reresolve(g) : KILN_OK;
 }
 
 static kiln_status build_model(kiln_model *m, kn_model_file *mf)
