@@ -360,3 +360,16 @@ void kt_conv2d_ref(int64_t N, int64_t C, int64_t M, int64_t group, int64_t H, in
     kn_conv_ref_f32(&p, x, w, b, y, scratch, NULL);
     kn_aligned_free(scratch);
 }
+
+kiln_tensor *kt_run_model(const kiln_model *m, const kiln_tensor *x)
+{
+    kiln_context *c = NULL;
+    assert_int_equal(kiln_context_create(m, &c), KILN_OK);
+    kiln_value_info in;
+    assert_int_equal(kiln_model_input_info(m, 0, &in), KILN_OK);
+    kiln_tensor *y = NULL;
+    if (kiln_context_run(c, 1, &in.name, &x, 1, NULL, &y) != KILN_OK)
+        fail_msg("run: %s", kiln_last_error());
+    kiln_context_release(c);
+    return y;
+}

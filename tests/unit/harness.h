@@ -51,6 +51,9 @@ kiln_status kt_run_const(kt_node *n, kn_isa_level isa, unsigned const_mask, int 
 
 /* Tensor builders (abort the test on allocation failure). data may be NULL
  * for zeros. */
+/* Run a one-input, one-output model through the public API (a context of
+ * its own); fails the test on error. */
+kiln_tensor *kt_run_model(const kiln_model *m, const kiln_tensor *x);
 kiln_tensor *kt_f32(int rank, const int64_t *dims, const float *data);
 kiln_tensor *kt_i64(int rank, const int64_t *dims, const int64_t *data);
 kiln_tensor *kt_i32(int rank, const int64_t *dims, const int32_t *data);

@@ -36,20 +36,6 @@ static kiln_model *load_with(const char *rel, const kiln_options *o)
     return m;
 }
 
-/* Run a one-input, one-output model; fails the test on error. */
-static kiln_tensor *run_one(const kiln_model *m, const kiln_tensor *x)
-{
-    kiln_context *c = NULL;
-    assert_int_equal(kiln_context_create(m, &c), KILN_OK);
-    kiln_value_info in;
-    assert_int_equal(kiln_model_input_info(m, 0, &in), KILN_OK);
-    kiln_tensor *y = NULL;
-    if (kiln_context_run(c, 1, &in.name, &x, 1, NULL, &y) != KILN_OK)
-        fail_msg("run: %s", kiln_last_error());
-    kiln_context_release(c);
-    return y;
-}
-
 static void assert_same_tensor(const kiln_tensor *a, const kiln_tensor *b)
 {
     assert_int_equal(a->dtype, b->dtype);
@@ -246,7 +232,7 @@ static void exercise_library(void)
         int64_t dims[4] = {batch, 3, 8, 8};
         assert_int_equal(kiln_tensor_create(KILN_DTYPE_FLOAT, 4, dims, &x), KILN_OK);
         assert_int_equal((uintptr_t)kiln_tensor_data(x) % 64, 0);
-        kiln_tensor *y = run_one(m, x);
+        kiln_tensor *y = kt_run_model(m, x);
         assert_int_equal(kiln_tensor_dims(y)[0], batch);
         kiln_tensor_release(y);
         kiln_tensor_release(x);
@@ -329,7 +315,7 @@ static void test_log_callback(void **state)
     assert_true(l.saw_loaded);
     assert_true(l.count[KILN_LOG_INFO] >= 1);
     kiln_tensor *x = kt_f32_random(KT_DIMS(2, 16), 1, -1, 1);
-    kiln_tensor_release(run_one(m, x));
+    kiln_tensor_release(kt_run_model(m, x));
     assert_true(l.saw_plan);
     kiln_model *bad = NULL;
     assert_int_equal(kiln_model_load(path_of("tests/data/unsupported.onnx"), NULL, &bad), KILN_ERROR_UNSUPPORTED);
@@ -339,7 +325,7 @@ static void test_log_callback(void **state)
     /* Levels above max_level are not delivered. */
     memset(&l, 0, sizeof l);
     kiln_set_log_callback(capture, &l, KILN_LOG_INFO);
-    kiln_tensor_release(run_one(m, x));
+    kiln_tensor_release(kt_run_model(m, x));
     assert_int_equal(l.count[KILN_LOG_DEBUG], 0);
     kiln_model_release(load_with("tests/data/relu_chain.onnx", NULL));
     assert_int_equal(l.count[KILN_LOG_INFO], 1);
@@ -370,7 +356,7 @@ static void test_host_thread_pool(void **state)
     kiln_model *pooled = load_with("models/tiny_cnn/model.onnx", o);
     kiln_options_release(o);
 
-    kiln_tensor *ref = run_one(single, x);
+    kiln_tensor *ref = kt_run_model(single, x);
     kiln_context *c = NULL;
     assert_int_equal(kiln_context_create(pooled, &c), KILN_OK);
     assert_ptr_equal(c->pool, pool);
@@ -448,7 +434,7 @@ static kiln_tensor *run_at_isa(const char *rel, kiln_isa isa, const kiln_tensor 
     assert_int_equal(kiln_options_set_isa(o, isa), KILN_OK);
     kiln_model *m = load_with(rel, o);
     kiln_options_release(o);
-    kiln_tensor *y = run_one(m, x);
+    kiln_tensor *y = kt_run_model(m, x);
     kiln_model_release(m);
     return y;
 }
@@ -508,7 +494,7 @@ static void test_load_buffer(void **state)
     free(bytes);
     kiln_model *from_file = load_with("models/tiny_mobilenet/model.onnx", NULL);
     kiln_tensor *x = kt_f32_random(KT_DIMS(1, 3, 32, 32), 21, -1, 1);
-    kiln_tensor *a = run_one(from_buffer, x), *b = run_one(from_file, x);
+    kiln_tensor *a = kt_run_model(from_buffer, x), *b = kt_run_model(from_file, x);
     assert_same_tensor(a, b);
     kiln_tensor_release(a);
     kiln_tensor_release(b);
@@ -527,8 +513,8 @@ static void test_load_buffer(void **state)
     free(bytes);
     kiln_model *mf = load_with("tests/data/external_data/model.onnx", NULL);
     x = kt_f32_random(KT_DIMS(4, 16), 2, -1, 1);
-    a = run_one(m, x);
-    b = run_one(mf, x);
+    a = kt_run_model(m, x);
+    b = kt_run_model(mf, x);
     assert_same_tensor(a, b);
     for (int i = 0; i < 64; i++)
         assert_float_equal(((float *)a->data)[i], ((float *)x->data)[i] + (float)i / 8, 1e-6);
@@ -718,7 +704,7 @@ static void test_custom_op_in_process(void **state)
     assert_true(found);
     kiln_tensor *x = kt_f32_random(KT_DIMS(5, 3), 4, -1, 1);
     int before = atomic_load(&offset_runs);
-    kiln_tensor *y = run_one(m, x);
+    kiln_tensor *y = kt_run_model(m, x);
     assert_int_equal(atomic_load(&offset_runs), before + 1);
     kt_assert_shape(y, KT_DIMS(5, 3));
     for (int i = 0; i < 15; i++)
@@ -749,7 +735,7 @@ static void test_plugin(void **state)
     m = load_with("tests/data/custom_scale2x.onnx", NULL);
     for (int64_t batch = 1; batch <= 4; batch += 3) {
         kiln_tensor *x = kt_f32_random(2, (int64_t[]){batch, 4}, (uint32_t)batch, -1, 1);
-        kiln_tensor *y = run_one(m, x);
+        kiln_tensor *y = kt_run_model(m, x);
         kt_assert_shape(y, 2, (int64_t[]){batch, 4});
         for (int64_t i = 0; i < batch * 4; i++) {
             float v = 2.0f * ((float *)x->data)[i];

@@ -47,19 +47,6 @@ static size_t count_op(const kiln_model *m, const char *domain, const char *op)
     return total;
 }
 
-static kiln_tensor *run_one(const kiln_model *m, const kiln_tensor *x)
-{
-    kiln_context *c = NULL;
-    assert_int_equal(kiln_context_create(m, &c), KILN_OK);
-    kiln_value_info in;
-    assert_int_equal(kiln_model_input_info(m, 0, &in), KILN_OK);
-    kiln_tensor *y = NULL;
-    if (kiln_context_run(c, 1, &in.name, &x, 1, NULL, &y) != KILN_OK)
-        fail_msg("run: %s", kiln_last_error());
-    kiln_context_release(c);
-    return y;
-}
-
 static void test_tiny_blocks_nodes(void **state)
 {
     (void)state;
@@ -93,7 +80,7 @@ static void check_same_results(const char *rel, int rank, const int64_t *dims, u
     kiln_tensor *x = kt_f32_random(rank, dims, seed, -2, 2);
     kiln_model *plain = load(rel, 1, 1, false), *b1 = load(rel, 3, 1, false), *b2 = load(rel, 3, 2, false);
     assert_true(count_op(b1, "kiln", "NchwcConv") > 0);
-    kiln_tensor *want = run_one(plain, x), *got1 = run_one(b1, x), *got2 = run_one(b2, x);
+    kiln_tensor *want = kt_run_model(plain, x), *got1 = kt_run_model(b1, x), *got2 = kt_run_model(b2, x);
     kt_assert_tensors_close(got1, want, 1e-4, 1e-4);
     assert_int_equal(got1->nbytes, got2->nbytes);
     assert_memory_equal(got1->data, got2->data, got1->nbytes);
