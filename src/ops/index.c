@@ -149,6 +149,9 @@ static kiln_status concat_infer(kn_op_ctx *c)
     return kn_set_output(c, 0, x0->dtype, x0->rank, dims);
 }
 
+/* An input whose producer the planner pointed into the output (see
+ * concat_input_slice) is already there: its data is the first slice's
+ * place. */
 static kiln_status concat_run(kn_op_ctx *c)
 {
     const axis_params *p = c->params;
@@ -158,16 +161,37 @@ static kiln_status concat_run(kn_op_ctx *c)
     int axis;
     KN_TRY(kn_norm_axis(c, p->axis, y->rank, &axis));
     int64_t outer = prod(y->dims, 0, axis), inner = prod(y->dims, axis + 1, y->rank);
-    char *d = y->data;
-    for (int64_t o = 0; o < outer; o++) {
-        for (int i = 0; i < c->n_in; i++) {
-            size_t chunk = (size_t)(c->in[i]->dims[axis] * inner) * esz;
-            if (chunk)
-                memcpy(d, (const char *)c->in[i]->data + (size_t)o * chunk, chunk);
-            d += chunk;
-        }
+    const size_t row = (size_t)(y->dims[axis] * inner) * esz;
+    size_t at = 0;
+    for (int i = 0; i < c->n_in; i++) {
+        const size_t chunk = (size_t)(c->in[i]->dims[axis] * inner) * esz;
+        char *d = (char *)y->data + at;
+        at += chunk;
+        if (!chunk || c->in[i]->data == d)
+            continue;
+        for (int64_t o = 0; o < outer; o++)
+            memcpy(d + (size_t)o * row, (const char *)c->in[i]->data + (size_t)o * chunk, chunk);
     }
     return KILN_OK;
+}
+
+static bool concat_input_slice(const kn_op_ctx *c, int i, size_t *offset, size_t *slices, size_t *stride)
+{
+    const axis_params *p = c->params;
+    const kiln_tensor *y = c->out[0];
+    size_t esz = kn_elem_size(y->dtype);
+    int axis;
+    /* infer() checked the axis already */
+    if (!esz || i >= c->n_in || !c->in[i] || kn_norm_axis(c, p->axis, y->rank, &axis) != KILN_OK)
+        return false;
+    const int64_t inner = prod(y->dims, axis + 1, y->rank);
+    size_t at = 0;
+    for (int k = 0; k < i; k++)
+        at += (size_t)(c->in[k]->dims[axis] * inner) * esz;
+    *offset = at;
+    *slices = (size_t)prod(y->dims, 0, axis);
+    *stride = (size_t)(y->dims[axis] * inner) * esz;
+    return true;
 }
 
 /* ---- Split ------------------------------------------------------------ */
@@ -1391,7 +1415,8 @@ static const kiln_dtype range_types[] = {KILN_DTYPE_FLOAT, KILN_DTYPE_DOUBLE, KI
 
 const kn_op kn_ops_index[] = {
     {.domain = "", .name = "Concat", .since_min = 1, .parse = concat_parse, .infer = concat_infer,
-     .run = concat_run, .types = kn_types_movable, .flags = KN_OP_BORROWS_STRINGS},
+     .run = concat_run, .types = kn_types_movable, .flags = KN_OP_BORROWS_STRINGS,
+     .input_slice = concat_input_slice},
     {.domain = "", .name = "Split", .since_min = 1, .since_max = 12, .upgrade = split_upgrade},
     {.domain = "", .name = "Split", .since_min = 13, .parse = split_parse, .infer = split_infer, .run = split_run, .types = kn_types_movable, .flags = KN_OP_BORROWS_STRINGS},
     {.domain = "", .name = "Slice", .since_min = 1, .since_max = 9, .upgrade = slice_upgrade},

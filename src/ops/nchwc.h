@@ -86,6 +86,12 @@ void kn_nchwc_conv_free(kn_nchwc_conv *p);
 void kn_nchwc_conv_run(const kn_nchwc_conv *p, const kn_conv2d_geom *g, int64_t N, int64_t H, int64_t W,
                        int64_t OH, int64_t OW, const float *x, float *y, const float *residual,
                        const kn_epilogue *act, pthreadpool_t pool);
+/* The same with image n of y at y + n * ys_img floats (0: dense), as when
+ * y is a slice of a channel Concat's output; residual, read at y's
+ * offsets, must then be NULL. */
+void kn_nchwc_conv_run_strided(const kn_nchwc_conv *p, const kn_conv2d_geom *g, int64_t N, int64_t H, int64_t W,
+                               int64_t OH, int64_t OW, const float *x, float *y, int64_t ys_img,
+                               const float *residual, const kn_epilogue *act, pthreadpool_t pool);
 
 /* ---- depthwise convolution, group == C == M (nchwc_dw.c, nchwc_dw_avx512.c) ---- */
 typedef struct kn_nchwc_dw {

@@ -155,6 +155,13 @@ void kn_nchwc_conv_run(const kn_nchwc_conv *p, const kn_conv2d_geom *g, int64_t 
                        int64_t OH, int64_t OW, const float *x, float *y, const float *residual,
                        const kn_epilogue *act, pthreadpool_t pool)
 {
+    kn_nchwc_conv_run_strided(p, g, N, H, W, OH, OW, x, y, 0, residual, act, pool);
+}
+
+void kn_nchwc_conv_run_strided(const kn_nchwc_conv *p, const kn_conv2d_geom *g, int64_t N, int64_t H, int64_t W,
+                               int64_t OH, int64_t OW, const float *x, float *y, int64_t ys_img,
+                               const float *residual, const kn_epilogue *act, pthreadpool_t pool)
+{
     if (N <= 0 || OH <= 0 || OW <= 0)
         return;
     kn_nchwc_conv_ctx c = {
@@ -172,7 +179,7 @@ void kn_nchwc_conv_run(const kn_nchwc_conv *p, const kn_conv2d_geom *g, int64_t 
     c.xs_cb = H * W * c.Lc;
     c.xs_img = c.CBn * c.xs_cb;
     c.ys_blk = OH * OW * KN_NCHWC_BLOCK;
-    c.ys_img = c.MB * c.ys_blk;
+    c.ys_img = ys_img > 0 ? ys_img : c.MB * c.ys_blk;
     kn_nchwc_interior(c.PT, c.SH, c.DH, p->KH, H, OH, &c.oh_a, &c.oh_b);
     kn_nchwc_interior(c.PL, c.SW, c.DW, p->KW, W, OW, &c.ow_a, &c.ow_b);
     const int64_t plane = OH * OW;

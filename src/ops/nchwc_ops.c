@@ -248,9 +248,18 @@ static kiln_status nconv_run(kn_op_ctx *c)
     if (p.depthwise)
         kn_nchwc_dw_run(a->dw, &p.g, p.N, p.H, p.W, p.OH, p.OW, c->in[0]->data, c->out[0]->data, r, &a->act, c->pool);
     else
-        kn_nchwc_conv_run(a->conv, &p.g, p.N, p.H, p.W, p.OH, p.OW, c->in[0]->data, c->out[0]->data, r, &a->act,
-                          c->pool);
+        kn_nchwc_conv_run_strided(a->conv, &p.g, p.N, p.H, p.W, p.OH, p.OW, c->in[0]->data, c->out[0]->data,
+                                  (int64_t)(c->out_stride / sizeof(float)), r, &a->act, c->pool);
     return KILN_OK;
+}
+
+/* Group 1 without a residual (whose reads follow y's offsets) may write a
+ * strided output: a slice of a channel Concat (squeezenet's fire modules
+ * at batch > 1). */
+static bool nconv_strided_output(const kn_node *n)
+{
+    const nconv_attrs *a = n->params;
+    return a && a->group == 1 && (n->n_in < 4 || n->in[3] < 0);
 }
 
 static kiln_status nconv_finalize(const kn_graph *g, kn_node *n, kn_isa_level isa)
@@ -419,7 +428,8 @@ const kn_op kn_ops_nchwc[] = {
     {.domain = "kiln", .name = "ReorderOutput", .since_min = 1, .parse = channels_parse, .infer = reorder_out_infer,
      .run = reorder_out_run, .types = f32_only, .flags = KN_OP_FAST},
     {.domain = "kiln", .name = "NchwcConv", .since_min = 1, .parse = nconv_parse, .free_params = nconv_free,
-     .infer = nconv_infer, .run = nconv_run, .finalize = nconv_finalize, .types = f32_only, .flags = KN_OP_FAST},
+     .infer = nconv_infer, .run = nconv_run, .finalize = nconv_finalize, .types = f32_only, .flags = KN_OP_FAST,
+     .strided_output = nconv_strided_output},
     {.domain = "kiln", .name = "NchwcMaxPool", .since_min = 1, .parse = npool_parse, .infer = npool_infer,
      .run = npool_run, .types = f32_only, .flags = KN_OP_FAST},
     {.domain = "kiln", .name = "NchwcAveragePool", .since_min = 1, .parse = npool_parse, .infer = npool_infer,

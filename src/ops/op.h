@@ -55,6 +55,10 @@ typedef struct kn_op_ctx {
     size_t scratch_size; /* prepare() sets how much it needs */
     pthreadpool_t pool;  /* may be NULL: run single-threaded */
     kn_isa_level isa;
+    /* run(), ops with strided_output only: when the planner made out[0] a
+     * slice of a Concat's output, the bytes from one image (index of the
+     * dims before the concat axis) of out[0] to the next; 0 = dense */
+    size_t out_stride;
 } kn_op_ctx;
 
 typedef struct kn_op {
@@ -83,6 +87,17 @@ typedef struct kn_op {
      * checks types itself (ops defined on every type, like Identity). */
     const kiln_dtype *types;
     int type_input;
+    /* optional (Concat): output 0 is the inputs side by side along one
+     * axis. For planned shapes (c->in, c->out), input i's first slice
+     * starts *offset bytes into the output, and its *slices slices (the
+     * product of the dims before the axis) are *stride bytes apart. The
+     * planner then lets an input's producer write there directly; run()
+     * must skip an input whose data already is in place. */
+    bool (*input_slice)(const kn_op_ctx *c, int i, size_t *offset, size_t *slices, size_t *stride);
+    /* optional: whether the node's run() honours kn_op_ctx.out_stride, so
+     * its output 0 can be a strided slice of a Concat's output (any op's
+     * output can be a slice when there is one image) */
+    bool (*strided_output)(const kn_node *node);
 } kn_op;
 
 /* flags */

@@ -283,6 +283,70 @@ static kiln_status plan_steps(kn_plan *p, const struct kiln_model *m, pthreadpoo
     return KILN_OK;
 }
 
+/* Concat without the copy: where an input's only reader is a Concat, its
+ * producer writes straight into its slice of the Concat's output (one
+ * buffer, alive from the first such producer on), and the Concat skips it.
+ * With several images per slice (dims before the axis > 1, as batch N with
+ * axis 1) only producers that write a strided output qualify. Slices start
+ * 64-byte aligned like every arena buffer, for the kernels' sake. A
+ * Concat's output that itself holds slices is not made a slice in turn. */
+static kiln_status place_concat_inputs(kn_plan *p, const struct kiln_model *m)
+{
+    const kn_graph *g = m->graph;
+    const kiln_tensor *ins[256];
+    /* readers counted here, not taken from kn_value.n_consumers, which
+     * passes only refresh when they need it */
+    int *readers = kn_calloc((size_t)(g->n_values ? g->n_values : 1), sizeof(int));
+    if (!readers)
+        return KN_NOMEM();
+    for (int n = 0; n < g->n_nodes; n++)
+        if (!g->nodes[n].dead)
+            for (int i = 0; i < g->nodes[n].n_in; i++)
+                if (g->nodes[n].in[i] >= 0)
+                    readers[g->nodes[n].in[i]]++;
+    for (int i = 0; i < g->n_outputs; i++)
+        readers[g->outputs[i]]++;
+    for (int si = 0; si < p->n_steps; si++) {
+        const kn_step *st = &p->steps[si];
+        const kn_node *node = &g->nodes[st->node];
+        if (st->dynamic || !st->op->input_slice || node->n_out < 1 || node->out[0] < 0 || node->n_in > 256)
+            continue;
+        kn_slot *out = &p->slots[node->out[0]];
+        if (out->kind != KN_SLOT_ARENA || out->alias)
+            continue;
+        for (int i = 0; i < node->n_in; i++)
+            ins[i] = node->in[i] >= 0 ? &p->slots[node->in[i]].t : NULL;
+        kiln_tensor *outs[1] = {&out->t};
+        const kn_op_ctx c = {.graph = g, .node = node, .params = node->params, .n_in = node->n_in, .in = ins,
+                             .n_out = 1, .out = outs, .isa = m->isa};
+        for (int i = 0; i < node->n_in; i++) {
+            const int v = node->in[i];
+            if (v < 0)
+                continue;
+            kn_slot *s = &p->slots[v];
+            if (s->kind != KN_SLOT_ARENA || s->alias || s->has_aliases || !s->t.nbytes || readers[v] != 1)
+                continue;
+            kn_step *ps = &p->steps[s->def_step];
+            const kn_node *pn = &g->nodes[ps->node];
+            size_t off, slices, stride;
+            if (!st->op->input_slice(&c, i, &off, &slices, &stride) || off % KN_ALIGN)
+                continue;
+            if (slices > 1) {
+                if (pn->out[0] != v || !ps->op->strided_output || !ps->op->strided_output(pn) || stride % KN_ALIGN)
+                    continue;
+                ps->out_stride = stride;
+            }
+            s->alias = node->out[0] + 1;
+            s->alias_offset = off;
+            out->has_aliases = true;
+            if (s->def_step < out->def_step)
+                out->def_step = s->def_step;
+        }
+    }
+    kn_free(readers);
+    return KILN_OK;
+}
+
 static kiln_status plan_memory(kn_plan *p, const struct kiln_model *m)
 {
     const kn_graph *g = m->graph;
@@ -291,9 +355,11 @@ static kiln_status plan_memory(kn_plan *p, const struct kiln_model *m)
         if (s->kind == KN_SLOT_ARENA)
             s->last_step = p->n_steps;
     }
+    if (m->options.opt_level >= 1)
+        KN_TRY(place_concat_inputs(p, m));
     int n = 0;
     for (int i = 0; i < p->n_slots; i++)
-        if (p->slots[i].kind == KN_SLOT_ARENA)
+        if (p->slots[i].kind == KN_SLOT_ARENA && !p->slots[i].alias)
             n++;
     for (int i = 0; i < p->n_steps; i++)
         if (p->steps[i].scratch_size)
@@ -304,7 +370,7 @@ static kiln_status plan_memory(kn_plan *p, const struct kiln_model *m)
     int k = 0;
     for (int i = 0; i < p->n_slots; i++) {
         kn_slot *s = &p->slots[i];
-        if (s->kind == KN_SLOT_ARENA)
+        if (s->kind == KN_SLOT_ARENA && !s->alias)
             iv[k++] = (interval){i, s->def_step, s->last_step, align_up(s->t.nbytes), 0};
     }
     for (int i = 0; i < p->n_steps; i++)
@@ -328,6 +394,13 @@ static kiln_status plan_memory(kn_plan *p, const struct kiln_model *m)
                 s->t.data = (char *)p->arena + iv[i].offset;
             } else {
                 p->steps[-1 - iv[i].slot].scratch_offset = iv[i].offset;
+            }
+        }
+        for (int i = 0; i < p->n_slots; i++) {
+            kn_slot *s = &p->slots[i];
+            if (s->kind == KN_SLOT_ARENA && s->alias) {
+                s->offset = p->slots[s->alias - 1].offset + s->alias_offset;
+                s->t.data = (char *)p->arena + s->offset;
             }
         }
     }
@@ -479,7 +552,8 @@ kiln_status kn_plan_run_ex(kn_plan *p, const struct kiln_model *m, const kiln_te
         kn_op_ctx c = {.graph = g, .node = node, .params = node->params, .n_in = node->n_in, .in = ins,
                        .n_out = node->n_out, .out = outs, .state = step->state,
                        .scratch = step->scratch_size ? (char *)p->arena + step->scratch_offset : NULL,
-                       .scratch_size = step->scratch_size, .pool = pool, .isa = m->isa};
+                       .scratch_size = step->scratch_size, .pool = pool, .isa = m->isa,
+                       .out_stride = step->out_stride};
         kiln_status st = step->op->run(&c);
         if (st != KILN_OK)
             return st;

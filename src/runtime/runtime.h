@@ -99,6 +99,11 @@ typedef struct kn_slot {
     kiln_tensor *folded; /* KN_SLOT_FOLDED: owned tensor */
     size_t offset;       /* KN_SLOT_ARENA */
     int def_step, last_step;
+    /* KN_SLOT_ARENA: 1 + the slot of the Concat output this value is a
+     * slice of (its producer writes in place, at alias_offset), or 0 */
+    int alias;
+    size_t alias_offset;
+    bool has_aliases; /* some input slots are slices of this one */
 } kn_slot;
 
 typedef struct kn_step {
@@ -107,6 +112,7 @@ typedef struct kn_step {
     void *state;
     size_t scratch_size;
     size_t scratch_offset; /* in the arena */
+    size_t out_stride;     /* kn_op_ctx.out_stride */
     bool dynamic;
     /* profiling */
     uint64_t calls;

@@ -89,6 +89,28 @@ def nonzero():
     save(g, "nonzero.onnx")
 
 
+def concat_slices():
+    # Concat whose inputs' producers can write into the output in place (the
+    # planner's slices): a, b and e are read only by a Concat, at 64-byte
+    # aligned offsets when N = 1; c is a graph output too, x a graph input,
+    # f starts 12 bytes in. With N > 1 the slices are strided, which Relu,
+    # Neg and Exp do not write: everything is copied.
+    nodes = [helper.make_node("Relu", ["x"], ["a"]),
+             helper.make_node("Neg", ["x"], ["b"]),
+             helper.make_node("Sigmoid", ["x"], ["c"]),
+             helper.make_node("Concat", ["a", "b", "x", "c"], ["y"], axis=1),
+             helper.make_node("Exp", ["v"], ["e"]),
+             helper.make_node("Abs", ["v"], ["f"]),
+             helper.make_node("Concat", ["e", "f"], ["z"], axis=1)]
+    g = helper.make_graph(nodes, "concat_slices",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4, 4]),
+                           helper.make_tensor_value_info("v", TensorProto.FLOAT, ["N", 3])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 16, 4]),
+                           helper.make_tensor_value_info("c", TensorProto.FLOAT, ["N", 4, 4]),
+                           helper.make_tensor_value_info("z", TensorProto.FLOAT, ["N", 6])])
+    save(g, "concat_slices.onnx")
+
+
 def unsupported():
     nodes = [helper.make_node("FooBar", ["x"], ["t"], domain="com.example"),
              helper.make_node("Relu", ["t"], ["u"]),
@@ -108,4 +130,5 @@ if __name__ == "__main__":
     add_const()
     two_inputs()
     nonzero()
+    concat_slices()
     unsupported()

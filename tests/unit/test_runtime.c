@@ -3,6 +3,8 @@
 #include "harness.h"
 #include "runtime/runtime.h"
 
+#include <math.h>
+
 static char *data_path(const char *name)
 {
     static char buf[4096];
@@ -254,6 +256,64 @@ static void test_interrupt_flag_resets(void **state)
     kiln_model_release(m);
 }
 
+/* Slots the planner made slices of a Concat's output (their producers
+ * write in place). */
+static int count_slices(const kiln_context *c)
+{
+    int n = 0;
+    for (int i = 0; i < c->plan->n_slots; i++)
+        n += c->plan->slots[i].alias != 0;
+    return n;
+}
+
+/* concat_slices.onnx (make_test_models.py says which inputs qualify): the
+ * results are the same whether producers write in place or not, and with
+ * N = 1 exactly a, b and e do; optimization level 0 copies everything, as
+ * does N = 3 (strided slices, which these ops do not write). */
+static void test_concat_slices(void **state)
+{
+    (void)state;
+    for (int level = 0; level <= 1; level++) {
+        kiln_options *o = NULL;
+        assert_int_equal(kiln_options_create(&o), KILN_OK);
+        assert_int_equal(kiln_options_set_opt_level(o, level), KILN_OK);
+        kiln_model *m = NULL;
+        assert_int_equal(kiln_model_load(data_path("concat_slices.onnx"), o, &m), KILN_OK);
+        kiln_options_release(o);
+        kiln_context *c;
+        assert_int_equal(kiln_context_create(m, &c), KILN_OK);
+        for (int64_t N = 1; N <= 3; N += 2) {
+            kiln_tensor *x = kt_f32_random(KT_DIMS(N, 4, 4), 5, -2, 2), *v = kt_f32_random(KT_DIMS(N, 3), 6, -2, 2);
+            const char *in_names[2] = {"x", "v"}, *out_names[3] = {"y", "c", "z"};
+            const kiln_tensor *ins[2] = {x, v};
+            kiln_tensor *outs[3] = {0};
+            assert_int_equal(kiln_context_run(c, 2, in_names, ins, 3, out_names, outs), KILN_OK);
+            const float *xd = x->data, *vd = v->data, *y = outs[0]->data, *cd = outs[1]->data, *z = outs[2]->data;
+            for (int64_t n = 0; n < N; n++) {
+                for (int k = 0; k < 16; k++) {
+                    const float t = xd[n * 16 + k], sig = 1.0f / (1.0f + expf(-t));
+                    assert_float_equal(y[n * 64 + k], t > 0 ? t : 0, 0);
+                    assert_float_equal(y[n * 64 + 16 + k], -t, 0);
+                    assert_float_equal(y[n * 64 + 32 + k], t, 0);
+                    assert_float_equal(y[n * 64 + 48 + k], cd[n * 16 + k], 0);
+                    assert_float_equal(cd[n * 16 + k], sig, 1e-6);
+                }
+                for (int k = 0; k < 3; k++) {
+                    assert_float_equal(z[n * 6 + k], expf(vd[n * 3 + k]), 1e-5 * expf(vd[n * 3 + k]));
+                    assert_float_equal(z[n * 6 + 3 + k], fabsf(vd[n * 3 + k]), 0);
+                }
+            }
+            assert_int_equal(count_slices(c), level == 1 && N == 1 ? 3 : 0);
+            for (int i = 0; i < 3; i++)
+                kiln_tensor_release(outs[i]);
+            kiln_tensor_release(x);
+            kiln_tensor_release(v);
+        }
+        kiln_context_release(c);
+        kiln_model_release(m);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -261,6 +321,7 @@ int main(void)
         cmocka_unit_test(test_eliminations_keep_outputs),  cmocka_unit_test(test_bad_inputs_leave_context_usable),
         cmocka_unit_test(test_dynamic_step),               cmocka_unit_test(test_unsupported_ops_all_listed),
         cmocka_unit_test(test_missing_file),               cmocka_unit_test(test_interrupt_flag_resets),
+        cmocka_unit_test(test_concat_slices),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
