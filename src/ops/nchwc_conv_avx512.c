@@ -216,6 +216,13 @@ typedef struct pw_args {
     int64_t share;
 } pw_args;
 
+/* GCC emits prefetchw for _MM_HINT_ET0 only with -mprfchw, which the
+ * AVX-512 flags do not include; every AVX-512 CPU has the instruction. */
+static inline __attribute__((always_inline)) void pw_prefetchw(const float *p)
+{
+    __asm__ volatile("prefetchw %0" ::"m"(*(const char *)p));
+}
+
 static inline __attribute__((always_inline)) void pw_offsets(const kn_nchwc_conv_ctx *c, int P, int64_t *oh,
                                                              int64_t *ow, int64_t *xo)
 {
@@ -245,8 +252,9 @@ static inline __attribute__((always_inline)) void pw_run(const pw_args *a, const
          * not used) */
         pw_offsets(c, P, &oh, &ow, xn);
         const bool more = t + 1 < a->ntiles;
-        /* residual lines to prefetch per input block */
+        /* residual and output lines to prefetch per input block */
         const int64_t rpc = more && a->first && res ? (F * P + a->ncb - 1) / a->ncb : 0;
+        const int64_t wpc = more && a->first ? (F * P + a->ncb - 1) / a->ncb : 0;
         pfe = KN_MIN(pfe + a->share, a->pf_end);
         __m512 acc[32];
 #pragma GCC unroll 4
@@ -263,14 +271,18 @@ static inline __attribute__((always_inline)) void pw_run(const pw_args *a, const
         const float *wp = a->w;
         for (int64_t cb = 0; cb < a->ncb; cb++, wp += ws) {
             /* the next tile's input and residual lines into L1 while this
-             * one computes, spread over the blocks (all at once at the
-             * tile's start measured 2-5% slower with cold caches) */
+             * one computes, and its output lines for writing (prefetchw:
+             * the stores then find them owned; ResNet-50's 1x1 layers 2-7%
+             * faster in the model), spread over the blocks (all at once at
+             * the tile's start measured 2-5% slower with cold caches) */
             if (more) {
 #pragma GCC unroll 8
                 for (int q = 0; q < P; q++)
                     _mm_prefetch((const char *)(a->x + cb * xs + xn[q]), _MM_HINT_T0);
                 for (int64_t k = cb * rpc, ke = KN_MIN(k + rpc, (int64_t)(F * P)); k < ke; k++)
                     _mm_prefetch((const char *)(res + P * 16 + (k / P) * ys + (k % P) * 16), _MM_HINT_T0);
+                for (int64_t k = cb * wpc, ke = KN_MIN(k + wpc, (int64_t)(F * P)); k < ke; k++)
+                    pw_prefetchw(y + P * 16 + (k / P) * ys + (k % P) * 16);
             }
             /* not unrolled: unrolled 16 times, GCC spilled accumulators
              * (ResNet-50's 1x1 layers on 7x7 and 14x14 planes 2-4% slower) */
