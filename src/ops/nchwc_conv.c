@@ -182,6 +182,8 @@ void kn_nchwc_conv_run_strided(const kn_nchwc_conv *p, const kn_conv2d_geom *g, 
     c.ys_img = ys_img > 0 ? ys_img : c.MB * c.ys_blk;
     kn_nchwc_interior(c.PT, c.SH, c.DH, p->KH, H, OH, &c.oh_a, &c.oh_b);
     kn_nchwc_interior(c.PL, c.SW, c.DW, p->KW, W, OW, &c.ow_a, &c.ow_b);
+    c.pointwise = p->KH == 1 && p->KW == 1 && !p->nchw_input && c.oh_a == 0 && c.oh_b == OH && c.ow_a == 0 &&
+                  c.ow_b == OW;
     const int64_t plane = OH * OW;
     c.nchunks = plane <= KN_NCHWC_CHUNK * 3 / 2 ? 1 : (plane + KN_NCHWC_CHUNK - 1) / KN_NCHWC_CHUNK;
     c.chunk = (plane + c.nchunks - 1) / c.nchunks;

@@ -25,6 +25,7 @@ typedef struct kn_nchwc_conv_ctx {
     /* output rows [oh_a, oh_b) have every kh tap inside the input, columns
      * [ow_a, ow_b) every kw tap */
     int64_t oh_a, oh_b, ow_a, ow_b;
+    bool pointwise; /* 1x1 kernel, blocked input, every pixel inside the input */
     /* a task computes chunk consecutive pixels (row-major) of one plane */
     int64_t chunk, nchunks;
     bool chunk_outer; /* task order (image, chunk, group), see conv_task_run */

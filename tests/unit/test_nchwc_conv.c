@@ -6,7 +6,8 @@
  * last group, planes 1, 3, 7, 17 and 56-ish wide (border columns, tiles of
  * every width, long flattened 1x1 rows split into chunks), strides 1, 2,
  * 3, symmetric, asymmetric and large pads, dilation, 1x1, 3x3, 5x5, 7x7
- * and 3x2 kernels, plain NCHW input (stems), residual, every activation,
+ * and 3x2 kernels, pointwise 1x1 shapes (stride 1, 2, 3x2, one pixel to
+ * 55 wide, reductions in passes), plain NCHW input (stems), residual, every activation,
  * N = 2. 1 and 2 threads must give identical bits, so must y given as
  * its own residual (in place), every output element
  * (pad lanes included) must be written, and pad lanes hold act(0). */
@@ -55,6 +56,21 @@ static const conv_case cases[] = {
     {1, 130, 70, 9, 9, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, false},
     {2, 1100, 64, 5, 4, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, false},
     {1, 300, 20, 8, 8, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, false},
+    /* pointwise (1x1, no padding: the AVX-512 row-of-tiles path): a
+     * single pixel, planes narrower and wider than a tile with partial
+     * last tiles, tiles across rows, chunks and N = 2, strides 2 and 3x2,
+     * channels not whole blocks, every group width; a reduction in two
+     * passes; and bottom/right padding only (not pointwise: rows of bias) */
+    {1, 20, 70, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, false},
+    {1, 17, 64, 7, 7, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, false},
+    {2, 33, 50, 17, 17, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, false},
+    {1, 64, 256, 13, 55, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, false},
+    {1, 40, 80, 17, 55, 1, 1, 2, 2, 0, 0, 0, 0, 1, 1, false},
+    {1, 16, 36, 7, 13, 1, 1, 2, 2, 0, 0, 0, 0, 1, 1, false},
+    {2, 48, 30, 9, 9, 1, 1, 3, 2, 0, 0, 0, 0, 1, 1, false},
+    {1, 1100, 70, 7, 7, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, false},
+    {1, 1040, 64, 9, 9, 1, 1, 2, 2, 0, 0, 0, 0, 1, 1, false},
+    {1, 24, 40, 8, 9, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, false},
     /* plain NCHW input (stems) */
     {1, 3, 64, 29, 29, 7, 7, 2, 2, 3, 3, 3, 3, 1, 1, true},
     {2, 1, 17, 7, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, true},
@@ -189,9 +205,12 @@ static void test_every_activation(void **state)
     (void)state;
     static const kn_act acts[] = {KN_ACT_NONE, KN_ACT_RELU, KN_ACT_CLIP, KN_ACT_SILU, KN_ACT_SIGMOID,
                                   KN_ACT_LEAKY_RELU, KN_ACT_HARD_SWISH, KN_ACT_HARD_SIGMOID};
-    /* border columns, interior tiles and a partial group, blocked and plain */
+    /* border columns, interior tiles and a partial group, blocked and
+     * plain; pointwise with stride 1 and 2 */
     static const conv_case k[] = {
         {2, 17, 80, 9, 13, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, false},
+        {1, 33, 100, 9, 17, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, false},
+        {1, 20, 52, 11, 15, 1, 1, 2, 2, 0, 0, 0, 0, 1, 1, false},
         {1, 3, 40, 13, 13, 7, 7, 2, 2, 3, 3, 3, 3, 1, 1, true},
     };
     pthreadpool_t pool = pthreadpool_create(2);
