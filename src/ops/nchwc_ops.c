@@ -253,6 +253,14 @@ static kiln_status nconv_run(kn_op_ctx *c)
     return KILN_OK;
 }
 
+/* The group-1 kernels read a pixel's residual before storing it (tested
+ * with y == residual): the output may take over the residual's buffer. */
+static int nconv_in_place_input(const kn_node *n)
+{
+    const nconv_attrs *a = n->params;
+    return a && a->group == 1 && n->n_in > 3 && n->in[3] >= 0 ? 3 : -1;
+}
+
 /* Group 1 without a residual (whose reads follow y's offsets) may write a
  * strided output: a slice of a channel Concat (squeezenet's fire modules
  * at batch > 1). */
@@ -429,7 +437,7 @@ const kn_op kn_ops_nchwc[] = {
      .run = reorder_out_run, .types = f32_only, .flags = KN_OP_FAST},
     {.domain = "kiln", .name = "NchwcConv", .since_min = 1, .parse = nconv_parse, .free_params = nconv_free,
      .infer = nconv_infer, .run = nconv_run, .finalize = nconv_finalize, .types = f32_only, .flags = KN_OP_FAST,
-     .strided_output = nconv_strided_output},
+     .strided_output = nconv_strided_output, .in_place_input = nconv_in_place_input},
     {.domain = "kiln", .name = "NchwcMaxPool", .since_min = 1, .parse = npool_parse, .infer = npool_infer,
      .run = npool_run, .types = f32_only, .flags = KN_OP_FAST},
     {.domain = "kiln", .name = "NchwcAveragePool", .since_min = 1, .parse = npool_parse, .infer = npool_infer,

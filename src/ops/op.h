@@ -98,6 +98,10 @@ typedef struct kn_op {
      * its output 0 can be a strided slice of a Concat's output (any op's
      * output can be a slice when there is one image) */
     bool (*strided_output)(const kn_node *node);
+    /* optional: the input whose buffer output 0 may take over when the
+     * node is that value's last reader (run() reads each element of it
+     * before writing the same element of the output), or -1 */
+    int (*in_place_input)(const kn_node *node);
 } kn_op;
 
 /* flags */

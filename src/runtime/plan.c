@@ -347,6 +347,43 @@ static kiln_status place_concat_inputs(kn_plan *p, const struct kiln_model *m)
     return KILN_OK;
 }
 
+/* Outputs written over an input: where a step is the last reader of the
+ * input its op names (a conv's residual), the output takes over that
+ * buffer instead of one of its own, so the output's lines are in cache
+ * already instead of being read in from memory before each store (ResNet's
+ * 64->256 1x1 convs on 56x56 with residual: 1.13 -> 0.98 ms with cold
+ * caches). Chains (each block's output the next one's residual) share one
+ * buffer. A Concat's slices are not taken over (they may be strided), a
+ * Concat's output may be (a dense buffer like any other). */
+static void place_in_place_outputs(kn_plan *p, const kn_graph *g)
+{
+    for (int si = 0; si < p->n_steps; si++) {
+        const kn_step *st = &p->steps[si];
+        const kn_node *node = &g->nodes[st->node];
+        if (st->dynamic || !st->op->in_place_input || node->n_out < 1 || node->out[0] < 0)
+            continue;
+        const int k = st->op->in_place_input(node);
+        if (k < 0 || k >= node->n_in || node->in[k] < 0)
+            continue;
+        const int v = node->in[k];
+        bool once = true;
+        for (int i = 0; i < node->n_in; i++)
+            once &= i == k || node->in[i] != v;
+        kn_slot *s = &p->slots[v], *o = &p->slots[node->out[0]];
+        if (!once || s->kind != KN_SLOT_ARENA || o->kind != KN_SLOT_ARENA || s->last_step != si ||
+            s->t.nbytes != o->t.nbytes || o->alias || o->has_aliases || (s->alias && !s->in_place))
+            continue;
+        const int root = s->alias ? s->alias - 1 : v;
+        kn_slot *r = &p->slots[root];
+        o->alias = root + 1;
+        o->alias_offset = 0;
+        o->in_place = true;
+        r->has_aliases = true;
+        if (o->last_step > r->last_step)
+            r->last_step = o->last_step;
+    }
+}
+
 static kiln_status plan_memory(kn_plan *p, const struct kiln_model *m)
 {
     const kn_graph *g = m->graph;
@@ -355,8 +392,10 @@ static kiln_status plan_memory(kn_plan *p, const struct kiln_model *m)
         if (s->kind == KN_SLOT_ARENA)
             s->last_step = p->n_steps;
     }
-    if (m->options.opt_level >= 1)
+    if (m->options.opt_level >= 1) {
         KN_TRY(place_concat_inputs(p, m));
+        place_in_place_outputs(p, g);
+    }
     int n = 0;
     for (int i = 0; i < p->n_slots; i++)
         if (p->slots[i].kind == KN_SLOT_ARENA && !p->slots[i].alias)

@@ -104,6 +104,7 @@ typedef struct kn_slot {
     int alias;
     size_t alias_offset;
     bool has_aliases; /* some input slots are slices of this one */
+    bool in_place; /* the alias is an output written over its input (kn_op.in_place_input) */
 } kn_slot;
 
 typedef struct kn_step {

@@ -102,10 +102,10 @@ static void test_same_results(void **state)
     check_same_results("models/tiny_mobilenet/model.onnx", 4, (int64_t[]){1, 3, 32, 32}, 80);
 }
 
-/* tiny_blocks' fire module (batch 2): both expand convs write their halves
- * of the Concat in place, as strided slices (test_same_results checks the
- * values). */
-static void test_concat_in_place(void **state)
+/* tiny_blocks (batch 2): the fire module's expand convs write their halves
+ * of the Concat in place, as strided slices, and the residual conv writes
+ * over its residual (test_same_results checks the values). */
+static void test_outputs_in_place(void **state)
 {
     (void)state;
     kiln_model *m = load("models/tiny_blocks/model.onnx", 3, 2, false);
@@ -116,13 +116,16 @@ static void test_concat_in_place(void **state)
     const kiln_tensor *ins[1] = {x};
     kiln_tensor *y = NULL;
     assert_int_equal(kiln_context_run(c, 1, &in, ins, 1, &out, &y), KILN_OK);
-    int slices = 0, strided = 0;
-    for (int i = 0; i < c->plan->n_slots; i++)
-        slices += c->plan->slots[i].alias != 0;
+    int slices = 0, strided = 0, over = 0;
+    for (int i = 0; i < c->plan->n_slots; i++) {
+        slices += c->plan->slots[i].alias != 0 && !c->plan->slots[i].in_place;
+        over += c->plan->slots[i].in_place;
+    }
     for (int i = 0; i < c->plan->n_steps; i++)
         strided += c->plan->steps[i].out_stride != 0;
     assert_int_equal(slices, 2);
     assert_int_equal(strided, 2);
+    assert_int_equal(over, 1);
     kiln_tensor_release(y);
     kiln_tensor_release(x);
     kiln_context_release(c);
@@ -161,7 +164,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tiny_blocks_nodes),
         cmocka_unit_test(test_same_results),
-        cmocka_unit_test(test_concat_in_place),
+        cmocka_unit_test(test_outputs_in_place),
         cmocka_unit_test(test_save),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
