@@ -183,6 +183,8 @@ void kn_nchwc_conv_run(const kn_nchwc_conv *p, const kn_conv2d_geom *g, int64_t 
     c.nchunks = (plane + c.chunk - 1) / c.chunk;
     c.chunk_outer = c.G > 1 && c.nchunks > 1 &&
                     (double)(c.G * KN_NCHWC_GROUP * KN_NCHWC_BLOCK) * (double)c.KK * sizeof(float) <= KN_NCHWC_L2_WEIGHTS;
-    conv_task t = {&c, p->isa == KN_ISA_AVX512 ? kn_nchwc_conv_range_avx512 : range_generic};
+    conv_task t = {&c, p->isa == KN_ISA_AVX512 ? kn_nchwc_conv_range_avx512
+                       : p->isa == KN_ISA_AVX2 ? kn_nchwc_conv_range_avx2
+                                               : range_generic};
     kn_parallel_for(pool, (size_t)(N * c.G * c.nchunks), conv_task_run, &t);
 }
