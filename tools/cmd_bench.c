@@ -25,6 +25,8 @@ static const char bench_help[] =
     "  --opt N         optimization level 0..3 (default 2; 3 = blocked layout\n"
     "                  on every CPU, see kiln_options_set_opt_level)\n"
     CLI_ISA_HELP
+    "  --disable PASS  skip an optimizer pass (repeatable; e.g. nchwc, to time\n"
+    "                  the NCHW path; names as kiln_options_disable_pass)\n"
     "  --json          print one JSON object instead of text (the fields of\n"
     "                  bench/ort_bench.js plus kiln's own)\n"
     "  --profile       also time every node during the timed runs and print a\n"
@@ -56,6 +58,8 @@ typedef struct bench_args {
     int64_t iters;
     int64_t opt_level;
     kiln_isa isa;
+    const char *disabled[16];
+    int n_disabled;
     bool json;
     bool profile;
     double peak_gflops; /* 0: measure */
@@ -95,6 +99,12 @@ static int parse_args(int argc, char **argv, bench_args *a, bool *help)
         } else if (strcmp(arg, "--isa") == 0) {
             if (!cli_option_value(&p, arg, &val) || !cli_parse_isa("bench", arg, val, &a->isa))
                 return CLI_EXIT_USAGE;
+        } else if (strcmp(arg, "--disable") == 0) {
+            if (!cli_option_value(&p, arg, &val))
+                return CLI_EXIT_USAGE;
+            if (a->n_disabled == (int)(sizeof a->disabled / sizeof a->disabled[0]))
+                return cli_usage_error("bench", "too many --disable options");
+            a->disabled[a->n_disabled++] = val;
         } else if (strcmp(arg, "--json") == 0) {
             if (!cli_option_no_value(&p, arg))
                 return CLI_EXIT_USAGE;
@@ -312,6 +322,11 @@ static int load(const bench_args *a, bench_state *st, bench_result *r)
         kiln_options_release(opts);
         return cli_fail("options");
     }
+    for (int i = 0; i < a->n_disabled; i++)
+        if (kiln_options_disable_pass(opts, a->disabled[i]) != KILN_OK) {
+            kiln_options_release(opts);
+            return cli_fail("--disable %s", a->disabled[i]);
+        }
     double t0 = cli_now_ms();
     kiln_status s = kiln_model_load(a->model_path, opts, &st->model);
     r->model_load_ms = cli_now_ms() - t0;
