@@ -47,12 +47,23 @@ typedef struct tile_args {
     const float *res;   /* likewise, or NULL */
     const float *zeros; /* what a tap in the padding broadcasts */
     int64_t vs;         /* floats between input steps' weight vectors: nfg * 16 */
-    int64_t kh_lo, kh_hi, kw_lo, kw_hi;
     int64_t cb0, cb1;
     bool first, last; /* first pass starts from bias + residual, last applies the activation */
+    const struct tile_geom *gm;
+} tile_args;
+
+/* Where a tile's pixels read: computed once per task, used by every block
+ * and pass. */
+typedef struct tile_geom {
+    int64_t kh_lo, kh_hi, kw_lo, kw_hi; /* taps to run */
     /* per pixel: window origin (input row, column; offset in x) */
     int64_t ih[PMAX], iw[PMAX], xo[PMAX];
-} tile_args;
+    int kind, np;
+} tile_geom;
+
+/* tiles whose geometry is computed at once (a task's chunk is at most
+ * 1.5 * KN_NCHWC_CHUNK pixels: 24 tiles) */
+#define GEOM_TILES 24
 
 static const float zeros[16] __attribute__((aligned(64)));
 
@@ -63,6 +74,7 @@ static inline __attribute__((always_inline)) void tile(const tile_args *a, const
                                                        const bool checked)
 {
     const kn_nchwc_conv_ctx *c = a->c;
+    const tile_geom *gm = a->gm;
     const int64_t KH = c->p->KH, KW = c->p->KW, vs = a->vs, ws = LC * vs;
     const int64_t rs = c->DH * c->xs_row, cs = c->DW * c->xs_pix;
     const uint64_t H = (uint64_t)c->H, W = (uint64_t)c->W;
@@ -91,19 +103,19 @@ static inline __attribute__((always_inline)) void tile(const tile_args *a, const
     const float *base[PMAX];
 #pragma GCC unroll 6
     for (int q = 0; q < P; q++)
-        base[q] = checked ? a->x : a->x + a->xo[q];
+        base[q] = checked ? a->x : a->x + gm->xo[q];
     for (int64_t cb = a->cb0; cb < a->cb1; cb++) {
         const float *wc = a->w + cb * KH * KW * ws;
-        for (int64_t kh = a->kh_lo; kh < a->kh_hi; kh++) {
+        for (int64_t kh = gm->kh_lo; kh < gm->kh_hi; kh++) {
             const float *wr = wc + kh * KW * ws;
             const int64_t tr = cb * c->xs_cb + kh * rs;
             bool rok[PMAX];
             if (checked) {
 #pragma GCC unroll 6
                 for (int q = 0; q < P; q++)
-                    rok[q] = (uint64_t)(a->ih[q] + kh * c->DH) < H;
+                    rok[q] = (uint64_t)(gm->ih[q] + kh * c->DH) < H;
             }
-            for (int64_t kw = a->kw_lo; kw < a->kw_hi; kw++) {
+            for (int64_t kw = gm->kw_lo; kw < gm->kw_hi; kw++) {
                 const int64_t t = tr + kw * cs;
                 const float *xp[PMAX];
 #pragma GCC unroll 6
@@ -111,8 +123,8 @@ static inline __attribute__((always_inline)) void tile(const tile_args *a, const
                     if (checked) {
                         /* a select in integers, not a branch per load */
                         const uintptr_t ok =
-                            (uintptr_t)0 - (uintptr_t)(rok[q] & ((uint64_t)(a->iw[q] + kw * c->DW) < W));
-                        const uintptr_t in = (uintptr_t)a->x + (uintptr_t)(a->xo[q] + t) * sizeof(float);
+                            (uintptr_t)0 - (uintptr_t)(rok[q] & ((uint64_t)(gm->iw[q] + kw * c->DW) < W));
+                        const uintptr_t in = (uintptr_t)a->x + (uintptr_t)(gm->xo[q] + t) * sizeof(float);
                         const uintptr_t z = (uintptr_t)a->zeros;
                         xp[q] = (const float *)(z ^ ((in ^ z) & ok));
                     } else if (XS) {
@@ -190,13 +202,13 @@ static const tile_fn tiles[KINDS][2][PMAX] = {
     {TILE_PTRS(tile2, 16), TILE_PTRS(tile2, 1)},
 };
 
-/* Pixels [i, i + np) of the plane into a's window origins and tap ranges;
- * returns the kind of tile they need. */
-static int pixels(const kn_nchwc_conv_ctx *c, tile_args *a, int64_t i, int np)
+/* The np pixels from output row oh, column ow into a's geometry; true if
+ * every tap of every pixel is inside the input. */
+static void pixels(const kn_nchwc_conv_ctx *c, tile_geom *a, int64_t oh, int64_t ow, int np)
 {
     const kn_nchwc_conv *p = c->p;
-    int64_t oh = i / c->OW, ow = i % c->OW;
     bool inside = true;
+    a->np = np;
     for (int q = 0; q < np; q++) {
         inside &= oh >= c->oh_a && oh < c->oh_b && ow >= c->ow_a && ow < c->ow_b;
         a->ih[q] = oh * c->SH - c->PT;
@@ -207,15 +219,15 @@ static int pixels(const kn_nchwc_conv_ctx *c, tile_args *a, int64_t i, int np)
     }
     if (inside) {
         a->kh_lo = 0, a->kh_hi = p->KH, a->kw_lo = 0, a->kw_hi = p->KW;
-        if (c->SW > 2)
-            return ANY;
+        a->kind = c->SW == 1 ? STEP1 : c->SW == 2 ? STEP2 : ANY;
         const int64_t step = c->SW * c->xs_pix;
         for (int q = 1; q < np; q++)
             if (a->xo[q] != a->xo[0] + q * step)
-                return ANY;
-        return c->SW == 1 ? STEP1 : STEP2;
+                a->kind = ANY;
+        return;
     }
     /* the union of the pixels' valid taps */
+    a->kind = CHECKED;
     a->kh_lo = p->KH, a->kh_hi = 0, a->kw_lo = p->KW, a->kw_hi = 0;
     for (int q = 0; q < np; q++) {
         int64_t lo, hi;
@@ -226,7 +238,6 @@ static int pixels(const kn_nchwc_conv_ctx *c, tile_args *a, int64_t i, int np)
         if (lo < hi)
             a->kw_lo = KN_MIN(a->kw_lo, lo), a->kw_hi = KN_MAX(a->kw_hi, hi);
     }
-    return CHECKED;
 }
 
 void kn_nchwc_conv_range_avx2(const kn_nchwc_conv_ctx *c, int64_t n, int64_t g, int64_t s, int64_t e)
@@ -242,20 +253,35 @@ void kn_nchwc_conv_range_avx2(const kn_nchwc_conv_ctx *c, int64_t n, int64_t g, 
     const int64_t npass = (c->CBn + cbmax - 1) / cbmax, cbc = (c->CBn + npass - 1) / npass;
     tile_args a = {.c = c, .x = c->x + n * c->xs_img, .zeros = zeros, .vs = nfg * KN_NCHWC_BLOCK};
     const int lc1 = c->Lc == 1;
-    for (int64_t f = 0; f < nfg; f++) {
-        a.w = w + f * KN_NCHWC_BLOCK;
-        a.bias = bias + f * KN_NCHWC_BLOCK;
-        for (a.cb0 = 0; a.cb0 < c->CBn; a.cb0 += cbc) {
-            a.cb1 = KN_MIN(a.cb0 + cbc, c->CBn);
-            a.first = a.cb0 == 0;
-            a.last = a.cb1 == c->CBn;
-            for (int64_t i = s; i < e; i += PMAX) {
-                const int np = (int)KN_MIN(e - i, (int64_t)PMAX);
-                const int kind = pixels(c, &a, i, np);
-                const int64_t off = y0 + f * c->ys_blk + i * KN_NCHWC_BLOCK;
-                a.y = c->y + off;
-                a.res = c->res ? c->res + off : NULL;
-                tiles[kind][lc1][np - 1](&a);
+    tile_geom geom[GEOM_TILES];
+    /* windows of up to GEOM_TILES tiles (one for the chunks the driver
+     * makes); the pass split is the same in each, so the operations per
+     * output element depend only on the shape */
+    for (int64_t ws = s; ws < e; ws += GEOM_TILES * PMAX) {
+        const int64_t we = KN_MIN(e, ws + GEOM_TILES * PMAX);
+        const int nt = (int)((we - ws + PMAX - 1) / PMAX);
+        int64_t oh = ws / c->OW, ow = ws % c->OW;
+        for (int t = 0; t < nt; t++) {
+            const int np = (int)KN_MIN(we - ws - t * PMAX, (int64_t)PMAX);
+            pixels(c, &geom[t], oh, ow, np);
+            ow += np;
+            oh += ow / c->OW;
+            ow %= c->OW;
+        }
+        for (int64_t f = 0; f < nfg; f++) {
+            a.w = w + f * KN_NCHWC_BLOCK;
+            a.bias = bias + f * KN_NCHWC_BLOCK;
+            for (a.cb0 = 0; a.cb0 < c->CBn; a.cb0 += cbc) {
+                a.cb1 = KN_MIN(a.cb0 + cbc, c->CBn);
+                a.first = a.cb0 == 0;
+                a.last = a.cb1 == c->CBn;
+                const int64_t off = y0 + f * c->ys_blk + ws * KN_NCHWC_BLOCK;
+                for (int t = 0; t < nt; t++) {
+                    a.gm = &geom[t];
+                    a.y = c->y + off + t * PMAX * KN_NCHWC_BLOCK;
+                    a.res = c->res ? c->res + off + t * PMAX * KN_NCHWC_BLOCK : NULL;
+                    tiles[geom[t].kind][lc1][geom[t].np - 1](&a);
+                }
             }
         }
     }
