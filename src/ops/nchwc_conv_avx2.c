@@ -276,7 +276,19 @@ void kn_nchwc_conv_range_avx2(const kn_nchwc_conv_ctx *c, int64_t n, int64_t g, 
                 a.first = a.cb0 == 0;
                 a.last = a.cb1 == c->CBn;
                 const int64_t off = y0 + f * c->ys_blk + ws * KN_NCHWC_BLOCK;
+                /* the weights of the next pass (or the next block's first),
+                 * one input step's vector per line, prefetched to L2 a share
+                 * per tile while this pass computes */
+                const int64_t taps = p->KH * p->KW * c->Lc;
+                const int64_t nsteps = a.cb1 < c->CBn ? KN_MIN(cbc, c->CBn - a.cb1) * taps
+                                       : f + 1 < nfg  ? KN_MIN(cbc, c->CBn) * taps
+                                                      : 0;
+                const char *pf = (const char *)(a.cb1 < c->CBn ? a.w + a.cb1 * taps * a.vs : a.w + KN_NCHWC_BLOCK);
+                const int64_t share = (nsteps + nt - 1) / nt, pstride = a.vs * (int64_t)sizeof(float);
+                int64_t done = 0;
                 for (int t = 0; t < nt; t++) {
+                    for (int64_t k = 0; k < share && done < nsteps; k++, done++)
+                        _mm_prefetch(pf + done * pstride, _MM_HINT_T1);
                     a.gm = &geom[t];
                     a.y = c->y + off + t * PMAX * KN_NCHWC_BLOCK;
                     a.res = c->res ? c->res + off + t * PMAX * KN_NCHWC_BLOCK : NULL;
