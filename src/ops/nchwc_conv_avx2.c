@@ -67,6 +67,23 @@ typedef struct tile_geom {
 
 static const float zeros[16] __attribute__((aligned(64)));
 
+/* N input steps from wq (weight vectors vs floats apart) against the
+ * pixels' input lanes xp[q][0 .. N). */
+static inline __attribute__((always_inline)) void steps(__m256 *acc, const float *const *xp, const float *wq,
+                                                        int64_t vs, const int N, const int P)
+{
+#pragma GCC unroll 16
+    for (int ic = 0; ic < N; ic++, wq += vs) {
+        const __m256 w0 = _mm256_loadu_ps(wq), w1 = _mm256_loadu_ps(wq + 8);
+#pragma GCC unroll 6
+        for (int q = 0; q < P; q++) {
+            const __m256 xv = _mm256_broadcast_ss(xp[q] + ic);
+            acc[2 * q] = _mm256_fmadd_ps(w0, xv, acc[2 * q]);
+            acc[2 * q + 1] = _mm256_fmadd_ps(w1, xv, acc[2 * q + 1]);
+        }
+    }
+}
+
 /* XS: 0 for windows anywhere (a pointer per pixel), else the constant
  * distance in floats between consecutive pixels' windows (unchecked
  * tiles only). */
@@ -78,6 +95,9 @@ static inline __attribute__((always_inline)) void tile(const tile_args *a, const
     const int64_t KH = c->p->KH, KW = c->p->KW, vs = a->vs, ws = LC * vs;
     const int64_t rs = c->DH * c->xs_row, cs = c->DW * c->xs_pix;
     const uint64_t H = (uint64_t)c->H, W = (uint64_t)c->W;
+    /* the last input block's lanes 8 .. 15 are padding (zero weights)
+     * when C % 16 is 1 to 8: skipped (24 channels ran 32 input steps) */
+    const int64_t cb_half = LC == 16 && (c->p->C & 15) && (c->p->C & 15) <= 8 ? c->CBn - 1 : -1;
     __m256 acc[2 * PMAX];
     if (a->first) {
         /* the residual joins the bias before the sum: read before this
@@ -133,17 +153,10 @@ static inline __attribute__((always_inline)) void tile(const tile_args *a, const
                         xp[q] = base[q] + t;
                     }
                 }
-                const float *wq = wr + kw * ws;
-#pragma GCC unroll 16
-                for (int ic = 0; ic < LC; ic++, wq += vs) {
-                    const __m256 w0 = _mm256_loadu_ps(wq), w1 = _mm256_loadu_ps(wq + 8);
-#pragma GCC unroll 6
-                    for (int q = 0; q < P; q++) {
-                        const __m256 xv = _mm256_broadcast_ss(xp[q] + ic);
-                        acc[2 * q] = _mm256_fmadd_ps(w0, xv, acc[2 * q]);
-                        acc[2 * q + 1] = _mm256_fmadd_ps(w1, xv, acc[2 * q + 1]);
-                    }
-                }
+                if (cb == cb_half)
+                    steps(acc, xp, wr + kw * ws, vs, LC / 2, P);
+                else
+                    steps(acc, xp, wr + kw * ws, vs, LC, P);
             }
         }
     }
