@@ -49,6 +49,10 @@ typedef struct tile_args {
     int64_t vs;         /* floats between input steps' weight vectors: nfg * 16 */
     int64_t cb0, cb1;
     bool first, last; /* first pass starts from bias + residual, last applies the activation */
+    /* the block's lanes 8 .. 15 are padding (the last block when M % 16 is
+     * 1 to 8): their weights are zero, so their sums stay at bias (0) plus
+     * residual and only lanes 0 .. 7 run the input steps */
+    bool lo_only;
     const struct tile_geom *gm;
 } tile_args;
 
@@ -70,16 +74,18 @@ static const float zeros[16] __attribute__((aligned(64)));
 /* N input steps from wq (weight vectors vs floats apart) against the
  * pixels' input lanes xp[q][0 .. N). */
 static inline __attribute__((always_inline)) void steps(__m256 *acc, const float *const *xp, const float *wq,
-                                                        int64_t vs, const int N, const int P)
+                                                        int64_t vs, const int N, const int P, const bool lo_only)
 {
 #pragma GCC unroll 16
     for (int ic = 0; ic < N; ic++, wq += vs) {
-        const __m256 w0 = _mm256_loadu_ps(wq), w1 = _mm256_loadu_ps(wq + 8);
+        const __m256 w0 = _mm256_loadu_ps(wq);
+        const __m256 w1 = lo_only ? w0 : _mm256_loadu_ps(wq + 8);
 #pragma GCC unroll 6
         for (int q = 0; q < P; q++) {
             const __m256 xv = _mm256_broadcast_ss(xp[q] + ic);
             acc[2 * q] = _mm256_fmadd_ps(w0, xv, acc[2 * q]);
-            acc[2 * q + 1] = _mm256_fmadd_ps(w1, xv, acc[2 * q + 1]);
+            if (!lo_only)
+                acc[2 * q + 1] = _mm256_fmadd_ps(w1, xv, acc[2 * q + 1]);
         }
     }
 }
@@ -153,10 +159,16 @@ static inline __attribute__((always_inline)) void tile(const tile_args *a, const
                         xp[q] = base[q] + t;
                     }
                 }
-                if (cb == cb_half)
-                    steps(acc, xp, wr + kw * ws, vs, LC / 2, P);
-                else
-                    steps(acc, xp, wr + kw * ws, vs, LC, P);
+                if (a->lo_only) {
+                    if (cb == cb_half)
+                        steps(acc, xp, wr + kw * ws, vs, LC / 2, P, true);
+                    else
+                        steps(acc, xp, wr + kw * ws, vs, LC, P, true);
+                } else if (cb == cb_half) {
+                    steps(acc, xp, wr + kw * ws, vs, LC / 2, P, false);
+                } else {
+                    steps(acc, xp, wr + kw * ws, vs, LC, P, false);
+                }
             }
         }
     }
@@ -284,6 +296,7 @@ void kn_nchwc_conv_range_avx2(const kn_nchwc_conv_ctx *c, int64_t n, int64_t g, 
         for (int64_t f = 0; f < nfg; f++) {
             a.w = w + f * KN_NCHWC_BLOCK;
             a.bias = bias + f * KN_NCHWC_BLOCK;
+            a.lo_only = g * KN_NCHWC_GROUP + f == c->MB - 1 && (p->M & 15) && (p->M & 15) <= 8;
             for (a.cb0 = 0; a.cb0 < c->CBn; a.cb0 += cbc) {
                 a.cb1 = KN_MIN(a.cb0 + cbc, c->CBn);
                 a.first = a.cb0 == 0;
