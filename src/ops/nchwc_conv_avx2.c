@@ -90,6 +90,28 @@ static inline __attribute__((always_inline)) void steps(__m256 *acc, const float
     }
 }
 
+/* Activation (ReLU / Clip in registers) and the one store of the tile. */
+static inline __attribute__((always_inline)) void store(const tile_args *a, const __m256 *acc, const int P)
+{
+    const kn_nchwc_conv_ctx *c = a->c;
+    const kn_epilogue *act = a->last ? c->act : NULL;
+    const kn_act kind = act ? act->act : KN_ACT_NONE;
+    const __m256 lo = _mm256_set1_ps(kind == KN_ACT_CLIP ? act->alpha : 0.0f);
+    const __m256 hi = _mm256_set1_ps(kind == KN_ACT_CLIP ? act->beta : __builtin_inff());
+#pragma GCC unroll 6
+    for (int q = 0; q < P; q++) {
+        __m256 v0 = acc[2 * q], v1 = acc[2 * q + 1];
+        if (kind == KN_ACT_RELU || kind == KN_ACT_CLIP) {
+            v0 = _mm256_min_ps(_mm256_max_ps(v0, lo), hi);
+            v1 = _mm256_min_ps(_mm256_max_ps(v1, lo), hi);
+        }
+        _mm256_storeu_ps(a->y + q * 16, v0);
+        _mm256_storeu_ps(a->y + q * 16 + 8, v1);
+    }
+    if (kind != KN_ACT_NONE && kind != KN_ACT_RELU && kind != KN_ACT_CLIP)
+        kn_act_apply_avx2(act, a->y, (int64_t)P * 16);
+}
+
 /* XS: 0 for windows anywhere (a pointer per pixel), else the constant
  * distance in floats between consecutive pixels' windows (unchecked
  * tiles only). */
@@ -172,29 +194,69 @@ static inline __attribute__((always_inline)) void tile(const tile_args *a, const
             }
         }
     }
-    const kn_epilogue *act = a->last ? c->act : NULL;
-    const kn_act kind = act ? act->act : KN_ACT_NONE;
-    const __m256 lo = _mm256_set1_ps(kind == KN_ACT_CLIP ? act->alpha : 0.0f);
-    const __m256 hi = _mm256_set1_ps(kind == KN_ACT_CLIP ? act->beta : __builtin_inff());
+    store(a, acc, P);
+}
+
+/* A 1x1 tile of evenly spaced pixels (XS floats apart), LC = 16: the
+ * whole reduction as one run of input steps, the weights of consecutive
+ * input blocks being contiguous, with no tap loops around it (ResNet's and
+ * the inverted residuals' 1x1 convs reduce over as few as 24 channels, where
+ * the loop scaffolding of the general tile cost 10-20%). */
+static inline __attribute__((always_inline)) void tile1x1(const tile_args *a, const int P, const int XS)
+{
+    const kn_nchwc_conv_ctx *c = a->c;
+    const int64_t vs = a->vs, ws = 16 * vs, xs = c->xs_cb;
+    const int64_t cb_half = (c->p->C & 15) && (c->p->C & 15) <= 8 ? c->CBn - 1 : -1;
+    __m256 acc[2 * PMAX];
+    if (a->first) {
+        const __m256 b0 = _mm256_loadu_ps(a->bias), b1 = _mm256_loadu_ps(a->bias + 8);
 #pragma GCC unroll 6
-    for (int q = 0; q < P; q++) {
-        __m256 v0 = acc[2 * q], v1 = acc[2 * q + 1];
-        if (kind == KN_ACT_RELU || kind == KN_ACT_CLIP) {
-            v0 = _mm256_min_ps(_mm256_max_ps(v0, lo), hi);
-            v1 = _mm256_min_ps(_mm256_max_ps(v1, lo), hi);
+        for (int q = 0; q < P; q++) {
+            __m256 v0 = b0, v1 = b1;
+            if (a->res) {
+                v0 = _mm256_add_ps(v0, _mm256_loadu_ps(a->res + q * 16));
+                v1 = _mm256_add_ps(v1, _mm256_loadu_ps(a->res + q * 16 + 8));
+            }
+            acc[2 * q] = v0;
+            acc[2 * q + 1] = v1;
         }
-        _mm256_storeu_ps(a->y + q * 16, v0);
-        _mm256_storeu_ps(a->y + q * 16 + 8, v1);
+    } else {
+#pragma GCC unroll 6
+        for (int q = 0; q < P; q++) {
+            acc[2 * q] = _mm256_loadu_ps(a->y + q * 16);
+            acc[2 * q + 1] = _mm256_loadu_ps(a->y + q * 16 + 8);
+        }
     }
-    if (kind != KN_ACT_NONE && kind != KN_ACT_RELU && kind != KN_ACT_CLIP)
-        kn_act_apply_avx2(act, a->y, (int64_t)P * 16);
+    const float *x0 = a->x + a->gm->xo[0] + a->cb0 * xs, *wq = a->w + a->cb0 * ws;
+    const int64_t cbf = cb_half >= a->cb0 && cb_half < a->cb1 ? cb_half : a->cb1;
+    for (int64_t cb = a->cb0; cb < cbf; cb++, x0 += xs, wq += ws) {
+        const float *xp[PMAX];
+#pragma GCC unroll 6
+        for (int q = 0; q < P; q++)
+            xp[q] = x0 + q * XS;
+        if (a->lo_only)
+            steps(acc, xp, wq, vs, 16, P, true);
+        else
+            steps(acc, xp, wq, vs, 16, P, false);
+    }
+    if (cbf < a->cb1) {
+        const float *xp[PMAX];
+#pragma GCC unroll 6
+        for (int q = 0; q < P; q++)
+            xp[q] = x0 + q * XS;
+        if (a->lo_only)
+            steps(acc, xp, wq, vs, 8, P, true);
+        else
+            steps(acc, xp, wq, vs, 8, P, false);
+    }
+    store(a, acc, P);
 }
 
 typedef void (*tile_fn)(const tile_args *a);
 
 /* kinds of tile: window pointers per pixel, checked, evenly spaced by one
  * or two pixels */
-enum { ANY, CHECKED, STEP1, STEP2, KINDS };
+enum { ANY, CHECKED, STEP1, STEP2, ONE1, ONE2, KINDS };
 
 #define TILE_DEF(LC, P)                                                                                 \
     __attribute__((noinline)) static void tile_##LC##_##P(const tile_args *a)                          \
@@ -217,6 +279,22 @@ enum { ANY, CHECKED, STEP1, STEP2, KINDS };
 TILE_ROW(16)
 TILE_ROW(1)
 
+#define ONE_DEF(P)                                                                                      \
+    __attribute__((noinline)) static void one1_16_##P(const tile_args *a)                              \
+    {                                                                                                   \
+        tile1x1(a, P, 16);                                                                              \
+    }                                                                                                   \
+    __attribute__((noinline)) static void one2_16_##P(const tile_args *a)                              \
+    {                                                                                                   \
+        tile1x1(a, P, 32);                                                                              \
+    }
+ONE_DEF(1)
+ONE_DEF(2)
+ONE_DEF(3)
+ONE_DEF(4)
+ONE_DEF(5)
+ONE_DEF(6)
+
 #define TILE_PTRS(T, LC) {T##_##LC##_1, T##_##LC##_2, T##_##LC##_3, T##_##LC##_4, T##_##LC##_5, T##_##LC##_6}
 
 /* [kind][LC == 1][P - 1] */
@@ -225,6 +303,9 @@ static const tile_fn tiles[KINDS][2][PMAX] = {
     {TILE_PTRS(tilec, 16), TILE_PTRS(tilec, 1)},
     {TILE_PTRS(tile1, 16), TILE_PTRS(tile1, 1)},
     {TILE_PTRS(tile2, 16), TILE_PTRS(tile2, 1)},
+    /* 1x1 tiles for LC = 16 only (pixels() never picks them for LC = 1) */
+    {TILE_PTRS(one1, 16), TILE_PTRS(tile1, 1)},
+    {TILE_PTRS(one2, 16), TILE_PTRS(tile2, 1)},
 };
 
 /* The np pixels from output row oh, column ow into a's geometry; true if
@@ -244,7 +325,8 @@ static void pixels(const kn_nchwc_conv_ctx *c, tile_geom *a, int64_t oh, int64_t
     }
     if (inside) {
         a->kh_lo = 0, a->kh_hi = p->KH, a->kw_lo = 0, a->kw_hi = p->KW;
-        a->kind = c->SW == 1 ? STEP1 : c->SW == 2 ? STEP2 : ANY;
+        const bool one = p->KH == 1 && p->KW == 1 && c->Lc == KN_NCHWC_BLOCK;
+        a->kind = c->SW == 1 ? (one ? ONE1 : STEP1) : c->SW == 2 ? (one ? ONE2 : STEP2) : ANY;
         const int64_t step = c->SW * c->xs_pix;
         for (int q = 1; q < np; q++)
             if (a->xo[q] != a->xo[0] + q * step)
