@@ -51,7 +51,7 @@ typedef struct tile_args {
     bool first, last; /* first pass starts from bias + residual, last applies the activation */
     /* the block's lanes 8 .. 15 are padding (the last block when M % 16 is
      * 1 to 8): their weights are zero, so their sums stay at bias (0) plus
-     * residual and only lanes 0 .. 7 run the input steps */
+     * residual, and 1x1 tiles run the input steps for lanes 0 .. 7 only */
     bool lo_only;
     const struct tile_geom *gm;
 } tile_args;
@@ -123,9 +123,6 @@ static inline __attribute__((always_inline)) void tile(const tile_args *a, const
     const int64_t KH = c->p->KH, KW = c->p->KW, vs = a->vs, ws = LC * vs;
     const int64_t rs = c->DH * c->xs_row, cs = c->DW * c->xs_pix;
     const uint64_t H = (uint64_t)c->H, W = (uint64_t)c->W;
-    /* the last input block's lanes 8 .. 15 are padding (zero weights)
-     * when C % 16 is 1 to 8: skipped (24 channels ran 32 input steps) */
-    const int64_t cb_half = LC == 16 && (c->p->C & 15) && (c->p->C & 15) <= 8 ? c->CBn - 1 : -1;
     __m256 acc[2 * PMAX];
     if (a->first) {
         /* the residual joins the bias before the sum: read before this
@@ -181,16 +178,7 @@ static inline __attribute__((always_inline)) void tile(const tile_args *a, const
                         xp[q] = base[q] + t;
                     }
                 }
-                if (a->lo_only) {
-                    if (cb == cb_half)
-                        steps(acc, xp, wr + kw * ws, vs, LC / 2, P, true);
-                    else
-                        steps(acc, xp, wr + kw * ws, vs, LC, P, true);
-                } else if (cb == cb_half) {
-                    steps(acc, xp, wr + kw * ws, vs, LC / 2, P, false);
-                } else {
-                    steps(acc, xp, wr + kw * ws, vs, LC, P, false);
-                }
+                steps(acc, xp, wr + kw * ws, vs, LC, P, false);
             }
         }
     }
@@ -199,9 +187,11 @@ static inline __attribute__((always_inline)) void tile(const tile_args *a, const
 
 /* A 1x1 tile of evenly spaced pixels (XS floats apart), LC = 16: the
  * whole reduction as one run of input steps, the weights of consecutive
- * input blocks being contiguous, with no tap loops around it (ResNet's and
- * the inverted residuals' 1x1 convs reduce over as few as 24 channels, where
- * the loop scaffolding of the general tile cost 10-20%). */
+ * input blocks being contiguous, with no tap loops around it: ResNet's and
+ * the inverted residuals' 1x1 convs reduce over as few as 24 channels, and
+ * the general tile's loops around 16 input steps (and GCC's spills there)
+ * held them to 55-68 GFLOP/s where this runs 84-108 on cached data. The
+ * padding lanes of a last input block with C % 16 <= 8 are skipped. */
 static inline __attribute__((always_inline)) void tile1x1(const tile_args *a, const int P, const int XS)
 {
     const kn_nchwc_conv_ctx *c = a->c;
