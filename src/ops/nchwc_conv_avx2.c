@@ -374,15 +374,28 @@ void kn_nchwc_conv_range_avx2(const kn_nchwc_conv_ctx *c, int64_t n, int64_t g, 
                 a.first = a.cb0 == 0;
                 a.last = a.cb1 == c->CBn;
                 const int64_t off = y0 + f * c->ys_blk + ws * KN_NCHWC_BLOCK;
-                /* the weights of the next pass (or the next block's first),
-                 * one input step's vector per line, prefetched to L2 a share
-                 * per tile while this pass computes */
-                const int64_t taps = p->KH * p->KW * c->Lc;
-                const int64_t nsteps = a.cb1 < c->CBn ? KN_MIN(cbc, c->CBn - a.cb1) * taps
-                                       : f + 1 < nfg  ? KN_MIN(cbc, c->CBn) * taps
-                                                      : 0;
-                const char *pf = (const char *)(a.cb1 < c->CBn ? a.w + a.cb1 * taps * a.vs : a.w + KN_NCHWC_BLOCK);
-                const int64_t share = (nsteps + nt - 1) / nt, pstride = a.vs * (int64_t)sizeof(float);
+                /* the weights of the next pass (or the next block's first,
+                 * or after the last the first of the group the thread's
+                 * next task likely runs), one input step's vector per
+                 * line, prefetched to L2 a share per tile while this pass
+                 * computes */
+                const int64_t taps = p->KH * p->KW * c->Lc, first_steps = KN_MIN(cbc, c->CBn) * taps;
+                int64_t nsteps = first_steps, pstride = a.vs * (int64_t)sizeof(float);
+                const char *pf = (const char *)(a.w + KN_NCHWC_BLOCK);
+                if (a.cb1 < c->CBn) {
+                    nsteps = KN_MIN(cbc, c->CBn - a.cb1) * taps;
+                    pf = (const char *)(a.w + a.cb1 * taps * a.vs);
+                } else if (f + 1 == nfg) {
+                    /* tasks run (image, chunk, group) or (image, group,
+                     * chunk), see conv_task_run */
+                    const int64_t g2 = c->chunk_outer || e == c->OH * c->OW ? (g + 1 < c->G ? g + 1 : 0) : g;
+                    const int64_t nfg2 = kn_nchwc_group_blocks(c, g2);
+                    pf = (const char *)(p->w + g2 * KN_NCHWC_GROUP * KN_NCHWC_BLOCK * c->KK);
+                    pstride = nfg2 * KN_NCHWC_BLOCK * (int64_t)sizeof(float);
+                    nsteps = KN_MIN(KN_MAX((int64_t)1, KN_NCHWC_PASS_W / (taps * KN_NCHWC_BLOCK * (int64_t)sizeof(float))),
+                                    c->CBn) * taps;
+                }
+                const int64_t share = (nsteps + nt - 1) / nt;
                 int64_t done = 0;
                 for (int t = 0; t < nt; t++) {
                     for (int64_t k = 0; k < share && done < nsteps; k++, done++)
