@@ -15,13 +15,16 @@
  * tile uses a weight vector only 6 times: streaming the whole group's
  * weights per tile (the AVX-512 order) left 1x1 convs about 10% slower.
  * Partial sums stay in y between passes (stored and reloaded exactly: the
- * same operations as one pass).
+ * same operations as one pass). While a pass computes, the weights of the
+ * next one are prefetched to L2 (without it, ResNet-50's convs with cold
+ * caches took 118 instead of 97 ms).
  *
  * Tiles whose pixels have every tap inside the input run with no checks;
  * when their windows are also evenly spaced in x (one output row, or a
  * 1x1 stride-1 map, stride 1 or 2) the broadcasts use constant offsets
  * from one pointer, which frees the general-purpose registers GCC
- * otherwise spills around the input steps. Border tiles run over the
+ * otherwise spills around the input steps, and 1x1 kernels run the whole
+ * reduction as one loop (tile1x1). Border tiles run over the
  * union of their pixels' valid taps, a tap in the padding broadcasting a
  * zero. Bias plus residual starts the accumulators; ReLU / Clip are
  * applied before the one store of each vector, other activations through
