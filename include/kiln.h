@@ -201,10 +201,10 @@ KILN_API void kiln_options_release(kiln_options *options);
 /* 0 = CPUs available to the process (affinity and cgroup quota respected). */
 KILN_API kiln_status kiln_options_set_threads(kiln_options *options, int threads);
 /* 0 none (and every value its own buffer: no Concat inputs or residuals
- * written in place), 1 eliminations + constant folding + BN folds, 2 (default) +
- * fusion, and on AVX-512 CPUs the blocked channel layout for conv chains
- * (pass "nchwc"); 3 = 2 with the blocked layout on every CPU (its portable
- * kernels; for testing). A model loaded with the blocked layout cannot be
+ * written in place), 1 eliminations + constant folding + BN folds, 2
+ * (default) + fusion, and on AVX2 / AVX-512 CPUs the blocked channel layout
+ * for conv chains (pass "nchwc"); 3 = 2 with the blocked layout on every CPU
+ * (its portable kernels; for testing). A model loaded with the blocked layout cannot be
  * saved by kiln_model_save: disable pass "nchwc" for that. Pass names for
  * kiln_options_disable_pass: "eliminate", "constant-folding", "fuse-bn",
  * "fuse-epilogue", "nchwc". */

@@ -128,6 +128,22 @@ bool cli_parse_int(const char *cmd, const char *option, const char *text, int64_
     return true;
 }
 
+bool cli_parse_isa(const char *cmd, const char *option, const char *text, kiln_isa *out)
+{
+    static const struct {
+        const char *name;
+        kiln_isa isa;
+    } names[] = {{"auto", KILN_ISA_AUTO}, {"generic", KILN_ISA_GENERIC}, {"avx2", KILN_ISA_AVX2},
+                 {"avx512", KILN_ISA_AVX512}};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(text, names[i].name) == 0) {
+            *out = names[i].isa;
+            return true;
+        }
+    cli_usage_error(cmd, "%s: '%s' is not one of auto, generic, avx2, avx512", option, text);
+    return false;
+}
+
 bool cli_parse_nonneg_double(const char *cmd, const char *option, const char *text, double *out)
 {
     char *end = NULL;

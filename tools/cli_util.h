@@ -55,6 +55,14 @@ bool cli_option_no_value(cli_parser *p, const char *option);
 bool cli_parse_int(const char *cmd, const char *option, const char *text, int64_t min, int64_t max,
                    int64_t *out);
 bool cli_parse_nonneg_double(const char *cmd, const char *option, const char *text, double *out);
+/* "auto", "generic", "avx2" or "avx512" (kiln_options_set_isa); false and a
+ * usage error otherwise. */
+bool cli_parse_isa(const char *cmd, const char *option, const char *text, kiln_isa *out);
+/* The help lines of --isa, the same for every command that takes it. */
+#define CLI_ISA_HELP                                                                      \
+    "  --isa ISA       kernels to run: auto (the best this CPU has, the default),\n"     \
+    "                  generic, avx2 or avx512; a level the CPU lacks falls back\n"     \
+    "                  to the best it has (kiln_options_set_isa)\n"
 
 /* ---- formatting -------------------------------------------------------- */
 

@@ -24,6 +24,9 @@ static const char bench_help[] =
     "  --iters K       timed runs (default 20)\n"
     "  --opt N         optimization level 0..3 (default 2; 3 = blocked layout\n"
     "                  on every CPU, see kiln_options_set_opt_level)\n"
+    CLI_ISA_HELP
+    "  --disable PASS  skip an optimizer pass (repeatable; e.g. nchwc, to time\n"
+    "                  the NCHW path; names as kiln_options_disable_pass)\n"
     "  --json          print one JSON object instead of text (the fields of\n"
     "                  bench/ort_bench.js plus kiln's own)\n"
     "  --profile       also time every node during the timed runs and print a\n"
@@ -32,8 +35,8 @@ static const char bench_help[] =
     "  --peak GFLOPS   single-core fp32 peak for the % of peak column (with\n"
     "                  --profile); by default it is measured in ~0.1 s with an\n"
     "                  FMA loop using the widest vectors the CPU has (AVX-512F,\n"
-    "                  else AVX2+FMA). The peak of a run is this times the\n"
-    "                  thread count.\n"
+    "                  else AVX2+FMA; AVX2+FMA under --isa avx2 or generic).\n"
+    "                  The peak of a run is this times the thread count.\n"
     "  -h, --help      show this help\n"
     "\n"
     "Times: load = model load (parse, validate, optimize); plan = context\n"
@@ -54,6 +57,9 @@ typedef struct bench_args {
     int64_t warmup;
     int64_t iters;
     int64_t opt_level;
+    kiln_isa isa;
+    const char *disabled[16];
+    int n_disabled;
     bool json;
     bool profile;
     double peak_gflops; /* 0: measure */
@@ -90,6 +96,15 @@ static int parse_args(int argc, char **argv, bench_args *a, bool *help)
         } else if (strcmp(arg, "--opt") == 0) {
             if (!cli_option_value(&p, arg, &val) || !cli_parse_int("bench", arg, val, 0, 3, &a->opt_level))
                 return CLI_EXIT_USAGE;
+        } else if (strcmp(arg, "--isa") == 0) {
+            if (!cli_option_value(&p, arg, &val) || !cli_parse_isa("bench", arg, val, &a->isa))
+                return CLI_EXIT_USAGE;
+        } else if (strcmp(arg, "--disable") == 0) {
+            if (!cli_option_value(&p, arg, &val))
+                return CLI_EXIT_USAGE;
+            if (a->n_disabled == (int)(sizeof a->disabled / sizeof a->disabled[0]))
+                return cli_usage_error("bench", "too many --disable options");
+            a->disabled[a->n_disabled++] = val;
         } else if (strcmp(arg, "--json") == 0) {
             if (!cli_option_no_value(&p, arg))
                 return CLI_EXIT_USAGE;
@@ -246,11 +261,12 @@ enum { FMA_ITERS = 4000000, FMA_ROUNDS = 4 };
 FMA_PEAK_FN(fma_gflops_avx2, "avx2,fma", __m256, _mm256_set1_ps, _mm256_fmadd_ps, 8, _mm256_cvtss_f32)
 FMA_PEAK_FN(fma_gflops_avx512, "avx512f", __m512, _mm512_set1_ps, _mm512_fmadd_ps, 16, _mm512_cvtss_f32)
 
-/* Single-core peak and the ISA it was measured with; 0 without AVX2+FMA. */
-static double measure_peak(const char **isa)
+/* Single-core peak and the ISA it was measured with; 0 without AVX2+FMA.
+ * A --isa below AVX-512 measures the AVX2 peak: the kernels that run. */
+static double measure_peak(kiln_isa cap, const char **isa)
 {
     __builtin_cpu_init();
-    bool avx512 = __builtin_cpu_supports("avx512f");
+    bool avx512 = __builtin_cpu_supports("avx512f") && (cap == KILN_ISA_AUTO || cap == KILN_ISA_AVX512);
     bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     *isa = avx512 ? "avx512f" : avx2 ? "avx2+fma" : "none";
     double best = 0;
@@ -301,10 +317,16 @@ static int load(const bench_args *a, bench_state *st, bench_result *r)
     if (kiln_options_create(&opts) != KILN_OK)
         return cli_fail("options");
     if (kiln_options_set_threads(opts, (int)a->threads) != KILN_OK ||
-        kiln_options_set_opt_level(opts, (int)a->opt_level) != KILN_OK) {
+        kiln_options_set_opt_level(opts, (int)a->opt_level) != KILN_OK ||
+        kiln_options_set_isa(opts, a->isa) != KILN_OK) {
         kiln_options_release(opts);
         return cli_fail("options");
     }
+    for (int i = 0; i < a->n_disabled; i++)
+        if (kiln_options_disable_pass(opts, a->disabled[i]) != KILN_OK) {
+            kiln_options_release(opts);
+            return cli_fail("--disable %s", a->disabled[i]);
+        }
     double t0 = cli_now_ms();
     kiln_status s = kiln_model_load(a->model_path, opts, &st->model);
     r->model_load_ms = cli_now_ms() - t0;
@@ -580,7 +602,7 @@ static void print_json_head(const bench_args *a, const bench_result *r, int thre
 static int report_profile(const bench_args *a, const bench_state *st, int threads)
 {
     const char *isa = "given";
-    double core_peak = a->peak_gflops > 0 ? a->peak_gflops : measure_peak(&isa);
+    double core_peak = a->peak_gflops > 0 ? a->peak_gflops : measure_peak(a->isa, &isa);
     double peak = core_peak * threads;
     size_t n;
     double total_ms;

@@ -64,7 +64,9 @@ static const char conformance_help[] =
     "  --verbose       print tolerances, errors and times for every test\n"
     "  --threads N     worker threads (0 = all CPUs available, the default)\n"
     "  --opt N         optimization level 0..3 (default 2; 3 runs conv chains\n"
-    "                  in the blocked layout on every CPU, not only AVX-512)\n"
+    "                  in the blocked layout on every CPU, not only AVX2 and\n"
+    "                  AVX-512)\n"
+    CLI_ISA_HELP
     "  -h, --help      show this help\n"
     "\n"
     "Per-op tolerances: when a test's graph is a single node whose op type has\n"
@@ -82,6 +84,7 @@ typedef struct conf_args {
     bool allow_skip, verbose;
     int64_t threads;
     int64_t opt_level; /* -1: the library's default */
+    kiln_isa isa;
     const char *known; /* --known FILE: documented deviations */
 } conf_args;
 
@@ -152,6 +155,9 @@ static int parse_args(int argc, char **argv, conf_args *a, bool *help)
                 return CLI_EXIT_USAGE;
         } else if (strcmp(arg, "--threads") == 0) {
             if (!cli_option_value(&p, arg, &val) || !cli_parse_int("conformance", arg, val, 0, 4096, &a->threads))
+                return CLI_EXIT_USAGE;
+        } else if (strcmp(arg, "--isa") == 0) {
+            if (!cli_option_value(&p, arg, &val) || !cli_parse_isa("conformance", arg, val, &a->isa))
                 return CLI_EXIT_USAGE;
         } else if (strcmp(arg, "--known") == 0) {
             if (!cli_option_value(&p, arg, &val))
@@ -655,7 +661,8 @@ static void run_test(const test_dir *t, const conf_args *a, test_report *r)
     r->result = OUTCOME_FAIL;
     kiln_options *opts = NULL;
     if (kiln_options_create(&opts) != KILN_OK || kiln_options_set_threads(opts, (int)a->threads) != KILN_OK ||
-        (a->opt_level >= 0 && kiln_options_set_opt_level(opts, (int)a->opt_level) != KILN_OK)) {
+        (a->opt_level >= 0 && kiln_options_set_opt_level(opts, (int)a->opt_level) != KILN_OK) ||
+        kiln_options_set_isa(opts, a->isa) != KILN_OK) {
         report(r, OUTCOME_FAIL, "options: %s", kiln_last_error());
         kiln_options_release(opts);
         return;

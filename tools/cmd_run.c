@@ -31,6 +31,9 @@ static const char run_help[] =
     "  --top K             also print the K largest values (index and value)\n"
     "                      along the last dimension, per row\n"
     "  --threads N         worker threads (0 = all CPUs available, the default)\n"
+    "  --isa ISA           kernels to run: auto (the best this CPU has, the\n"
+    "                      default), generic, avx2 or avx512; a level the CPU\n"
+    "                      lacks falls back to the best it has\n"
     "  --quiet             print nothing on success\n"
     "  -h, --help          show this help\n";
 
@@ -54,6 +57,7 @@ typedef struct run_args {
     const char *output_dir;
     int64_t top;
     int64_t threads;
+    kiln_isa isa;
     bool quiet;
 } run_args;
 
@@ -126,6 +130,9 @@ static int parse_args(int argc, char **argv, run_args *a, bool *help)
                 return CLI_EXIT_USAGE;
         } else if (strcmp(arg, "--threads") == 0) {
             if (!cli_option_value(&p, arg, &val) || !cli_parse_int("run", arg, val, 0, 4096, &a->threads))
+                return CLI_EXIT_USAGE;
+        } else if (strcmp(arg, "--isa") == 0) {
+            if (!cli_option_value(&p, arg, &val) || !cli_parse_isa("run", arg, val, &a->isa))
                 return CLI_EXIT_USAGE;
         } else if (strcmp(arg, "--quiet") == 0) {
             if (!cli_option_no_value(&p, arg))
@@ -628,6 +635,10 @@ static int load_model(const run_args *a, run_state *st)
     if (kiln_options_set_threads(opts, (int)a->threads) != KILN_OK) {
         kiln_options_release(opts);
         return cli_fail("--threads %lld", (long long)a->threads);
+    }
+    if (kiln_options_set_isa(opts, a->isa) != KILN_OK) {
+        kiln_options_release(opts);
+        return cli_fail("--isa");
     }
     kiln_status s = kiln_model_load(a->model_path, opts, &st->model);
     kiln_options_release(opts);

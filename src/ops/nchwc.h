@@ -12,8 +12,8 @@
  * window gives (pools), never NaN/Inf from uninitialized memory.
  *
  * Every kernel has a plain C form (isa KN_ISA_GENERIC, also the reference
- * the tests compare the AVX-512 form against) and gives results that do
- * not depend on the thread count. */
+ * the tests compare the AVX2 and AVX-512 forms against) and gives results
+ * that do not depend on the thread count. */
 #ifndef KN_NCHWC_H
 #define KN_NCHWC_H
 
@@ -65,7 +65,7 @@ void kn_nchwc_reorder_in(int64_t N, int64_t C, int64_t H, int64_t W, const float
 void kn_nchwc_reorder_out(int64_t N, int64_t C, int64_t H, int64_t W, const float *x, float *y, kn_isa_level isa,
                           pthreadpool_t pool);
 
-/* ---- convolution, group 1 (nchwc_conv.c, nchwc_conv_avx512.c) ---- */
+/* ---- convolution, group 1 (nchwc_conv*.c) ---- */
 typedef struct kn_nchwc_conv {
     int64_t M, C, KH, KW; /* logical output / input channels, kernel */
     bool nchw_input;      /* input is plain NCHW (for stems with few channels) */
@@ -93,7 +93,7 @@ void kn_nchwc_conv_run_strided(const kn_nchwc_conv *p, const kn_conv2d_geom *g, 
                                int64_t OH, int64_t OW, const float *x, float *y, int64_t ys_img,
                                const float *residual, const kn_epilogue *act, pthreadpool_t pool);
 
-/* ---- depthwise convolution, group == C == M (nchwc_dw.c, nchwc_dw_avx512.c) ---- */
+/* ---- depthwise convolution, group == C == M (nchwc_dw*.c) ---- */
 typedef struct kn_nchwc_dw {
     int64_t C, KH, KW;
     kn_isa_level isa;

@@ -201,7 +201,9 @@ void kn_nchwc_conv_run_strided(const kn_nchwc_conv *p, const kn_conv2d_geom *g, 
     }
     c.chunk_outer = c.G > 1 && c.nchunks > 1 &&
                     (double)(c.G * KN_NCHWC_GROUP * KN_NCHWC_BLOCK) * (double)c.KK * sizeof(float) <= KN_NCHWC_L2_WEIGHTS;
-    conv_task t = {&c, p->isa == KN_ISA_AVX512 ? kn_nchwc_conv_range_avx512 : range_generic};
+    conv_task t = {&c, p->isa == KN_ISA_AVX512 ? kn_nchwc_conv_range_avx512
+                       : p->isa == KN_ISA_AVX2 ? kn_nchwc_conv_range_avx2
+                                               : range_generic};
     /* A parallel region costs microseconds: squeeze-excitation's convs on
      * 1x1 maps (EfficientNet: 16 blocks x 2 of about 55K multiply-adds)
      * run on the caller, as small GEMMs do. */

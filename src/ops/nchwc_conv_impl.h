@@ -1,5 +1,6 @@
-/* Private to nchwc_conv.c / nchwc_conv_avx512.c: the packed weight layout
- * and the per-call context the kernels share.
+/* Private to nchwc_conv.c and its kernels (nchwc_conv_avx512.c,
+ * nchwc_conv_avx2.c): the packed weight layout and the per-call context
+ * they share.
  *
  * Weights: output blocks are taken in groups of up to KN_NCHWC_GROUP (the
  * last group may be smaller, nfg blocks). Within a group the layout is
@@ -44,6 +45,7 @@ static inline int64_t kn_nchwc_group_blocks(const kn_nchwc_conv_ctx *c, int64_t 
 /* Output pixels [s, e) (row-major over OH x OW) of image n, output blocks
  * of group g. */
 void kn_nchwc_conv_range_avx512(const kn_nchwc_conv_ctx *c, int64_t n, int64_t g, int64_t s, int64_t e);
+void kn_nchwc_conv_range_avx2(const kn_nchwc_conv_ctx *c, int64_t n, int64_t g, int64_t s, int64_t e);
 
 /* Pixels per task: about this many, in whole tiles of every width the
  * kernels use (6 and 8: multiples of 24), or the whole plane if small. */

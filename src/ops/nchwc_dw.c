@@ -141,6 +141,8 @@ void kn_nchwc_dw_run(const kn_nchwc_dw *p, const kn_conv2d_geom *g, int64_t N, i
      * results do not depend on the thread count */
     d.rows = KN_MAX(KN_MIN(KN_NCHWC_DW_TASK_FLOATS / (OW * KN_NCHWC_BLOCK), OH), (int64_t)1);
     d.chunks = (OH + d.rows - 1) / d.rows;
-    kn_parallel_fn fn = p->isa == KN_ISA_AVX512 ? kn_nchwc_dw_task_avx512 : kn_nchwc_dw_task_generic;
+    kn_parallel_fn fn = p->isa == KN_ISA_AVX512 ? kn_nchwc_dw_task_avx512
+                        : p->isa == KN_ISA_AVX2 ? kn_nchwc_dw_task_avx2
+                                                : kn_nchwc_dw_task_generic;
     kn_parallel_for(pool, (size_t)(N * d.CB * d.chunks), fn, &d);
 }

@@ -18,5 +18,6 @@ typedef struct kn_nchwc_dw_ctx {
 
 void kn_nchwc_dw_task_generic(void *ctx, size_t task);
 void kn_nchwc_dw_task_avx512(void *ctx, size_t task);
+void kn_nchwc_dw_task_avx2(void *ctx, size_t task);
 
 #endif

@@ -1,7 +1,7 @@
 /* Blocked (NCHWc) MaxPool, AveragePool, global pools and the per-channel
  * scale of squeeze-excitation: the portable forms (16-float arrays standing
- * in for the vectors of nchwc_pool_avx512.c, same operations in the same
- * order) and the dispatch. Every window tap of a blocked tensor is one
+ * in for the vectors of nchwc_pool_avx512.c and nchwc_pool_avx2.c, same
+ * operations in the same order) and the dispatch. Every window tap of a blocked tensor is one
  * 16-channel vector, so no layout work is needed here. */
 #include "ops/nchwc_pool_impl.h"
 
@@ -123,7 +123,9 @@ static void pool2d(const kn_nchwc_pool *p, bool max, int64_t N, int64_t C, int64
         j.rows = OH;
     j.chunks = (OH + j.rows - 1) / j.rows;
     kn_parallel_for(pool, (size_t)(N * kn_nchwc_blocks(C) * j.chunks),
-                    isa == KN_ISA_AVX512 ? kn_nchwc_pool_task_avx512 : pool_task_generic, &j);
+                    isa == KN_ISA_AVX512 ? kn_nchwc_pool_task_avx512
+                    : isa == KN_ISA_AVX2 ? kn_nchwc_pool_task_avx2
+                                         : pool_task_generic, &j);
 }
 
 void kn_nchwc_maxpool(const kn_nchwc_pool *p, int64_t N, int64_t C, int64_t H, int64_t W, int64_t OH, int64_t OW,
@@ -145,7 +147,9 @@ void kn_nchwc_global_pool(bool max, int64_t N, int64_t C, int64_t H, int64_t W, 
     if (N <= 0 || C <= 0 || j.HW <= 0)
         return;
     kn_parallel_for(pool, (size_t)(N * kn_nchwc_blocks(C)),
-                    isa == KN_ISA_AVX512 ? kn_nchwc_global_task_avx512 : global_task_generic, &j);
+                    isa == KN_ISA_AVX512 ? kn_nchwc_global_task_avx512
+                    : isa == KN_ISA_AVX2 ? kn_nchwc_global_task_avx2
+                                         : global_task_generic, &j);
 }
 
 void kn_nchwc_channel_mul(int64_t N, int64_t C, int64_t H, int64_t W, const float *x, const float *s, float *y,
@@ -156,5 +160,7 @@ void kn_nchwc_channel_mul(int64_t N, int64_t C, int64_t H, int64_t W, const floa
         return;
     j.runs = (j.HW + KN_NCHWC_MUL_RUN - 1) / KN_NCHWC_MUL_RUN;
     kn_parallel_for(pool, (size_t)(N * kn_nchwc_blocks(C) * j.runs),
-                    isa == KN_ISA_AVX512 ? kn_nchwc_mul_task_avx512 : mul_task_generic, &j);
+                    isa == KN_ISA_AVX512 ? kn_nchwc_mul_task_avx512
+                    : isa == KN_ISA_AVX2 ? kn_nchwc_mul_task_avx2
+                                         : mul_task_generic, &j);
 }

@@ -1,8 +1,8 @@
 /* Task contexts and window helpers shared by the portable blocked pools
- * (nchwc_pool.c) and the AVX-512 ones (nchwc_pool_avx512.c). Both forms
- * apply the same float operations in the same order to every lane (taps in
- * row-major window order, the same accumulator split for global pools), so
- * they agree bit for bit. */
+ * (nchwc_pool.c) and the vector ones (nchwc_pool_avx512.c,
+ * nchwc_pool_avx2.c). All forms apply the same float operations in the
+ * same order to every lane (taps in row-major window order, the same
+ * accumulator split for global pools), so they agree bit for bit. */
 #ifndef KN_NCHWC_POOL_IMPL_H
 #define KN_NCHWC_POOL_IMPL_H
 
@@ -36,6 +36,9 @@ typedef struct kn_nchwc_plane_job {
 void kn_nchwc_pool_task_avx512(void *arg, size_t task);
 void kn_nchwc_global_task_avx512(void *arg, size_t task);
 void kn_nchwc_mul_task_avx512(void *arg, size_t task);
+void kn_nchwc_pool_task_avx2(void *arg, size_t task);
+void kn_nchwc_global_task_avx2(void *arg, size_t task);
+void kn_nchwc_mul_task_avx2(void *arg, size_t task);
 
 /* Taps of the window inside the padded input (before n + pad_end): the
  * window starts at or after the leading pad, so only its end is clipped

@@ -1,5 +1,5 @@
 /* NCHW <-> NCHWc reorders (nchwc.h): the portable form and the dispatch to
- * the AVX-512 one (16x16 transposes in registers). */
+ * the AVX-512 one (16x16 transposes in registers) and the AVX2 one (8x8). */
 #include "ops/nchwc_reorder_impl.h"
 
 static void reorder_in_generic(void *arg, size_t task)
@@ -52,11 +52,15 @@ static void reorder(int64_t N, int64_t C, int64_t H, int64_t W, const float *x, 
 void kn_nchwc_reorder_in(int64_t N, int64_t C, int64_t H, int64_t W, const float *x, float *y, kn_isa_level isa,
                          pthreadpool_t pool)
 {
-    reorder(N, C, H, W, x, y, isa == KN_ISA_AVX512 ? kn_nchwc_reorder_in_avx512 : reorder_in_generic, pool);
+    reorder(N, C, H, W, x, y, isa == KN_ISA_AVX512 ? kn_nchwc_reorder_in_avx512
+                               : isa == KN_ISA_AVX2 ? kn_nchwc_reorder_in_avx2
+                                                    : reorder_in_generic, pool);
 }
 
 void kn_nchwc_reorder_out(int64_t N, int64_t C, int64_t H, int64_t W, const float *x, float *y, kn_isa_level isa,
                           pthreadpool_t pool)
 {
-    reorder(N, C, H, W, x, y, isa == KN_ISA_AVX512 ? kn_nchwc_reorder_out_avx512 : reorder_out_generic, pool);
+    reorder(N, C, H, W, x, y, isa == KN_ISA_AVX512 ? kn_nchwc_reorder_out_avx512
+                               : isa == KN_ISA_AVX2 ? kn_nchwc_reorder_out_avx2
+                                                    : reorder_out_generic, pool);
 }

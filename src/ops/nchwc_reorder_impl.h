@@ -1,7 +1,8 @@
 /* Task context shared by the portable reorders (nchwc_reorder.c) and the
- * AVX-512 ones (nchwc_reorder_avx512.c). One task is one run of pixels of
- * one 16-channel block of one image; the run length is a multiple of 16 so
- * the vector kernels work on whole 16x16 tiles except at the plane's end. */
+ * vector ones (nchwc_reorder_avx512.c, nchwc_reorder_avx2.c). One task is
+ * one run of pixels of one 16-channel block of one image; the run length is
+ * a multiple of 16 so the vector kernels work on whole tiles except at the
+ * plane's end. */
 #ifndef KN_NCHWC_REORDER_IMPL_H
 #define KN_NCHWC_REORDER_IMPL_H
 
@@ -18,5 +19,7 @@ typedef struct kn_nchwc_reorder_job {
 
 void kn_nchwc_reorder_in_avx512(void *arg, size_t task);
 void kn_nchwc_reorder_out_avx512(void *arg, size_t task);
+void kn_nchwc_reorder_in_avx2(void *arg, size_t task);
+void kn_nchwc_reorder_out_avx2(void *arg, size_t task);
 
 #endif

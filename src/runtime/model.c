@@ -175,12 +175,13 @@ static kiln_status check_model_bytes(const struct kiln_options *o, uint64_t size
     return KILN_OK;
 }
 
-/* The blocked layout pays where its AVX-512 kernels run; level 3 also
- * takes it on other CPUs (its portable kernels: slower there, but the same
- * results, which is what tests on such machines need). */
+/* The blocked layout pays where its vector kernels run (AVX2 or
+ * AVX-512); level 3 also takes it on other CPUs (its portable kernels:
+ * slower there, but the same results, which is what tests on such machines
+ * need). */
 static kiln_status blocked_layout(kn_graph *g, const struct kiln_options *o, kn_isa_level isa)
 {
-    if (o->opt_level < 2 || !kn_options_pass_enabled(o, "nchwc") || (isa != KN_ISA_AVX512 && o->opt_level < 3))
+    if (o->opt_level < 2 || !kn_options_pass_enabled(o, "nchwc") || (isa < KN_ISA_AVX2 && o->opt_level < 3))
         return KILN_OK;
     bool changed = false;
     KN_TRY(kn_pass_nchwc(g, &changed));

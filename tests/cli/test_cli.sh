@@ -327,6 +327,11 @@ k "run --top x" run "$T/relu.onnx" --random --top x
 usage_error
 k "run --threads abc" run "$T/relu.onnx" --random --threads abc
 usage_error
+k "run --isa bogus" run "$T/relu.onnx" --random --isa bogus
+usage_error
+err_has "--isa: 'bogus' is not one of auto, generic, avx2, avx512"
+k "run --isa generic" run "$T/relu.onnx" --random --isa generic
+rc_is 0
 k "run --seed without --random" run "$T/relu.onnx" --input "$T/x.npy" --seed 3
 usage_error
 k "run --dim without --random" run "$T/add.onnx" --dim batch=2
@@ -506,6 +511,11 @@ k "conformance passing test" conformance "$T/suite/test_relu_pass"
 rc_is 0
 out_has '^PASS test_relu_pass$'
 last_line_is "1 passed, 0 failed, 0 skipped"
+k "conformance --isa avx2" conformance --isa avx2 "$T/suite/test_relu_pass"
+rc_is 0
+last_line_is "1 passed, 0 failed, 0 skipped"
+k "conformance --isa without value" conformance "$T/suite/test_relu_pass" --isa
+usage_error
 k "conformance trailing slash" conformance "$T/suite/test_relu_pass/"
 rc_is 0
 out_has '^PASS test_relu_pass$'

@@ -1,8 +1,8 @@
-/* The blocked (NCHWc) group-1 convolution (kn_nchwc_conv_*, portable and
- * AVX-512 forms) against the NCHW reference convolution (conv_ref.c), with
- * the test's own reorders to and from the blocked layout. Shapes hit the
- * kernel's edges: input channels 1, 3, 16, 17, 33 (pad lanes of the last
- * block), output channels giving groups of 1 to 4 blocks and a partial
+/* The blocked (NCHWc) group-1 convolution (kn_nchwc_conv_*, portable, AVX2
+ * and AVX-512 forms) against the NCHW reference convolution (conv_ref.c),
+ * with the test's own reorders to and from the blocked layout. Shapes hit
+ * the kernel's edges: input channels 1, 3, 16, 17, 33 (pad lanes of the
+ * last block), output channels giving groups of 1 to 4 blocks and a partial
  * last group, planes 1, 3, 7, 17 and 56-ish wide (border columns, tiles of
  * every width, long flattened 1x1 rows split into chunks), strides 1, 2,
  * 3, symmetric, asymmetric and large pads, dilation, 1x1, 3x3, 5x5, 7x7
@@ -170,14 +170,14 @@ static void check(const conv_case *k, kn_isa_level isa, kn_act act, bool residua
     kn_tensor_free(got);
 }
 
-/* The forms this CPU can run: the portable one and AVX-512 if present (the
- * AVX2 level runs the portable form). */
+/* The forms this CPU can run: the portable one, AVX2 and AVX-512 if
+ * present. */
 static int n_isas(kn_isa_level *isas)
 {
     int n = 0;
-    isas[n++] = KN_ISA_GENERIC;
-    if (kn_cpu_isa(KILN_ISA_AUTO) >= KN_ISA_AVX512)
-        isas[n++] = KN_ISA_AVX512;
+    const kn_isa_level best = kn_cpu_isa(KILN_ISA_AUTO);
+    for (int isa = KN_ISA_GENERIC; isa <= (int)best; isa++)
+        isas[n++] = (kn_isa_level)isa;
     return n;
 }
 
@@ -189,7 +189,7 @@ static void test_against_reference(void **state)
     const size_t n_acts = sizeof acts / sizeof acts[0];
     pthreadpool_t pool = pthreadpool_create(2);
     assert_non_null(pool);
-    kn_isa_level isas[2];
+    kn_isa_level isas[3];
     const int ni = n_isas(isas);
     for (int j = 0; j < ni; j++)
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -215,7 +215,7 @@ static void test_every_activation(void **state)
     };
     pthreadpool_t pool = pthreadpool_create(2);
     assert_non_null(pool);
-    kn_isa_level isas[2];
+    kn_isa_level isas[3];
     const int ni = n_isas(isas);
     for (int j = 0; j < ni; j++)
         for (size_t c = 0; c < sizeof k / sizeof k[0]; c++)
@@ -226,14 +226,11 @@ static void test_every_activation(void **state)
     pthreadpool_destroy(pool);
 }
 
-/* The AVX-512 epilogue applies act_vec, as kn_act_apply_avx512 does: the
- * same bits as the activation run separately over the pre-activation
- * output. */
-static void test_avx512_epilogue_matches_act_apply(void **state)
+/* The vector epilogues apply the activation as kn_act_apply_avx512 /
+ * kn_act_apply_avx2 do (the NCHW paths' activations): the same bits as the
+ * activation run separately over the pre-activation output. */
+static void epilogue_matches_act_apply(kn_isa_level isa, void (*apply)(const kn_epilogue *, float *, int64_t))
 {
-    (void)state;
-    if (kn_cpu_isa(KILN_ISA_AUTO) < KN_ISA_AVX512)
-        skip();
     const conv_case k = {1, 20, 50, 8, 9, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, false};
     const int64_t n = kn_nchwc_blocks(k.M) * 16 * k.H * k.W;
     kiln_tensor *x = kt_f32_random(KT_DIMS(1, k.C, k.H, k.W), 31, -2, 2);
@@ -244,14 +241,14 @@ static void test_avx512_epilogue_matches_act_apply(void **state)
     assert_non_null(y0);
     assert_non_null(y1);
     kn_nchwc_conv *p;
-    assert_int_equal(kn_nchwc_conv_pack(k.M, k.C, 3, 3, w->data, b->data, false, KN_ISA_AVX512, &p), KILN_OK);
+    assert_int_equal(kn_nchwc_conv_pack(k.M, k.C, 3, 3, w->data, b->data, false, isa, &p), KILN_OK);
     kn_conv2d_geom g = {1, 1, 1, 1, 1, 1};
     static const kn_act acts[] = {KN_ACT_SILU, KN_ACT_SIGMOID, KN_ACT_HARD_SWISH, KN_ACT_LEAKY_RELU,
                                   KN_ACT_RELU, KN_ACT_CLIP, KN_ACT_HARD_SIGMOID};
     for (size_t a = 0; a < sizeof acts / sizeof acts[0]; a++) {
         kn_epilogue ep = {.act = acts[a], .alpha = 0.2f, .beta = 0.5f};
         kn_nchwc_conv_run(p, &g, 1, k.H, k.W, k.H, k.W, xb, y0, NULL, NULL, NULL);
-        kn_act_apply_avx512(&ep, y0, n);
+        apply(&ep, y0, n);
         kn_nchwc_conv_run(p, &g, 1, k.H, k.W, k.H, k.W, xb, y1, NULL, &ep, NULL);
         assert_memory_equal(y0, y1, (size_t)n * sizeof(float));
     }
@@ -264,12 +261,29 @@ static void test_avx512_epilogue_matches_act_apply(void **state)
     kn_tensor_free(b);
 }
 
+static void test_avx512_epilogue_matches_act_apply(void **state)
+{
+    (void)state;
+    if (kn_cpu_isa(KILN_ISA_AUTO) < KN_ISA_AVX512)
+        skip();
+    epilogue_matches_act_apply(KN_ISA_AVX512, kn_act_apply_avx512);
+}
+
+static void test_avx2_epilogue_matches_act_apply(void **state)
+{
+    (void)state;
+    if (kn_cpu_isa(KILN_ISA_AUTO) < KN_ISA_AVX2)
+        skip();
+    epilogue_matches_act_apply(KN_ISA_AVX2, kn_act_apply_avx2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_against_reference),
         cmocka_unit_test(test_every_activation),
         cmocka_unit_test(test_avx512_epilogue_matches_act_apply),
+        cmocka_unit_test(test_avx2_epilogue_matches_act_apply),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,14 +1,14 @@
-/* The blocked (NCHWc) depthwise convolution, plain C and AVX-512 forms,
- * against the reference convolution (conv_ref.c, group == C on NCHW data)
- * through test-local reorders: channel counts with pad lanes (1, 3, 17,
- * 33) and without (16), widths that end the vector kernel's 8- and
- * 4-pixel blocks at every remainder, small maps (the AVX-512 form's
- * zero-bordered buffer), strides 1-3, 1x1 to 7x7 and 3x2 filters,
- * dilation, asymmetric pads and pads wider than the kernel (windows wholly
- * outside the input), residual and every activation, two images. Pad
- * lanes of the input and residual hold finite junk (the packed zero
- * weights must cancel it); pad lanes of the output must be finite; 1 and 2
- * threads must give identical bits. */
+/* The blocked (NCHWc) depthwise convolution, plain C, AVX2 and AVX-512
+ * forms (every one this CPU has), against the reference convolution
+ * (conv_ref.c, group == C on NCHW data) through test-local reorders:
+ * channel counts with pad lanes (1, 3, 17, 33) and without (16), widths
+ * that end the vector kernels' 8- and 4-pixel blocks at every remainder,
+ * small maps (the vector forms' zero-bordered buffer), strides 1-3, 1x1 to
+ * 7x7 and 3x2 filters, dilation, asymmetric pads and pads wider than the
+ * kernel (windows wholly outside the input), residual and every
+ * activation, two images. Pad lanes of the input and residual hold finite
+ * junk (the packed zero weights must cancel it); pad lanes of the output
+ * must be finite; 1 and 2 threads must give identical bits. */
 #include "harness.h"
 #include "ops/conv_ref.h"
 #include "ops/nchwc.h"

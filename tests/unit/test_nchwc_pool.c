@@ -3,10 +3,10 @@
  * windows entirely in the pads) and AveragePool (count_include_pad 0/1,
  * ceil_mode windows running past the padded input) on kernels 1x1 to 7x7,
  * strides 1 to 3, asymmetric pads, channel counts with pad lanes; global
- * average / max pools; channel_mul out of place and in place. The AVX-512
- * form must equal the portable one bit for bit (same operations, same
- * order), MaxPool must equal the reference exactly, and 1 and 2 threads
- * must give identical bits. Pad lanes of the input hold finite garbage;
+ * average / max pools; channel_mul out of place and in place. The AVX2
+ * and AVX-512 forms must equal the portable one bit for bit (same
+ * operations, same order), MaxPool must equal the reference exactly, and
+ * 1 and 2 threads must give identical bits. Pad lanes of the input hold finite garbage;
  * those of the output must stay finite. */
 #include "harness.h"
 #include "ops/conv_ref.h"

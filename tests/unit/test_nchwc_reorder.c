@@ -2,7 +2,8 @@
  * against the index formula of the blocked layout: channel counts around
  * the 16-lane block (pad lanes must come out as +0.0f, and reorder_out
  * must drop whatever they hold), pixel counts below, at and past 16-pixel
- * tiles and 256-pixel tasks, two images, 1 and 2 threads bit for bit. */
+ * tiles (8-pixel for AVX2) and 256-pixel tasks, two images, 1 and 2
+ * threads bit for bit. */
 #include "harness.h"
 #include "ops/nchwc.h"
 #include "runtime/runtime.h"
