@@ -1,0 +1,235 @@
+/* Winograd F(2x2, 3x3) convolution in the blocked layout (nchwc.h): weight
+ * transform and packing, the portable transforms and the driver. The
+ * AVX-512 transforms are in nchwc_wino_avx512.c; the 16 products run on
+ * kn_nchwc_conv's pointwise kernels (nchwc_conv*.c).
+ *
+ * A run goes over spans of consecutive tiles (nchwc_wino_impl.h), each in
+ * three parallel steps: the input transform per input block, the 16
+ * products per xi, the output transform per output block. A span's length
+ * depends only on the shape, and every step computes an element the same
+ * way whichever thread runs it, so results do not depend on the thread
+ * count. */
+#include "ops/nchwc_wino_impl.h"
+
+#include <string.h>
+
+/* Bytes of V + Mo per span: most of a 1 MiB L2, so the products read the
+ * input transform's output from L2 (measured: see kn_nchwc_wino_wins). */
+#define KN_WINO_SPAN_BYTES (768 * 1024)
+/* Fewest tiles per span (weights of deep layers are read once per span). */
+#define KN_WINO_SPAN_MIN 48
+
+/* G of F(2, 3): U = G g G^T. */
+static const double wino_g[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+
+kiln_status kn_nchwc_wino_pack(int64_t M, int64_t C, const float *w, const float *bias, kn_isa_level isa,
+                               kn_nchwc_wino **out)
+{
+    *out = NULL;
+    if (M <= 0 || C <= 0)
+        return kn_error(KILN_ERROR_ARGUMENT, "nchwc winograd: empty weights [%lld, %lld, 3, 3]", (long long)M,
+                        (long long)C);
+    const int64_t MB = kn_nchwc_blocks(M);
+    size_t mc, ubytes, bbytes;
+    if (!kn_mul_size((size_t)M, (size_t)C, &mc) || !kn_mul_size(mc, 16 * sizeof(float), &ubytes) ||
+        !kn_mul_size((size_t)MB * KN_NCHWC_BLOCK, sizeof(float), &bbytes))
+        return KN_NOMEM();
+    kn_nchwc_wino *p = kn_calloc(1, sizeof *p);
+    float *u = kn_malloc(ubytes);
+    if (!p || !u) {
+        kn_free(p);
+        kn_free(u);
+        return KN_NOMEM();
+    }
+    p->M = M, p->C = C, p->isa = isa;
+    p->bias = kn_aligned_alloc(bbytes);
+    if (!p->bias) {
+        kn_free(u);
+        kn_nchwc_wino_free(p);
+        return KN_NOMEM();
+    }
+    memset(p->bias, 0, bbytes);
+    if (bias)
+        memcpy(p->bias, bias, (size_t)M * sizeof(float));
+    /* in double, rounded once: U's 16 values for each (m, c), as [16][M][C] */
+    for (size_t k = 0; k < mc; k++) {
+        const float *g = w + k * 9;
+        double t[4][3];
+        for (int i = 0; i < 4; i++)
+            for (int b = 0; b < 3; b++)
+                t[i][b] = wino_g[i][0] * g[b] + wino_g[i][1] * g[3 + b] + wino_g[i][2] * g[6 + b];
+        for (int i = 0; i < 4; i++)
+            for (int j = 0; j < 4; j++)
+                u[(size_t)(i * 4 + j) * mc + k] =
+                    (float)(t[i][0] * wino_g[j][0] + t[i][1] * wino_g[j][1] + t[i][2] * wino_g[j][2]);
+    }
+    kiln_status s = KILN_OK;
+    for (int xi = 0; xi < 16 && s == KILN_OK; xi++)
+        s = kn_nchwc_conv_pack(M, C, 1, 1, u + (size_t)xi * mc, NULL, false, isa, &p->u[xi]);
+    kn_free(u);
+    if (s != KILN_OK) {
+        kn_nchwc_wino_free(p);
+        return s;
+    }
+    *out = p;
+    return KILN_OK;
+}
+
+void kn_nchwc_wino_free(kn_nchwc_wino *p)
+{
+    if (!p)
+        return;
+    for (int xi = 0; xi < 16; xi++)
+        kn_nchwc_conv_free(p->u[xi]);
+    kn_aligned_free(p->bias);
+    kn_free(p);
+}
+
+/* V = B^T d B, B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1], one lane at a
+ * time; taps outside the input read as zero. */
+static void in_generic(const kn_nchwc_wino_ctx *c, int64_t cb)
+{
+    const int64_t per_img = c->TH * c->TW;
+    for (int64_t t = 0; t < c->T; t++) {
+        const int64_t gt = c->t0 + t, n = gt / per_img, r = gt % per_img;
+        const int64_t ih0 = 2 * (r / c->TW) - c->PT, iw0 = 2 * (r % c->TW) - c->PL;
+        const float *xb = c->x + (n * c->CB + cb) * c->H * c->W * KN_NCHWC_BLOCK;
+        float *v = c->V + (cb * c->T + t) * KN_NCHWC_BLOCK;
+        const int64_t vs = c->CB * c->T * KN_NCHWC_BLOCK; /* between xi */
+        for (int l = 0; l < KN_NCHWC_BLOCK; l++) {
+            float d[4][4], e[4][4];
+            for (int i = 0; i < 4; i++)
+                for (int j = 0; j < 4; j++) {
+                    const int64_t ih = ih0 + i, iw = iw0 + j;
+                    d[i][j] = ih >= 0 && ih < c->H && iw >= 0 && iw < c->W
+                                  ? xb[(ih * c->W + iw) * KN_NCHWC_BLOCK + l]
+                                  : 0.0f;
+                }
+            for (int j = 0; j < 4; j++) {
+                e[0][j] = d[0][j] - d[2][j];
+                e[1][j] = d[1][j] + d[2][j];
+                e[2][j] = d[2][j] - d[1][j];
+                e[3][j] = d[1][j] - d[3][j];
+            }
+            for (int i = 0; i < 4; i++) {
+                v[(i * 4 + 0) * vs + l] = e[i][0] - e[i][2];
+                v[(i * 4 + 1) * vs + l] = e[i][1] + e[i][2];
+                v[(i * 4 + 2) * vs + l] = e[i][2] - e[i][1];
+                v[(i * 4 + 3) * vs + l] = e[i][1] - e[i][3];
+            }
+        }
+    }
+}
+
+/* Y = A^T m A, A^T = [1 1 1 0; 0 1 -1 -1], then + bias + residual and the
+ * activation; outputs of edge tiles past OH x OW are dropped. */
+static void out_generic(const kn_nchwc_wino_ctx *c, int64_t mb)
+{
+    const int64_t per_img = c->TH * c->TW, plane = c->OH * c->OW;
+    const int64_t ms = c->MB * c->T * KN_NCHWC_BLOCK;
+    const float *bias = c->p->bias + mb * KN_NCHWC_BLOCK;
+    for (int64_t t = 0; t < c->T; t++) {
+        const int64_t gt = c->t0 + t, n = gt / per_img, r = gt % per_img;
+        const int64_t oh0 = 2 * (r / c->TW), ow0 = 2 * (r % c->TW);
+        const float *m = c->Mo + (mb * c->T + t) * KN_NCHWC_BLOCK;
+        const int64_t yo = n * c->ys_img + mb * plane * KN_NCHWC_BLOCK;
+        for (int l = 0; l < KN_NCHWC_BLOCK; l++) {
+            float s[2][4], o[2][2];
+            for (int j = 0; j < 4; j++) {
+                const float m0 = m[j * ms + l], m1 = m[(4 + j) * ms + l], m2 = m[(8 + j) * ms + l],
+                            m3 = m[(12 + j) * ms + l];
+                s[0][j] = m0 + m1 + m2;
+                s[1][j] = m1 - m2 - m3;
+            }
+            for (int i = 0; i < 2; i++) {
+                o[i][0] = s[i][0] + s[i][1] + s[i][2];
+                o[i][1] = s[i][1] - s[i][2] - s[i][3];
+            }
+            for (int i = 0; i < 2; i++)
+                for (int j = 0; j < 2; j++) {
+                    if (oh0 + i >= c->OH || ow0 + j >= c->OW)
+                        continue;
+                    const int64_t off = yo + ((oh0 + i) * c->OW + ow0 + j) * KN_NCHWC_BLOCK + l;
+                    float v = o[i][j] + bias[l];
+                    if (c->res)
+                        v += c->res[off];
+                    if (c->act)
+                        v = kn_act_scalar(c->act, v);
+                    c->y[off] = v;
+                }
+        }
+    }
+}
+
+static void in_task(void *arg, size_t cb)
+{
+    const kn_nchwc_wino_ctx *c = arg;
+    if (c->p->isa == KN_ISA_AVX512)
+        kn_nchwc_wino_in_avx512(c, (int64_t)cb);
+    else
+        in_generic(c, (int64_t)cb);
+}
+
+static void out_task(void *arg, size_t mb)
+{
+    const kn_nchwc_wino_ctx *c = arg;
+    if (c->p->isa == KN_ISA_AVX512)
+        kn_nchwc_wino_out_avx512(c, (int64_t)mb);
+    else
+        out_generic(c, (int64_t)mb);
+}
+
+/* Product xi: the span's tiles as the pixels of a [1, C, 1, T] input. */
+static void prod_task(void *arg, size_t xi)
+{
+    const kn_nchwc_wino_ctx *c = arg;
+    static const kn_conv2d_geom one = {1, 1, 1, 1, 0, 0};
+    kn_nchwc_conv_run(c->p->u[xi], &one, 1, 1, c->T, 1, c->T, c->V + (int64_t)xi * c->CB * c->T * KN_NCHWC_BLOCK,
+                      c->Mo + (int64_t)xi * c->MB * c->T * KN_NCHWC_BLOCK, NULL, NULL, NULL);
+}
+
+kiln_status kn_nchwc_wino_run(const kn_nchwc_wino *p, int64_t PT, int64_t PL, int64_t N, int64_t H, int64_t W,
+                              int64_t OH, int64_t OW, const float *x, float *y, int64_t ys_img, const float *residual,
+                              const kn_epilogue *act, pthreadpool_t pool)
+{
+    if (N <= 0 || OH <= 0 || OW <= 0)
+        return KILN_OK;
+    kn_nchwc_wino_ctx c = {
+        .p = p, .H = H, .W = W, .OH = OH, .OW = OW, .PT = PT, .PL = PL, .TH = (OH + 1) / 2, .TW = (OW + 1) / 2,
+        .CB = kn_nchwc_blocks(p->C), .MB = kn_nchwc_blocks(p->M), .x = x, .y = y, .res = residual,
+        .act = act && act->act != KN_ACT_NONE ? act : NULL,
+    };
+    c.ys_img = ys_img > 0 ? ys_img : c.MB * OH * OW * KN_NCHWC_BLOCK;
+    const int64_t total = N * c.TH * c.TW;
+    /* spans of equal length, whole tiles of the pointwise kernels (6 and 8
+     * pixels: multiples of 24) */
+    const int64_t per_tile = 16 * KN_NCHWC_BLOCK * (c.CB + c.MB) * (int64_t)sizeof(float);
+    const int64_t tmax = KN_MAX((int64_t)KN_WINO_SPAN_MIN, KN_WINO_SPAN_BYTES / per_tile / 24 * 24);
+    const int64_t nspan = (total + tmax - 1) / tmax;
+    int64_t span = (total + nspan - 1) / nspan;
+    span = KN_MIN((span + 23) / 24 * 24, total);
+    size_t vn, mn, bytes;
+    if (!kn_mul_size((size_t)span, (size_t)(16 * KN_NCHWC_BLOCK) * (size_t)c.CB, &vn) ||
+        !kn_mul_size((size_t)span, (size_t)(16 * KN_NCHWC_BLOCK) * (size_t)c.MB, &mn) ||
+        !kn_mul_size(vn + mn, sizeof(float), &bytes))
+        return KN_NOMEM();
+    float *buf = kn_aligned_alloc(bytes);
+    if (!buf)
+        return KN_NOMEM();
+    c.V = buf;
+    c.Mo = buf + vn;
+    for (c.t0 = 0; c.t0 < total; c.t0 += span) {
+        c.T = KN_MIN(span, total - c.t0);
+        kn_parallel_for(pool, (size_t)c.CB, in_task, &c);
+        kn_parallel_for(pool, 16, prod_task, &c);
+        kn_parallel_for(pool, (size_t)c.MB, out_task, &c);
+    }
+    kn_aligned_free(buf);
+    return KILN_OK;
+}
+
+bool kn_nchwc_wino_wins(int64_t M, int64_t C, int64_t H, int64_t W, kn_isa_level isa)
+{
+    (void)H, (void)W;
+    return isa == KN_ISA_AVX512 && M >= 64 && C >= 64;
+}

@@ -1,0 +1,32 @@
+/* Private to nchwc_wino.c / nchwc_wino_avx512.c: the state of one run.
+ *
+ * The tiles of all images are numbered together (image, tile row, tile
+ * column) and run in spans of consecutive tiles. A span's transformed
+ * input is V [16][CB][T][16] and its products Mo [16][MB][T][16] (xi =
+ * 4 * row + column of the 4x4 transform, T the span's tiles): V_xi is then
+ * a blocked [1, C, 1, T] tensor and Mo_xi the output of the 1x1 conv U_xi
+ * over it. */
+#ifndef KN_NCHWC_WINO_IMPL_H
+#define KN_NCHWC_WINO_IMPL_H
+
+#include "ops/nchwc.h"
+
+typedef struct kn_nchwc_wino_ctx {
+    const kn_nchwc_wino *p;
+    int64_t H, W, OH, OW, PT, PL;
+    int64_t TH, TW, CB, MB; /* tiles per column and row, blocks */
+    int64_t t0, T;          /* the span: first tile, tiles */
+    const float *x;
+    float *y;
+    int64_t ys_img; /* floats between y's images */
+    const float *res;
+    const kn_epilogue *act; /* NULL: none */
+    float *V, *Mo;
+} kn_nchwc_wino_ctx;
+
+/* Input transform of block cb, the span's tiles. */
+void kn_nchwc_wino_in_avx512(const kn_nchwc_wino_ctx *c, int64_t cb);
+/* Output transform of block mb plus bias, residual and activation. */
+void kn_nchwc_wino_out_avx512(const kn_nchwc_wino_ctx *c, int64_t mb);
+
+#endif
