@@ -12,6 +12,9 @@
 #include "ops/nchwc_wino_impl.h"
 
 #include <string.h>
+#ifdef KN_WINO_TUNE
+#include <stdlib.h>
+#endif
 
 /* Bytes of V + Mo per span: most of a 1 MiB L2, so the products read the
  * input transform's output from L2 (measured: see kn_nchwc_wino_wins). */
@@ -95,7 +98,7 @@ static void in_generic(const kn_nchwc_wino_ctx *c, int64_t cb)
         const int64_t ih0 = 2 * (r / c->TW) - c->PT, iw0 = 2 * (r % c->TW) - c->PL;
         const float *xb = c->x + (n * c->CB + cb) * c->H * c->W * KN_NCHWC_BLOCK;
         float *v = c->V + (cb * c->T + t) * KN_NCHWC_BLOCK;
-        const int64_t vs = c->CB * c->T * KN_NCHWC_BLOCK; /* between xi */
+        const int64_t vs = c->vs;
         for (int l = 0; l < KN_NCHWC_BLOCK; l++) {
             float d[4][4], e[4][4];
             for (int i = 0; i < 4; i++)
@@ -126,7 +129,7 @@ static void in_generic(const kn_nchwc_wino_ctx *c, int64_t cb)
 static void out_generic(const kn_nchwc_wino_ctx *c, int64_t mb)
 {
     const int64_t per_img = c->TH * c->TW, plane = c->OH * c->OW;
-    const int64_t ms = c->MB * c->T * KN_NCHWC_BLOCK;
+    const int64_t ms = c->ms;
     const float *bias = c->p->bias + mb * KN_NCHWC_BLOCK;
     for (int64_t t = 0; t < c->T; t++) {
         const int64_t gt = c->t0 + t, n = gt / per_img, r = gt % per_img;
@@ -184,10 +187,15 @@ static void prod_task(void *arg, size_t xi)
 {
     const kn_nchwc_wino_ctx *c = arg;
     static const kn_conv2d_geom one = {1, 1, 1, 1, 0, 0};
-    kn_nchwc_conv_run(c->p->u[xi], &one, 1, 1, c->T, 1, c->T, c->V + (int64_t)xi * c->CB * c->T * KN_NCHWC_BLOCK,
-                      c->Mo + (int64_t)xi * c->MB * c->T * KN_NCHWC_BLOCK, NULL, NULL, NULL);
+    kn_nchwc_conv_run(c->p->u[xi], &one, 1, 1, c->T, 1, c->T, c->V + (int64_t)xi * c->vs,
+                      c->Mo + (int64_t)xi * c->ms, NULL, NULL, NULL);
 }
 
+#ifdef KN_WINO_TUNE
+#include <time.h>
+double kn_wino_ph[3];
+static double wnow(void){struct timespec t;clock_gettime(CLOCK_THREAD_CPUTIME_ID,&t);return t.tv_sec+t.tv_nsec*1e-9;}
+#endif
 kiln_status kn_nchwc_wino_run(const kn_nchwc_wino *p, int64_t PT, int64_t PL, int64_t N, int64_t H, int64_t W,
                               int64_t OH, int64_t OW, const float *x, float *y, int64_t ys_img, const float *residual,
                               const kn_epilogue *act, pthreadpool_t pool)
@@ -204,13 +212,22 @@ kiln_status kn_nchwc_wino_run(const kn_nchwc_wino *p, int64_t PT, int64_t PL, in
     /* spans of equal length, whole tiles of the pointwise kernels (6 and 8
      * pixels: multiples of 24) */
     const int64_t per_tile = 16 * KN_NCHWC_BLOCK * (c.CB + c.MB) * (int64_t)sizeof(float);
-    const int64_t tmax = KN_MAX((int64_t)KN_WINO_SPAN_MIN, KN_WINO_SPAN_BYTES / per_tile / 24 * 24);
+#ifdef KN_WINO_TUNE
+    const int64_t sb_ = getenv("WSB") ? atoll(getenv("WSB")) * 1024 : KN_WINO_SPAN_BYTES, smin_ = getenv("WSM") ? atoll(getenv("WSM")) : KN_WINO_SPAN_MIN;
+#else
+    const int64_t sb_ = KN_WINO_SPAN_BYTES, smin_ = KN_WINO_SPAN_MIN;
+#endif
+    const int64_t tmax = KN_MAX(smin_, sb_ / per_tile / 24 * 24);
     const int64_t nspan = (total + tmax - 1) / tmax;
     int64_t span = (total + nspan - 1) / nspan;
-    span = KN_MIN((span + 23) / 24 * 24, total);
+    /* rounded up unless that leaves the last span short (49 tiles in two:
+     * 25 + 24, not 48 + 1) */
+    const int64_t r24 = (span + 23) / 24 * 24;
+    if (total - (nspan - 1) * r24 >= r24 / 2)
+        span = KN_MIN(r24, total);
     size_t vn, mn, bytes;
-    if (!kn_mul_size((size_t)span, (size_t)(16 * KN_NCHWC_BLOCK) * (size_t)c.CB, &vn) ||
-        !kn_mul_size((size_t)span, (size_t)(16 * KN_NCHWC_BLOCK) * (size_t)c.MB, &mn) ||
+    if (!kn_mul_size((size_t)span * (size_t)c.CB + 1, 16 * KN_NCHWC_BLOCK, &vn) ||
+        !kn_mul_size((size_t)span * (size_t)c.MB + 1, 16 * KN_NCHWC_BLOCK, &mn) ||
         !kn_mul_size(vn + mn, sizeof(float), &bytes))
         return KN_NOMEM();
     float *buf = kn_aligned_alloc(bytes);
@@ -220,9 +237,24 @@ kiln_status kn_nchwc_wino_run(const kn_nchwc_wino *p, int64_t PT, int64_t PL, in
     c.Mo = buf + vn;
     for (c.t0 = 0; c.t0 < total; c.t0 += span) {
         c.T = KN_MIN(span, total - c.t0);
+        c.vs = c.CB * c.T * KN_NCHWC_BLOCK + KN_NCHWC_BLOCK;
+        c.ms = c.MB * c.T * KN_NCHWC_BLOCK + KN_NCHWC_BLOCK;
+#ifdef KN_WINO_TUNE
+        double a0 = wnow();
+#endif
         kn_parallel_for(pool, (size_t)c.CB, in_task, &c);
+#ifdef KN_WINO_TUNE
+        double a1 = wnow();
+#endif
         kn_parallel_for(pool, 16, prod_task, &c);
+#ifdef KN_WINO_TUNE
+        double a2 = wnow();
+#endif
         kn_parallel_for(pool, (size_t)c.MB, out_task, &c);
+#ifdef KN_WINO_TUNE
+        double a3 = wnow();
+        kn_wino_ph[0] += a1 - a0, kn_wino_ph[1] += a2 - a1, kn_wino_ph[2] += a3 - a2;
+#endif
     }
     kn_aligned_free(buf);
     return KILN_OK;

@@ -11,7 +11,7 @@
 void kn_nchwc_wino_in_avx512(const kn_nchwc_wino_ctx *c, int64_t cb)
 {
     const int64_t per_img = c->TH * c->TW, H = c->H, W = c->W;
-    const int64_t vs = c->CB * c->T * KN_NCHWC_BLOCK; /* between xi */
+    const int64_t vs = c->vs;
     const __m512 zero = _mm512_setzero_ps();
     int64_t gt = c->t0, n = gt / per_img, th = gt % per_img / c->TW, tw = gt % c->TW;
     for (int64_t t = 0; t < c->T; t++) {
@@ -57,7 +57,7 @@ void kn_nchwc_wino_in_avx512(const kn_nchwc_wino_ctx *c, int64_t cb)
 static inline __attribute__((always_inline)) void out_run(const kn_nchwc_wino_ctx *c, int64_t mb, const kn_act kind)
 {
     const int64_t per_img = c->TH * c->TW, plane = c->OH * c->OW;
-    const int64_t ms = c->MB * c->T * KN_NCHWC_BLOCK;
+    const int64_t ms = c->ms;
     const __m512 bias = _mm512_loadu_ps(c->p->bias + mb * KN_NCHWC_BLOCK);
     int64_t gt = c->t0, n = gt / per_img, th = gt % per_img / c->TW, tw = gt % c->TW;
     for (int64_t t = 0; t < c->T; t++) {

@@ -5,7 +5,7 @@
  * input is V [16][CB][T][16] and its products Mo [16][MB][T][16] (xi =
  * 4 * row + column of the 4x4 transform, T the span's tiles): V_xi is then
  * a blocked [1, C, 1, T] tensor and Mo_xi the output of the 1x1 conv U_xi
- * over it. */
+ * over it (xi's a little further apart than that, see vs). */
 #ifndef KN_NCHWC_WINO_IMPL_H
 #define KN_NCHWC_WINO_IMPL_H
 
@@ -16,6 +16,10 @@ typedef struct kn_nchwc_wino_ctx {
     int64_t H, W, OH, OW, PT, PL;
     int64_t TH, TW, CB, MB; /* tiles per column and row, blocks */
     int64_t t0, T;          /* the span: first tile, tiles */
+    /* floats between V_xi and V_xi+1, Mo_xi and Mo_xi+1: a line more than
+     * the data, so the transforms' 16 streams do not all map to the same
+     * L1 set (T * 64 bytes is often a multiple of 4 KiB) */
+    int64_t vs, ms;
     const float *x;
     float *y;
     int64_t ys_img; /* floats between y's images */
