@@ -14,6 +14,7 @@
 #include <stdatomic.h>
 #include <string.h>
 #ifdef KN_WINO_TUNE
+#include <stdio.h>
 #include <stdlib.h>
 #endif
 
@@ -325,10 +326,20 @@ kiln_status kn_nchwc_wino_run(const kn_nchwc_wino *p, int64_t PT, int64_t PL, in
 
 bool kn_nchwc_wino_wins(int64_t M, int64_t C, int64_t H, int64_t W, kn_isa_level isa)
 {
-    (void)H, (void)W;
+    const bool wide = C >= 64 && M >= 64;
+    bool win;
+    if (isa != KN_ISA_AVX512)
+        win = false;
+    else if (H <= 0 || W <= 0)
+        win = wide;
+    else
+        win = wide ? H >= 4 && W >= 4 : C >= 32 && M >= 32 && H * W >= 196;
 #ifdef KN_WINO_TUNE
+    if (getenv("WINO_DEBUG"))
+        fprintf(stderr, "wino C=%lld M=%lld H=%lld W=%lld -> %d\n", (long long)C, (long long)M, (long long)H,
+                (long long)W, win);
     if (getenv("WINO_OFF"))
         return false;
 #endif
-    return isa == KN_ISA_AVX512 && M >= 64 && C >= 64;
+    return win;
 }

@@ -32,6 +32,15 @@ void kn_nchwc_wino_in_avx512(const kn_nchwc_wino_ctx *c, int64_t cb)
                                   : zero;
             }
         }
+        /* the columns two tiles on, which the hardware prefetcher does not
+         * see coming in time from four rows of one plane */
+        if (ih0 >= 0 && ih0 + 4 <= H && iw0 + 10 <= W) {
+            const float *q = xb + (ih0 * W + iw0 + 8) * KN_NCHWC_BLOCK;
+            for (int i = 0; i < 4; i++) {
+                _mm_prefetch((const char *)(q + i * W * KN_NCHWC_BLOCK), _MM_HINT_T0);
+                _mm_prefetch((const char *)(q + (i * W + 1) * KN_NCHWC_BLOCK), _MM_HINT_T0);
+            }
+        }
         __m512 e[4][4];
         for (int j = 0; j < 4; j++) {
             e[0][j] = _mm512_sub_ps(d[0][j], d[2][j]);
@@ -52,6 +61,13 @@ void kn_nchwc_wino_in_avx512(const kn_nchwc_wino_ctx *c, int64_t cb)
                 th = 0, n++;
         }
     }
+}
+
+/* GCC emits prefetchw for _MM_HINT_ET0 only with -mprfchw, which the
+ * AVX-512 flags do not include; every AVX-512 CPU has the instruction. */
+static inline __attribute__((always_inline)) void prefetchw(const float *p)
+{
+    __asm__ volatile("prefetchw %0" ::"m"(*(const char *)p));
 }
 
 static inline __attribute__((always_inline)) void out_run(const kn_nchwc_wino_ctx *c, int64_t mb, const kn_act kind)
@@ -75,6 +91,18 @@ static inline __attribute__((always_inline)) void out_run(const kn_nchwc_wino_ct
             o[i][1] = _mm512_sub_ps(_mm512_sub_ps(s[i][1], s[i][2]), s[i][3]);
         }
         const int64_t yo = n * c->ys_img + mb * plane * KN_NCHWC_BLOCK;
+        /* two tiles on: the residual, and the output lines to own before
+         * they are stored */
+        if (oh0 + 2 <= c->OH && ow0 + 6 <= c->OW) {
+            const int64_t o = yo + (oh0 * c->OW + ow0 + 4) * KN_NCHWC_BLOCK;
+            for (int i = 0; i < 2; i++)
+                for (int j = 0; j < 2; j++) {
+                    const int64_t q = o + (i * c->OW + j) * KN_NCHWC_BLOCK;
+                    if (c->res)
+                        _mm_prefetch((const char *)(c->res + q), _MM_HINT_T0);
+                    prefetchw(c->y + q);
+                }
+        }
         for (int i = 0; i < 2; i++)
             for (int j = 0; j < 2; j++) {
                 if (oh0 + i >= c->OH || ow0 + j >= c->OW)
