@@ -4,11 +4,11 @@
  * kn_nchwc_conv's pointwise kernels (nchwc_conv*.c).
  *
  * A run goes over spans of consecutive tiles (nchwc_wino_impl.h), each in
- * three parallel steps: the input transform per input block, the 16
- * products per xi, the output transform per output block. A span's length
- * depends only on the shape, and every step computes an element the same
- * way whichever thread runs it, so results do not depend on the thread
- * count. */
+ * three steps: the input transform, the 16 products, the output transform.
+ * A span's length depends only on the shape, and every step computes an
+ * element the same way whichever thread runs it and however the work is
+ * split (a span per thread, or a span's 16 products over the threads), so
+ * results do not depend on the thread count. */
 #include "ops/nchwc_wino_impl.h"
 
 #include <stdatomic.h>
@@ -126,6 +126,36 @@ static void in_generic(const kn_nchwc_wino_ctx *c, int64_t cb)
     }
 }
 
+static inline float bt_row(int k, float a, float b)
+{
+    return kn_wino_bt[k][2] > 0 ? a + b : a - b;
+}
+
+/* V_xi alone, xi = 4 i + j: (B^T d B)[i][j] from the four taps it uses. */
+static void in_xi_generic(const kn_nchwc_wino_ctx *c, int xi)
+{
+    const int64_t per_img = c->TH * c->TW;
+    const int *ri = kn_wino_bt[xi / 4], *rj = kn_wino_bt[xi % 4];
+    for (int64_t cb = 0; cb < c->CB; cb++)
+        for (int64_t t = 0; t < c->T; t++) {
+            const int64_t gt = c->t0 + t, n = gt / per_img, r = gt % per_img;
+            const int64_t ih0 = 2 * (r / c->TW) - c->PT, iw0 = 2 * (r % c->TW) - c->PL;
+            const float *xb = c->x + (n * c->CB + cb) * c->H * c->W * KN_NCHWC_BLOCK;
+            float *v = c->V + xi * c->vs + (cb * c->T + t) * KN_NCHWC_BLOCK;
+            for (int l = 0; l < KN_NCHWC_BLOCK; l++) {
+                float d[2][2]; /* rows ri[0], ri[1] x columns rj[0], rj[1] */
+                for (int a = 0; a < 2; a++)
+                    for (int b = 0; b < 2; b++) {
+                        const int64_t ih = ih0 + ri[a], iw = iw0 + rj[b];
+                        d[a][b] = ih >= 0 && ih < c->H && iw >= 0 && iw < c->W
+                                      ? xb[(ih * c->W + iw) * KN_NCHWC_BLOCK + l]
+                                      : 0.0f;
+                    }
+                v[l] = bt_row(xi % 4, bt_row(xi / 4, d[0][0], d[1][0]), bt_row(xi / 4, d[0][1], d[1][1]));
+            }
+        }
+}
+
 /* Y = A^T m A, A^T = [1 1 1 0; 0 1 -1 -1], then + bias + residual and the
  * activation; outputs of edge tiles past OH x OW are dropped. */
 static void out_generic(const kn_nchwc_wino_ctx *c, int64_t mb)
@@ -166,38 +196,30 @@ static void out_generic(const kn_nchwc_wino_ctx *c, int64_t mb)
     }
 }
 
-static void in_task(void *arg, size_t cb)
+static void in_block(const kn_nchwc_wino_ctx *c, int64_t cb)
 {
-    const kn_nchwc_wino_ctx *c = arg;
     if (c->p->isa == KN_ISA_AVX512)
-        kn_nchwc_wino_in_avx512(c, (int64_t)cb);
+        kn_nchwc_wino_in_avx512(c, cb);
     else
-        in_generic(c, (int64_t)cb);
+        in_generic(c, cb);
 }
 
-static void out_task(void *arg, size_t mb)
+static void out_block(const kn_nchwc_wino_ctx *c, int64_t mb)
 {
-    const kn_nchwc_wino_ctx *c = arg;
     if (c->p->isa == KN_ISA_AVX512)
-        kn_nchwc_wino_out_avx512(c, (int64_t)mb);
+        kn_nchwc_wino_out_avx512(c, mb);
     else
-        out_generic(c, (int64_t)mb);
+        out_generic(c, mb);
 }
 
 /* Product xi: the span's tiles as the pixels of a [1, C, 1, T] input. */
-static void prod_task(void *arg, size_t xi)
+static void product(const kn_nchwc_wino_ctx *c, int xi)
 {
-    const kn_nchwc_wino_ctx *c = arg;
     static const kn_conv2d_geom one = {1, 1, 1, 1, 0, 0};
     kn_nchwc_conv_run(c->p->u[xi], &one, 1, 1, c->T, 1, c->T, c->V + (int64_t)xi * c->vs,
                       c->Mo + (int64_t)xi * c->ms, NULL, NULL, NULL);
 }
 
-#ifdef KN_WINO_TUNE
-#include <time.h>
-double kn_wino_ph[3];
-static double wnow(void){struct timespec t;clock_gettime(CLOCK_THREAD_CPUTIME_ID,&t);return t.tv_sec+t.tv_nsec*1e-9;}
-#endif
 static void set_span(kn_nchwc_wino_ctx *c, int64_t t0, int64_t T, float *buf, size_t vn)
 {
     c->t0 = t0;
@@ -206,6 +228,29 @@ static void set_span(kn_nchwc_wino_ctx *c, int64_t t0, int64_t T, float *buf, si
     c->ms = c->MB * T * KN_NCHWC_BLOCK + KN_NCHWC_BLOCK;
     c->V = buf;
     c->Mo = buf + vn;
+}
+
+/* Fewer spans than threads: one region of 16 tasks per span, task xi
+ * transforming its own V_xi and running its product; the task that
+ * finishes last runs the output transform (one region instead of three,
+ * whose barriers each waited for a thread another process held). */
+typedef struct xi_run {
+    const kn_nchwc_wino_ctx *c;
+    atomic_int done;
+} xi_run;
+
+static void xi_task(void *arg, size_t xi)
+{
+    xi_run *r = arg;
+    const kn_nchwc_wino_ctx *c = r->c;
+    if (c->p->isa == KN_ISA_AVX512)
+        kn_nchwc_wino_in_xi_avx512(c, (int)xi);
+    else
+        in_xi_generic(c, (int)xi);
+    product(c, (int)xi);
+    if (atomic_fetch_add_explicit(&r->done, 1, memory_order_acq_rel) == 15)
+        for (int64_t mb = 0; mb < c->MB; mb++)
+            out_block(c, mb);
 }
 
 /* Spans run in parallel, each by one thread in a scratch slot of its own:
@@ -232,11 +277,11 @@ static void span_task(void *arg, size_t i)
     const int64_t t0 = (int64_t)i * r->span;
     set_span(&c, t0, KN_MIN(r->span, r->total - t0), r->buf + (size_t)s * r->slot, r->vn);
     for (int64_t cb = 0; cb < c.CB; cb++)
-        in_task(&c, (size_t)cb);
-    for (size_t xi = 0; xi < 16; xi++)
-        prod_task(&c, xi);
+        in_block(&c, cb);
+    for (int xi = 0; xi < 16; xi++)
+        product(&c, xi);
     for (int64_t mb = 0; mb < c.MB; mb++)
-        out_task(&c, (size_t)mb);
+        out_block(&c, mb);
     atomic_store_explicit(&r->busy[s], 0, memory_order_release);
 }
 
@@ -279,16 +324,13 @@ kiln_status kn_nchwc_wino_run(const kn_nchwc_wino *p, int64_t PT, int64_t PL, in
     }
     span = KN_MIN(span, total);
     const int64_t nsp = (total + span - 1) / span;
-    /* Many spans: one parallel region over them (three regions per span,
-     * their barriers waiting on a thread another process holds, took
-     * ResNet's 56x56 layers from 1.2 to 1.9 ms on 2 threads). Few: each
-     * span's steps in parallel. Both compute every element the same way. */
+    /* At least as many spans as threads: one parallel region over the
+     * spans, each span's steps by one thread (three regions per span, their
+     * barriers each waiting for a thread another process held, took
+     * ResNet's 56x56 layers from 1.2 to 1.9 ms on 2 threads). Fewer: a
+     * region per span (xi_task). Both compute every element the same way. */
     const size_t threads = pool ? pthreadpool_get_threads_count(pool) : 1;
-#ifdef KN_WINO_TUNE
-    const bool by_span = getenv("WMODE") ? atoi(getenv("WMODE")) == 1 : threads > 1 && nsp >= (int64_t)threads;
-#else
-    const bool by_span = threads > 1 && nsp >= (int64_t)threads;
-#endif
+    const bool by_span = nsp >= (int64_t)threads;
     const int nslots = by_span ? (int)KN_MIN((int64_t)threads, nsp) : 1;
     size_t vn, mn, slot, bytes;
     if (!kn_mul_size((size_t)span * (size_t)c.CB + 1, 16 * KN_NCHWC_BLOCK, &vn) ||
@@ -310,22 +352,9 @@ kiln_status kn_nchwc_wino_run(const kn_nchwc_wino *p, int64_t PT, int64_t PL, in
     } else {
         for (int64_t t0 = 0; t0 < total; t0 += span) {
             set_span(&c, t0, KN_MIN(span, total - t0), buf, vn);
-#ifdef KN_WINO_TUNE
-            double a0 = wnow();
-#endif
-            kn_parallel_for(pool, (size_t)c.CB, in_task, &c);
-#ifdef KN_WINO_TUNE
-            double a1 = wnow();
-#endif
-            kn_parallel_for(pool, 16, prod_task, &c);
-#ifdef KN_WINO_TUNE
-            double a2 = wnow();
-#endif
-            kn_parallel_for(pool, (size_t)c.MB, out_task, &c);
-#ifdef KN_WINO_TUNE
-            double a3 = wnow();
-            kn_wino_ph[0] += a1 - a0, kn_wino_ph[1] += a2 - a1, kn_wino_ph[2] += a3 - a2;
-#endif
+            xi_run r = {.c = &c};
+            atomic_init(&r.done, 0);
+            kn_parallel_for(pool, 16, xi_task, &r);
         }
     }
     kn_aligned_free(buf);
@@ -333,6 +362,16 @@ kiln_status kn_nchwc_wino_run(const kn_nchwc_wino *p, int64_t PT, int64_t PL, in
     return KILN_OK;
 }
 
+/* Measured on Zen 4 (1 thread, CPU time, best of 15-20, 3x3 pad 1, batch
+ * 1, direct vs Winograd ms): ResNet's layers 64 on 56x56 2.05 vs 1.25,
+ * 128 on 28x28 2.0 vs 1.08, 256 on 14x14 2.04 vs 1.10, 512 on 7x7 2.2 vs
+ * 1.7; 32 channels 1.3x faster from 14x14 up, even at 7x7; 16 channels
+ * 0.74-0.9x (the transforms cost as much as the products saved). Small
+ * planes: 64 channels 1.38x on 4x4 but 0.73x on 3x3, 512 channels 1.16x
+ * on 4x4 but 0.78x on 3x3, and far slower on 1x1 and 2x2 planes (16 or
+ * 4 products where the direct conv has 1 to 4 taps inside the input). The
+ * input's plane is unknown when the graph has no static shapes there (so
+ * far every model tried): then channels alone decide. */
 bool kn_nchwc_wino_wins(int64_t M, int64_t C, int64_t H, int64_t W, kn_isa_level isa)
 {
     const bool wide = C >= 64 && M >= 64;

@@ -63,6 +63,42 @@ void kn_nchwc_wino_in_avx512(const kn_nchwc_wino_ctx *c, int64_t cb)
     }
 }
 
+static inline __attribute__((always_inline)) __m512 bt_row(int k, __m512 a, __m512 b)
+{
+    return kn_wino_bt[k][2] > 0 ? _mm512_add_ps(a, b) : _mm512_sub_ps(a, b);
+}
+
+void kn_nchwc_wino_in_xi_avx512(const kn_nchwc_wino_ctx *c, int xi)
+{
+    const int64_t per_img = c->TH * c->TW, H = c->H, W = c->W;
+    const int i = xi / 4, j = xi % 4;
+    const int r0 = kn_wino_bt[i][0], r1 = kn_wino_bt[i][1], c0 = kn_wino_bt[j][0], c1 = kn_wino_bt[j][1];
+    const __m512 zero = _mm512_setzero_ps();
+    for (int64_t cb = 0; cb < c->CB; cb++) {
+        int64_t gt = c->t0, n = gt / per_img, th = gt % per_img / c->TW, tw = gt % c->TW;
+        float *v = c->V + xi * c->vs + cb * c->T * KN_NCHWC_BLOCK;
+        for (int64_t t = 0; t < c->T; t++, v += KN_NCHWC_BLOCK) {
+            const float *xb = c->x + (n * c->CB + cb) * H * W * KN_NCHWC_BLOCK;
+            const int64_t ih0 = 2 * th - c->PT, iw0 = 2 * tw - c->PL;
+            const int rows[2] = {r0, r1}, cols[2] = {c0, c1};
+            __m512 d[2][2];
+            for (int a = 0; a < 2; a++)
+                for (int b = 0; b < 2; b++) {
+                    const int64_t ih = ih0 + rows[a], iw = iw0 + cols[b];
+                    d[a][b] = (uint64_t)ih < (uint64_t)H && (uint64_t)iw < (uint64_t)W
+                                  ? _mm512_loadu_ps(xb + (ih * W + iw) * KN_NCHWC_BLOCK)
+                                  : zero;
+                }
+            _mm512_storeu_ps(v, bt_row(j, bt_row(i, d[0][0], d[1][0]), bt_row(i, d[0][1], d[1][1])));
+            if (++tw == c->TW) {
+                tw = 0;
+                if (++th == c->TH)
+                    th = 0, n++;
+            }
+        }
+    }
+}
+
 /* GCC emits prefetchw for _MM_HINT_ET0 only with -mprfchw, which the
  * AVX-512 flags do not include; every AVX-512 CPU has the instruction. */
 static inline __attribute__((always_inline)) void prefetchw(const float *p)

@@ -28,8 +28,15 @@ typedef struct kn_nchwc_wino_ctx {
     float *V, *Mo;
 } kn_nchwc_wino_ctx;
 
+/* Row k of B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1] as z[p] + z[q]
+ * (s > 0) or z[p] - z[q]: the one-xi input transform below computes its
+ * value with exactly the operations of the whole one. */
+static const int kn_wino_bt[4][3] = {{0, 2, -1}, {1, 2, 1}, {2, 1, -1}, {1, 3, -1}};
+
 /* Input transform of block cb, the span's tiles. */
 void kn_nchwc_wino_in_avx512(const kn_nchwc_wino_ctx *c, int64_t cb);
+/* Only V_xi, every block (the same values as kn_nchwc_wino_in_avx512). */
+void kn_nchwc_wino_in_xi_avx512(const kn_nchwc_wino_ctx *c, int xi);
 /* Output transform of block mb plus bias, residual and activation. */
 void kn_nchwc_wino_out_avx512(const kn_nchwc_wino_ctx *c, int64_t mb);
 

@@ -5,8 +5,9 @@
  * the output), pads 0 and 1, asymmetric and one-sided, channels 16, 17, 33
  * and 64 (pad lanes, one to four blocks), N = 2 (tiles of two images in one
  * span), spans split over the tiles; residual (also in place), every
- * activation, the strided output of a channel Concat. 1 and 2 threads must
- * give identical bits, every output element (pad lanes included) must be
+ * activation, the strided output of a channel Concat. 1, 2 and 4 threads
+ * (a span per thread, or a span's products over the threads) must give
+ * identical bits, every output element (pad lanes included) must be
  * written and pad lanes hold act(0).
  *
  * Tolerance: relative 1e-4, absolute 1e-4 on outputs of magnitude about 1
@@ -85,6 +86,10 @@ static void from_blocked(int64_t N, int64_t C, int64_t H, int64_t W, const float
 
 /* strided: image n of y at n * (its size + 3 blocks), the gaps must stay
  * untouched */
+/* pool: 2 threads; pool4: 4, fewer than some shapes' spans (the span's
+ * products split over the threads rather than a span per thread) */
+static pthreadpool_t pool4;
+
 static void check(const wino_case *k, kn_isa_level isa, kn_act act, bool residual, bool bias, bool strided,
                   pthreadpool_t pool)
 {
@@ -126,6 +131,9 @@ static void check(const wino_case *k, kn_isa_level isa, kn_act act, bool residua
     for (int64_t i = 0; i < yn; i++)
         if (memcmp(&y1[i], &y2[i], sizeof(float)) != 0)
             fail_msg("1 and 2 threads differ at %lld: %a vs %a", (long long)i, y1[i], y2[i]);
+    assert_int_equal(kn_nchwc_wino_run(p, k->PT, k->PL, k->N, k->H, k->W, OH, OW, xb, y2, ys, rin, epp, pool4),
+                     KILN_OK);
+    assert_memory_equal(y1, y2, (size_t)yn * sizeof(float));
     if (strided)
         for (int64_t n = 0; n < k->N; n++)
             for (int64_t i = img; i < ys_img; i++)
@@ -304,6 +312,8 @@ static void test_matches_direct(void **state)
 
 int main(void)
 {
+    pool4 = pthreadpool_create(4);
+    assert_non_null(pool4);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_against_reference),
         cmocka_unit_test(test_every_activation),
@@ -311,5 +321,7 @@ int main(void)
         cmocka_unit_test(test_avx512_epilogue_matches_act_apply),
         cmocka_unit_test(test_matches_direct),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    const int failed = cmocka_run_group_tests(tests, NULL, NULL);
+    pthreadpool_destroy(pool4);
+    return failed;
 }
