@@ -19,10 +19,16 @@
 #endif
 
 /* Bytes of V + Mo per span: most of a 1 MiB L2, so the products read the
- * input transform's output from L2 (measured: see kn_nchwc_wino_wins). */
+ * input transform's output from L2 (384 KiB to 3 MiB measured alike on
+ * ResNet's 56x56 and 28x28 layers, once the xi were spread over L1 sets). */
 #define KN_WINO_SPAN_BYTES (768 * 1024)
-/* Fewest tiles per span (weights of deep layers are read once per span). */
+/* But at least this many tiles, and enough for V + Mo to be half the
+ * weights' size: the 16 U_xi are read once per span, and with 512
+ * channels (16 MiB) they cost more than V + Mo in L3 (ResNet-50's 7x7
+ * layers at batch 8, 128 tiles: 14.2 ms in spans of 32, 11.3 in one). */
 #define KN_WINO_SPAN_MIN 48
+/* and at most this many bytes of V + Mo */
+#define KN_WINO_SPAN_MAX_BYTES (8.0 * 1024 * 1024)
 
 /* G of F(2, 3): U = G g G^T. */
 static const double wino_g[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
@@ -306,7 +312,9 @@ kiln_status kn_nchwc_wino_run(const kn_nchwc_wino *p, int64_t PT, int64_t PL, in
 #else
     const int64_t sb_ = KN_WINO_SPAN_BYTES, smin_ = KN_WINO_SPAN_MIN;
 #endif
-    const int64_t tmax = KN_MAX(smin_, sb_ / per_tile / 24 * 24);
+    const double wbytes = 16.0 * (double)(c.CB * c.MB) * 256.0 * sizeof(float);
+    const int64_t tw = (int64_t)(KN_MIN(wbytes / 2, KN_WINO_SPAN_MAX_BYTES) / (double)per_tile);
+    const int64_t tmax = KN_MAX(KN_MAX(smin_, tw), sb_ / per_tile / 24 * 24);
     /* an even number of spans, for two threads (or four) to share evenly
      * in one region (ResNet-50's 3x3 512 layers at batch 8: 3 spans left
      * one of two threads idle for a third of the time) */
