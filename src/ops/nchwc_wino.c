@@ -13,10 +13,6 @@
 
 #include <stdatomic.h>
 #include <string.h>
-#ifdef KN_WINO_TUNE
-#include <stdio.h>
-#include <stdlib.h>
-#endif
 
 /* Bytes of V + Mo per span: most of a 1 MiB L2, so the products read the
  * input transform's output from L2 (384 KiB to 3 MiB measured alike on
@@ -307,14 +303,9 @@ kiln_status kn_nchwc_wino_run(const kn_nchwc_wino *p, int64_t PT, int64_t PL, in
     /* spans of equal length, whole tiles of the pointwise kernels (6 and 8
      * pixels: multiples of 24) */
     const int64_t per_tile = 16 * KN_NCHWC_BLOCK * (c.CB + c.MB) * (int64_t)sizeof(float);
-#ifdef KN_WINO_TUNE
-    const int64_t sb_ = getenv("WSB") ? atoll(getenv("WSB")) * 1024 : KN_WINO_SPAN_BYTES, smin_ = getenv("WSM") ? atoll(getenv("WSM")) : KN_WINO_SPAN_MIN;
-#else
-    const int64_t sb_ = KN_WINO_SPAN_BYTES, smin_ = KN_WINO_SPAN_MIN;
-#endif
     const double wbytes = 16.0 * (double)(c.CB * c.MB) * 256.0 * sizeof(float);
-    const int64_t tw = (int64_t)(KN_MIN(wbytes / 2, KN_WINO_SPAN_MAX_BYTES) / (double)per_tile);
-    const int64_t tmax = KN_MAX(KN_MAX(smin_, tw), sb_ / per_tile / 24 * 24);
+    const int64_t t_w = (int64_t)(KN_MIN(wbytes / 2, KN_WINO_SPAN_MAX_BYTES) / (double)per_tile);
+    const int64_t tmax = KN_MAX(KN_MAX((int64_t)KN_WINO_SPAN_MIN, t_w), KN_WINO_SPAN_BYTES / per_tile / 24 * 24);
     /* an even number of spans, for two threads (or four) to share evenly
      * in one region (ResNet-50's 3x3 512 layers at batch 8: 3 spans left
      * one of two threads idle for a third of the time) */
@@ -373,29 +364,19 @@ kiln_status kn_nchwc_wino_run(const kn_nchwc_wino *p, int64_t PT, int64_t PL, in
 /* Measured on Zen 4 (1 thread, CPU time, best of 15-20, 3x3 pad 1, batch
  * 1, direct vs Winograd ms): ResNet's layers 64 on 56x56 2.05 vs 1.25,
  * 128 on 28x28 2.0 vs 1.08, 256 on 14x14 2.04 vs 1.10, 512 on 7x7 2.2 vs
- * 1.7; 32 channels 1.3x faster from 14x14 up, even at 7x7; 16 channels
- * 0.74-0.9x (the transforms cost as much as the products saved). Small
+ * 1.7; 32 channels 1.3x faster from 14x14 up, even on 7x7; 16 channels
+ * 0.74-0.9x (the transforms cost as much as the products save). Small
  * planes: 64 channels 1.38x on 4x4 but 0.73x on 3x3, 512 channels 1.16x
- * on 4x4 but 0.78x on 3x3, and far slower on 1x1 and 2x2 planes (16 or
- * 4 products where the direct conv has 1 to 4 taps inside the input). The
+ * on 4x4 but 0.78x on 3x3, and 0.6x on 2x2, 0.1x on 1x1 (16 products per
+ * channel pair where the direct conv has one tap inside the input). The
  * input's plane is unknown when the graph has no static shapes there (so
  * far every model tried): then channels alone decide. */
 bool kn_nchwc_wino_wins(int64_t M, int64_t C, int64_t H, int64_t W, kn_isa_level isa)
 {
     const bool wide = C >= 64 && M >= 64;
-    bool win;
     if (isa != KN_ISA_AVX512)
-        win = false;
-    else if (H <= 0 || W <= 0)
-        win = wide;
-    else
-        win = wide ? H >= 4 && W >= 4 : C >= 32 && M >= 32 && H * W >= 196;
-#ifdef KN_WINO_TUNE
-    if (getenv("WINO_DEBUG"))
-        fprintf(stderr, "wino C=%lld M=%lld H=%lld W=%lld -> %d\n", (long long)C, (long long)M, (long long)H,
-                (long long)W, win);
-    if (getenv("WINO_OFF"))
         return false;
-#endif
-    return win;
+    if (H <= 0 || W <= 0)
+        return wide;
+    return wide ? H >= 4 && W >= 4 : C >= 32 && M >= 32 && H * W >= 196;
 }
