@@ -93,7 +93,36 @@ void kn_nchwc_conv_run_strided(const kn_nchwc_conv *p, const kn_conv2d_geom *g, 
                                int64_t OH, int64_t OW, const float *x, float *y, int64_t ys_img,
                                const float *residual, const kn_epilogue *act, pthreadpool_t pool);
 
+/* ---- Winograd F(2x2, 3x3) convolution (nchwc_wino.c, nchwc_wino_avx512.c) ----
+ * Group 1, 3x3, stride 1, dilation 1, blocked input. Each 2x2 output tile
+ * is A^T [U .* (B^T d B)] A: the 16 elementwise products, summed over the
+ * input channels, are 16 pointwise (1x1) blocked convolutions over the
+ * tiles, so they run on kn_nchwc_conv's kernels: 16 multiply-adds per 4
+ * outputs instead of 36. The rounding differs from the direct sum (the
+ * transforms scale the terms by up to 4 before they cancel), so results
+ * match kn_nchwc_conv_run to about 1e-5 relative, not bit for bit. */
+typedef struct kn_nchwc_wino {
+    int64_t M, C;
+    kn_isa_level isa;
+    kn_nchwc_conv *u[16]; /* U_xi = (G g G^T)_xi as 1x1 convs [M, C], no bias */
+    float *bias;          /* [MB * 16], zero past M */
+} kn_nchwc_wino;
+
+kiln_status kn_nchwc_wino_pack(int64_t M, int64_t C, const float *w, const float *bias, kn_isa_level isa,
+                               kn_nchwc_wino **out);
+void kn_nchwc_wino_free(kn_nchwc_wino *p);
+/* As kn_nchwc_conv_run_strided with a 3x3 kernel, stride 1, dilation 1 and
+ * top/left pads PT, PL (OH, OW give the bottom/right ones). Needs scratch
+ * memory: KN_NOMEM() if it cannot have it (y then unwritten). */
+kiln_status kn_nchwc_wino_run(const kn_nchwc_wino *p, int64_t PT, int64_t PL, int64_t N, int64_t H, int64_t W,
+                              int64_t OH, int64_t OW, const float *x, float *y, int64_t ys_img, const float *residual,
+                              const kn_epilogue *act, pthreadpool_t pool);
+/* Whether the Winograd form measured faster than the direct one for this
+ * 3x3 stride-1 convolution (see nchwc_wino.c for the numbers). */
+bool kn_nchwc_wino_wins(int64_t M, int64_t C, int64_t H, int64_t W, kn_isa_level isa);
+
 /* ---- depthwise convolution, group == C == M (nchwc_dw*.c) ---- */
+
 typedef struct kn_nchwc_dw {
     int64_t C, KH, KW;
     kn_isa_level isa;
