@@ -21,7 +21,8 @@
 # drift in machine load hits both sides alike). Each round is a fresh process
 # with W warm-up and K timed runs; a runtime's latency is the median of its
 # per-round medians, its load time and peak RSS the median over the rounds.
-# ratio = kiln / ONNX Runtime, so above 1.00 means kiln is slower or bigger.
+# ratio = kiln / ONNX Runtime, so above 1.00 means kiln is slower or bigger;
+# paired = the median over rounds of each round's kiln / ONNX Runtime.
 # Prints a Markdown report and writes it to $KILN_BUILD_DIR/bench-results.md;
 # the raw JSON lines go to $KILN_BUILD_DIR/bench-raw.jsonl.
 set -euo pipefail
@@ -195,22 +196,26 @@ print(f"- ONNX Runtime: onnxruntime-node {e['ORT_VERSION']} (CPU EP, graph optim
 print(f"- method: {e['rounds']} interleaved rounds per setting, each a fresh process with "
       f"{e['warmup']} warm-up + {e['iters']} timed runs; ms = median of the per-round medians; "
       "load and RSS = median over rounds")
-print("- ratio = kiln / ONNX Runtime: above 1.00 kiln is slower (or loads slower, or uses more memory)\n")
-print("| model | setting | kiln ms | ORT ms | ratio | kiln load ms | ORT load ms | load ratio "
+print("- ratio = kiln / ONNX Runtime: above 1.00 kiln is slower (or loads slower, or uses more memory); "
+      "paired = median over rounds of the round's kiln / ONNX Runtime (the two ran back to back, so drift "
+      "in the host's speed between rounds cancels)\n")
+print("| model | setting | kiln ms | ORT ms | ratio | paired | kiln load ms | ORT load ms | load ratio "
       "| kiln RSS MiB | ORT RSS MiB | RSS ratio |")
-print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 slower = []
 for key in order:
     k, o = summary(runs[key]["kiln"]), summary(runs[key]["ort"])
     if not k or not o:
         print(f"| {key[0]} | {key[1]} | {'error' if not k else '%.2f' % k['median_ms']} "
-              f"| {'error' if not o else '%.2f' % o['median_ms']} | - | | | | | | |")
+              f"| {'error' if not o else '%.2f' % o['median_ms']} | - | - | | | | | | |")
         continue
     mib = 1024.0 * 1024.0
     r = k["median_ms"] / o["median_ms"]
+    paired = statistics.median(a["median_ms"] / b["median_ms"]
+                               for a, b in zip(runs[key]["kiln"], runs[key]["ort"]))
     if r > 1.0:
         slower.append(f"{key[0]} ({key[1]}): {r:.2f}")
-    print(f"| {key[0]} | {key[1]} | {k['median_ms']:.2f} | {o['median_ms']:.2f} | {r:.2f} "
+    print(f"| {key[0]} | {key[1]} | {k['median_ms']:.2f} | {o['median_ms']:.2f} | {r:.2f} | {paired:.2f} "
           f"| {k['load_ms']:.1f} | {o['load_ms']:.1f} | {ratio(k['load_ms'], o['load_ms'])} "
           f"| {k['peak_rss_bytes'] / mib:.1f} | {o['peak_rss_bytes'] / mib:.1f} "
           f"| {ratio(k['peak_rss_bytes'], o['peak_rss_bytes'])} |")
