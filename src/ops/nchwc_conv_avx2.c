@@ -115,21 +115,12 @@ static inline __attribute__((always_inline)) void store(const tile_args *a, cons
         kn_act_apply_avx2(act, a->y, (int64_t)P * 16);
 }
 
-/* XS: 0 for windows anywhere (a pointer per pixel), else the constant
- * distance in floats between consecutive pixels' windows (unchecked
- * tiles only). */
-static inline __attribute__((always_inline)) void tile(const tile_args *a, const int LC, const int P, const int XS,
-                                                       const bool checked)
+/* A tile's accumulators: bias plus residual in the first pass (the
+ * residual read before this tile's y is first written, so y may be the
+ * residual), the partial sums kept in y in later ones. */
+static inline __attribute__((always_inline)) void acc_init(const tile_args *a, __m256 *acc, const int P)
 {
-    const kn_nchwc_conv_ctx *c = a->c;
-    const tile_geom *gm = a->gm;
-    const int64_t KH = c->p->KH, KW = c->p->KW, vs = a->vs, ws = LC * vs;
-    const int64_t rs = c->DH * c->xs_row, cs = c->DW * c->xs_pix;
-    const uint64_t H = (uint64_t)c->H, W = (uint64_t)c->W;
-    __m256 acc[2 * PMAX];
     if (a->first) {
-        /* the residual joins the bias before the sum: read before this
-         * tile's y is first written, so y may be the residual */
         const __m256 b0 = _mm256_loadu_ps(a->bias), b1 = _mm256_loadu_ps(a->bias + 8);
 #pragma GCC unroll 6
         for (int q = 0; q < P; q++) {
@@ -148,6 +139,21 @@ static inline __attribute__((always_inline)) void tile(const tile_args *a, const
             acc[2 * q + 1] = _mm256_loadu_ps(a->y + q * 16 + 8);
         }
     }
+}
+
+/* XS: 0 for windows anywhere (a pointer per pixel), else the constant
+ * distance in floats between consecutive pixels' windows (unchecked
+ * tiles only). */
+static inline __attribute__((always_inline)) void tile(const tile_args *a, const int LC, const int P, const int XS,
+                                                       const bool checked)
+{
+    const kn_nchwc_conv_ctx *c = a->c;
+    const tile_geom *gm = a->gm;
+    const int64_t KH = c->p->KH, KW = c->p->KW, vs = a->vs, ws = LC * vs;
+    const int64_t rs = c->DH * c->xs_row, cs = c->DW * c->xs_pix;
+    const uint64_t H = (uint64_t)c->H, W = (uint64_t)c->W;
+    __m256 acc[2 * PMAX];
+    acc_init(a, acc, P);
     const float *base[PMAX];
 #pragma GCC unroll 6
     for (int q = 0; q < P; q++)
@@ -201,25 +207,7 @@ static inline __attribute__((always_inline)) void tile1x1(const tile_args *a, co
     const int64_t vs = a->vs, ws = 16 * vs, xs = c->xs_cb;
     const int64_t cb_half = (c->p->C & 15) && (c->p->C & 15) <= 8 ? c->CBn - 1 : -1;
     __m256 acc[2 * PMAX];
-    if (a->first) {
-        const __m256 b0 = _mm256_loadu_ps(a->bias), b1 = _mm256_loadu_ps(a->bias + 8);
-#pragma GCC unroll 6
-        for (int q = 0; q < P; q++) {
-            __m256 v0 = b0, v1 = b1;
-            if (a->res) {
-                v0 = _mm256_add_ps(v0, _mm256_loadu_ps(a->res + q * 16));
-                v1 = _mm256_add_ps(v1, _mm256_loadu_ps(a->res + q * 16 + 8));
-            }
-            acc[2 * q] = v0;
-            acc[2 * q + 1] = v1;
-        }
-    } else {
-#pragma GCC unroll 6
-        for (int q = 0; q < P; q++) {
-            acc[2 * q] = _mm256_loadu_ps(a->y + q * 16);
-            acc[2 * q + 1] = _mm256_loadu_ps(a->y + q * 16 + 8);
-        }
-    }
+    acc_init(a, acc, P);
     const float *x0 = a->x + a->gm->xo[0] + a->cb0 * xs, *wq = a->w + a->cb0 * ws;
     const int64_t cbf = cb_half >= a->cb0 && cb_half < a->cb1 ? cb_half : a->cb1;
     for (int64_t cb = a->cb0; cb < cbf; cb++, x0 += xs, wq += ws) {
