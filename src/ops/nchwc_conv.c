@@ -208,5 +208,5 @@ void kn_nchwc_conv_run_strided(const kn_nchwc_conv *p, const kn_conv2d_geom *g, 
      * 1x1 maps (EfficientNet: 16 blocks x 2 of about 55K multiply-adds)
      * run on the caller, as small GEMMs do. */
     const double macs = (double)N * (double)plane * (double)p->M * (double)(p->C * p->KH * p->KW);
-    kn_parallel_for(macs < KN_NCHWC_MIN_PARALLEL ? NULL : pool, (size_t)(N * c.G * c.nchunks), conv_task_run, &t);
+    kn_parallel_for(macs < KN_MIN_PARALLEL_MACS ? NULL : pool, (size_t)(N * c.G * c.nchunks), conv_task_run, &t);
 }

@@ -56,7 +56,4 @@ void kn_nchwc_conv_range_avx2(const kn_nchwc_conv_ctx *c, int64_t n, int64_t g, 
  * output). */
 #define KN_NCHWC_L2_WEIGHTS (512.0 * 1024.0)
 
-/* Fewer multiply-adds than this run on the calling thread. */
-#define KN_NCHWC_MIN_PARALLEL (128.0 * 1024.0)
-
 #endif

@@ -214,6 +214,11 @@ void kn_copy_view(void *dst, const void *src, int rank, const int64_t *dims, con
 /* Contiguous strides for a shape. */
 void kn_contiguous_strides(int rank, const int64_t *dims, int64_t *strides);
 
+/* A parallel region costs a few microseconds (much more when a worker has
+ * to be scheduled): kernels with fewer multiply-adds than this run on the
+ * calling thread (small GEMMs, squeeze-excitation convs on 1x1 maps). */
+#define KN_MIN_PARALLEL_MACS (128.0 * 1024.0)
+
 /* Float kernels commonly need thread-pool style parallel loops; this runs
  * fn(ctx, i) for i in [0, n) on the pool (or inline if pool is NULL). */
 typedef void (*kn_parallel_fn)(void *ctx, size_t i);

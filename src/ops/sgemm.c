@@ -17,7 +17,6 @@
 #define TR_KC 512
 #define MC_PANELS_ROWS 96   /* rows of A per task (rounded to MR) */
 #define NC_COLS 256         /* columns of B per task (rounded to NR) */
-#define SGEMM_MIN_PARALLEL (128.0 * 1024.0) /* multiply-adds */
 
 int kn_sgemm_mr(kn_isa_level isa)
 {
@@ -499,7 +498,7 @@ void kn_sgemm_run(const kn_packed_a *A, int64_t N, const kn_bsrc *B, float *C, i
     size_t threads = pool ? pthreadpool_get_threads_count(pool) : 1;
     /* A parallel region costs a few microseconds (much more when a worker
      * has to be scheduled): products this small run on the caller. */
-    if ((double)M * (double)N * (double)K < SGEMM_MIN_PARALLEL)
+    if ((double)M * (double)N * (double)K < KN_MIN_PARALLEL_MACS)
         threads = 1;
     bool pack_avx512 = A->isa == KN_ISA_AVX512 && kn_sgemm_pack_b_avx512_ok(B);
     int64_t tcols = pack_avx512 ? tr_cols(A->isa, M, N) : 0;
